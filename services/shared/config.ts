@@ -1,0 +1,154 @@
+/**
+ * Configuration, parsed once from the environment with a schema (the t3-env way). Only
+ * composition roots (main.ts files, the local launcher) call these; everything else
+ * receives typed values.
+ */
+import { z } from 'zod';
+import { DEFAULT_NAMES, ENV, MAX_RECEIVE_COUNT_DEFAULT } from './contracts/names.js';
+import { ConfigError } from './errors.js';
+import { DEFAULT_CIRCLE_FILE } from './circle/circle.js';
+
+type Env = Record<string, string | undefined>;
+
+const seconds = (def: number) => z.coerce.number().positive().default(def);
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+
+const tablesSchema = z.object({
+  [ENV.jobsTable]: z.string().min(1).default(DEFAULT_NAMES.jobsTable),
+  [ENV.resultsTable]: z.string().min(1).default(DEFAULT_NAMES.resultsTable),
+  [ENV.stateTable]: z.string().min(1).default(DEFAULT_NAMES.stateTable),
+  [ENV.transitionsTable]: z.string().min(1).default(DEFAULT_NAMES.transitionsTable),
+  [ENV.connectionsTable]: z.string().min(1).default(DEFAULT_NAMES.connectionsTable),
+});
+
+const commonSchema = tablesSchema.extend({
+  [ENV.circleFile]: z.string().min(1).default(DEFAULT_CIRCLE_FILE),
+  [ENV.logLevel]: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  [ENV.tracing]: z.enum(['on', 'off']).default('off'),
+  [ENV.jobQueueUrl]: z.string().url(),
+  [ENV.wsManagementEndpoint]: z.string().url().optional(),
+});
+
+export interface CommonConfig {
+  tables: { jobs: string; results: string; state: string; transitions: string; connections: string };
+  jobQueueUrl: string;
+  wsManagementEndpoint?: string;
+  circleFile: string;
+  logLevel: string;
+  tracing: boolean;
+}
+
+export interface ApiConfig extends CommonConfig {
+  host: string;
+  port: number;
+  oidc: { issuer: string; audience: string; jwksUrl?: string; algorithms: string[] };
+  maxQuestionChars: number;
+  rateLimitPerMinute: number;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  concurrency: number;
+  leaseMs: number;
+  visibilitySeconds: number;
+  heartbeatMs: number;
+  shutdownGraceMs: number;
+  pollWaitSeconds: number;
+  maxReceiveCount: number;
+  deadLetterQueueUrl?: string;
+  dlqSweepMs: number;
+  deltaBatchMs: number;
+}
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return result.data;
+}
+
+function common(e: z.infer<typeof commonSchema>): CommonConfig {
+  return {
+    tables: {
+      jobs: e[ENV.jobsTable],
+      results: e[ENV.resultsTable],
+      state: e[ENV.stateTable],
+      transitions: e[ENV.transitionsTable],
+      connections: e[ENV.connectionsTable],
+    },
+    jobQueueUrl: e[ENV.jobQueueUrl],
+    wsManagementEndpoint: e[ENV.wsManagementEndpoint],
+    circleFile: e[ENV.circleFile],
+    logLevel: e[ENV.logLevel],
+    tracing: e[ENV.tracing] === 'on',
+  };
+}
+
+const apiSchema = commonSchema.extend({
+  [ENV.apiHost]: z.string().default('127.0.0.1'),
+  [ENV.apiPort]: port(8080),
+  [ENV.oidcIssuer]: z.string().url(),
+  [ENV.oidcAudience]: z.string().min(1),
+  [ENV.oidcJwksUrl]: z.string().url().optional(),
+  [ENV.oidcAlgorithms]: z.string().default('RS256,PS256,ES256'),
+  [ENV.maxQuestionChars]: z.coerce.number().int().positive().default(4000),
+  [ENV.rateLimitPerMinute]: z.coerce.number().int().positive().default(30),
+});
+
+/** The API service's configuration. */
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  const e = parse(apiSchema, env);
+  return {
+    ...common(e),
+    host: e[ENV.apiHost],
+    port: e[ENV.apiPort],
+    oidc: {
+      issuer: e[ENV.oidcIssuer],
+      audience: e[ENV.oidcAudience],
+      jwksUrl: e[ENV.oidcJwksUrl],
+      algorithms: e[ENV.oidcAlgorithms].split(',').map((a) => a.trim()).filter((a) => a && a !== 'none'),
+    },
+    maxQuestionChars: e[ENV.maxQuestionChars],
+    rateLimitPerMinute: e[ENV.rateLimitPerMinute],
+  };
+}
+
+const workerSchema = commonSchema.extend({
+  [ENV.workerConcurrency]: z.coerce.number().int().positive().max(256).default(8),
+  [ENV.leaseSeconds]: seconds(30),
+  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(60),
+  [ENV.heartbeatSeconds]: seconds(10),
+  [ENV.shutdownGraceSeconds]: seconds(90),
+  [ENV.pollWaitSeconds]: z.coerce.number().int().min(0).max(20).default(20),
+  [ENV.maxReceiveCount]: z.coerce.number().int().positive().default(MAX_RECEIVE_COUNT_DEFAULT),
+  [ENV.deadLetterQueueUrl]: z.string().url().optional(),
+  [ENV.dlqSweepSeconds]: seconds(30),
+  [ENV.deltaBatchMs]: z.coerce.number().int().positive().default(50),
+});
+
+/** The worker's configuration; the heartbeat must come well before the lease expires. */
+export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
+  const e = parse(workerSchema, env);
+  const leaseMs = e[ENV.leaseSeconds] * 1000;
+  const heartbeatMs = e[ENV.heartbeatSeconds] * 1000;
+  if (heartbeatMs * 2 > leaseMs) {
+    throw new ConfigError(`${ENV.heartbeatSeconds} must be at most half of ${ENV.leaseSeconds}`);
+  }
+  if (e[ENV.heartbeatSeconds] * 2 > e[ENV.visibilitySeconds]) {
+    throw new ConfigError(`${ENV.heartbeatSeconds} must be at most half of ${ENV.visibilitySeconds}`);
+  }
+  return {
+    ...common(e),
+    concurrency: e[ENV.workerConcurrency],
+    leaseMs,
+    visibilitySeconds: e[ENV.visibilitySeconds],
+    heartbeatMs,
+    shutdownGraceMs: e[ENV.shutdownGraceSeconds] * 1000,
+    pollWaitSeconds: e[ENV.pollWaitSeconds],
+    maxReceiveCount: e[ENV.maxReceiveCount],
+    deadLetterQueueUrl: e[ENV.deadLetterQueueUrl],
+    dlqSweepMs: e[ENV.dlqSweepSeconds] * 1000,
+    deltaBatchMs: e[ENV.deltaBatchMs],
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Names shared by the services, the local stack and the CDK app: environment variables,
+ * default resource names, index names. infra/ and web/ import from here, never from
+ * the services' implementation.
+ */
+
+/** Environment variables the services read (parsed once, in services/shared/config.ts). */
+export const ENV = {
+  // Resources
+  jobsTable: 'COT_JOBS_TABLE',
+  resultsTable: 'COT_RESULTS_TABLE',
+  stateTable: 'COT_STATE_TABLE',
+  transitionsTable: 'COT_TRANSITIONS_TABLE',
+  connectionsTable: 'COT_CONNECTIONS_TABLE',
+  jobQueueUrl: 'COT_JOB_QUEUE_URL',
+  deadLetterQueueUrl: 'COT_DLQ_URL',
+  /** https endpoint of the WebSocket API's management API (…/{stage}), for PostToConnection. */
+  wsManagementEndpoint: 'COT_WS_MANAGEMENT_ENDPOINT',
+  // Identity
+  oidcIssuer: 'COT_OIDC_ISSUER',
+  oidcAudience: 'COT_OIDC_AUDIENCE',
+  /** Optional JWKS URL; discovered from the issuer when unset. */
+  oidcJwksUrl: 'COT_OIDC_JWKS_URL',
+  oidcAlgorithms: 'COT_OIDC_ALGORITHMS',
+  // Circle
+  circleFile: 'COT_CIRCLE_FILE',
+  // API
+  apiPort: 'COT_API_PORT',
+  apiHost: 'COT_API_HOST',
+  maxQuestionChars: 'COT_MAX_QUESTION_CHARS',
+  rateLimitPerMinute: 'COT_RATE_LIMIT_PER_MINUTE',
+  // Worker
+  workerConcurrency: 'COT_WORKER_CONCURRENCY',
+  leaseSeconds: 'COT_LEASE_SECONDS',
+  visibilitySeconds: 'COT_VISIBILITY_SECONDS',
+  heartbeatSeconds: 'COT_HEARTBEAT_SECONDS',
+  shutdownGraceSeconds: 'COT_SHUTDOWN_GRACE_SECONDS',
+  pollWaitSeconds: 'COT_POLL_WAIT_SECONDS',
+  maxReceiveCount: 'COT_MAX_RECEIVE_COUNT',
+  dlqSweepSeconds: 'COT_DLQ_SWEEP_SECONDS',
+  deltaBatchMs: 'COT_DELTA_BATCH_MS',
+  // Observability
+  logLevel: 'COT_LOG_LEVEL',
+  tracing: 'COT_TRACING',
+} as const;
+
+/** Default logical names; in AWS the CDK app passes the physical names through ENV. */
+export const DEFAULT_NAMES = {
+  jobsTable: 'cot-jobs',
+  resultsTable: 'cot-results',
+  stateTable: 'cot-state',
+  transitionsTable: 'cot-transitions',
+  connectionsTable: 'cot-connections',
+  jobQueue: 'cot-jobs',
+  deadLetterQueue: 'cot-jobs-dlq',
+} as const;
+
+/** Index names the code queries. */
+export const INDEX = {
+  /** Jobs by owner, newest first: PK owner, SK createdAt. */
+  jobsByOwner: 'byOwner',
+  /** Connections by subscribed job: PK jobId, SK connectionId. */
+  connectionsByJob: 'byJob',
+} as const;
+
+/** The SQS redrive setting the code's poison handling assumes. */
+export const MAX_RECEIVE_COUNT_DEFAULT = 5;
+
+/** Service names used for logs, traces and metrics. */
+export const SERVICE = { api: 'cot-api', worker: 'cot-worker' } as const;

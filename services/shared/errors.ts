@@ -1,0 +1,38 @@
+/** Typed errors shared by the services. Each sets `name` and passes `{ cause }` through. */
+
+/** Another worker owns the job now: the commit or heartbeat was rejected by its fencing condition. */
+export class FencedError extends Error {
+  override name = 'FencedError';
+  constructor(readonly jobId: string, message = `lease on job ${jobId} is held by another worker`, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** The WebSocket connection is gone (API Gateway GoneException). */
+export class GoneError extends Error {
+  override name = 'GoneError';
+  constructor(readonly connectionId: string, options?: ErrorOptions) {
+    super(`connection ${connectionId} is gone`, options);
+  }
+}
+
+/**
+ * A model call failed. `errorName` is what Retry/Catch match on: the AWS error name
+ * (ThrottlingException, ServiceUnavailableException, …) or a States.* name.
+ */
+export class ModelCallError extends Error {
+  override name = 'ModelCallError';
+  constructor(readonly errorName: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** Configuration is missing or invalid; raised at start-up, never later. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Stored data is not what the code can work with (e.g. a snapshot of an unknown machine version). */
+export class IncompatibleStateError extends Error {
+  override name = 'IncompatibleStateError';
+}

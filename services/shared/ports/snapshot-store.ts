@@ -1,0 +1,46 @@
+import type { StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
+
+export interface Lease {
+  jobId: string;
+  owner: string;
+  epoch: number;
+  /** Epoch ms. */
+  expiresAt: number;
+  /** The item as it was when the lease was taken. */
+  state: StateItem;
+}
+
+export type AcquireResult =
+  | { kind: 'acquired'; lease: Lease }
+  /** A live lease held by another worker. */
+  | { kind: 'held'; owner: string; expiresAt: number }
+  | { kind: 'missing' };
+
+export interface CommitRequest {
+  jobId: string;
+  /** The version the item must have now; the commit makes it expectedVersion + 1. */
+  expectedVersion: number;
+  epoch: number;
+  snapshot: string;
+  machineVersion: string;
+  transition: TransitionRecord;
+  /** Status summary to write to the Jobs item in the same transaction, when it changed. */
+  jobStatus?: { status: JobStatus; stage: JobStage; reason?: string };
+}
+
+/** The State table (plus the Transitions history, written in the same transaction). */
+export interface SnapshotStore {
+  /** Creates the empty State item for a new job (version 0, epoch 0). */
+  acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult>;
+  /** Commits one transition; throws FencedError if version or epoch moved. */
+  commit(request: CommitRequest): Promise<void>;
+  /** Extends the lease; throws FencedError if it is no longer ours. Returns the cancel flag. */
+  heartbeat(lease: Lease, leaseMs: number, now: number): Promise<{ cancelRequested: boolean; cancelReason?: string }>;
+  /** Gives the lease up (expires it now); a lost lease is not an error here. */
+  release(lease: Lease): Promise<void>;
+  get(jobId: string): Promise<StateItem | undefined>;
+  /** Flags a cancel for the worker to pick up (heartbeat or acquire). */
+  requestCancel(jobId: string, reason: string): Promise<void>;
+  /** Committed transitions with seq > afterSeq, in order. */
+  transitionsAfter(jobId: string, afterSeq: number, limit?: number): Promise<TransitionRecord[]>;
+}
