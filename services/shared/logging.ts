@@ -1,0 +1,39 @@
+/**
+ * Structured JSON logs (pino) with secrets redacted: tokens, authorization headers and
+ * credentials never reach a log line, whatever a caller passes in.
+ */
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+const REDACT = [
+  'token',
+  'accessToken',
+  'authorization',
+  '*.token',
+  '*.accessToken',
+  '*.authorization',
+  '*.Authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'request.headers.authorization',
+  'query.token',
+  '*.secretAccessKey',
+  '*.sessionToken',
+];
+
+/** A logger for one service; `level` from config (COT_LOG_LEVEL). */
+export function createLogger(service: string, level = 'info'): Logger {
+  return pino({
+    name: service,
+    level,
+    base: { service, pid: process.pid },
+    redact: { paths: REDACT, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** A logger that writes nothing, for unit tests. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
