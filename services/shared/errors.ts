@@ -36,3 +36,13 @@ export class ConfigError extends Error {
 export class IncompatibleStateError extends Error {
   override name = 'IncompatibleStateError';
 }
+
+/** A listing cursor that was not produced for this caller's listing (malformed or foreign). */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
+}
+
+/** A job id that already exists (create is insert-only). */
+export class JobExistsError extends Error {
+  override name = 'JobExistsError';
+}
