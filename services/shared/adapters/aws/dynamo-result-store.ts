@@ -1,0 +1,108 @@
+import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ResultItem } from '../../contracts/job.js';
+import type { ResultStore } from '../../ports/result-store.js';
+import { isConditionalFailure } from './dynamo-errors.js';
+
+/** Text above this many UTF-8 bytes is split across part items, keeping every item far below 400 KB. */
+export const RESULT_PART_BYTES = 300 * 1024;
+
+type StoredResult = Omit<ResultItem, 'text'> & { text: string; parts?: number };
+interface PartItem {
+  jobId: string;
+  stepKey: string;
+  text: string;
+  expiresAt: number;
+}
+
+/**
+ * The Results table: write-once outputs keyed by (jobId, "<step>#<attempt>"). A long
+ * output is stored as extra part items written first; the main item, written last and
+ * conditionally, is what makes the result exist.
+ */
+export class DynamoResultStore implements ResultStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async putOnce(item: ResultItem): Promise<boolean> {
+    const pieces = splitUtf8(item.text, RESULT_PART_BYTES);
+    if (pieces.length > 1) {
+      const parts: PartItem[] = pieces.slice(1).map((text, i) => ({
+        jobId: item.jobId,
+        stepKey: partKey(item.stepKey, i + 1),
+        text,
+        expiresAt: item.expiresAt,
+      }));
+      // Parts are idempotent overwrites; only the main item below is write-once.
+      for (const part of parts) await this.doc.send(new PutCommand({ TableName: this.table, Item: part }));
+    }
+    const main: StoredResult = { ...item, text: pieces[0] ?? '', parts: pieces.length };
+    try {
+      await this.doc.send(new PutCommand({ TableName: this.table, Item: main, ConditionExpression: 'attribute_not_exists(stepKey)' }));
+      return true;
+    } catch (err) {
+      if (isConditionalFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(jobId: string, stepKey: string): Promise<ResultItem | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { jobId, stepKey }, ConsistentRead: true }));
+    return out.Item ? this.assemble(out.Item as StoredResult) : undefined;
+  }
+
+  async getMany(jobId: string, stepKeys: string[]): Promise<(ResultItem | undefined)[]> {
+    const found = await this.batchGet(jobId, [...new Set(stepKeys)]);
+    const byKey = new Map<string, ResultItem>();
+    for (const item of found) byKey.set(item.stepKey, await this.assemble(item as StoredResult));
+    return stepKeys.map((k) => byKey.get(k));
+  }
+
+  private async assemble(item: StoredResult): Promise<ResultItem> {
+    const { parts, ...rest } = item;
+    if (!parts || parts <= 1) return rest;
+    const keys = Array.from({ length: parts - 1 }, (_, i) => partKey(item.stepKey, i + 1));
+    const found = new Map((await this.batchGet(item.jobId, keys)).map((p) => [p.stepKey, p.text as string]));
+    const text = item.text + keys.map((k) => found.get(k) ?? '').join('');
+    return { ...rest, text };
+  }
+
+  private async batchGet(jobId: string, stepKeys: string[]): Promise<({ stepKey: string } & Record<string, unknown>)[]> {
+    const out: ({ stepKey: string } & Record<string, unknown>)[] = [];
+    for (let i = 0; i < stepKeys.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = stepKeys.slice(i, i + 100).map((stepKey) => ({ jobId, stepKey }));
+      for (let round = 0; keys?.length; round++) {
+        const res: BatchGetCommandOutput = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        out.push(...((res.Responses?.[this.table] ?? []) as { stepKey: string }[]));
+        keys = res.UnprocessedKeys?.[this.table]?.Keys;
+        if (keys?.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** round)));
+      }
+    }
+    return out;
+  }
+}
+
+const partKey = (stepKey: string, n: number): string => `${stepKey}~part${n}`;
+
+/** Splits text into pieces of at most maxBytes UTF-8 bytes without cutting a code point. */
+export function splitUtf8(text: string, maxBytes: number): string[] {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return [text];
+  const pieces: string[] = [];
+  let current = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const b = Buffer.byteLength(ch, 'utf8');
+    if (bytes + b > maxBytes) {
+      pieces.push(current);
+      current = '';
+      bytes = 0;
+    }
+    current += ch;
+    bytes += b;
+  }
+  if (current) pieces.push(current);
+  return pieces;
+}

@@ -1,0 +1,187 @@
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { StateItem, TransitionRecord } from '../../contracts/job.js';
+import { TERMINAL_STATUSES } from '../../contracts/job.js';
+import type { AcquireResult, CommitRequest, Lease, SnapshotStore } from '../../ports/snapshot-store.js';
+import { FencedError } from '../../errors.js';
+import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
+
+export interface SnapshotTables {
+  state: string;
+  transitions: string;
+  jobs: string;
+}
+
+/**
+ * The State table with fencing: every lease acquisition increments `epoch`, and every
+ * commit is conditional on (version, epoch), so a worker that lost its lease can never
+ * overwrite the one that took over. Each commit also appends the transition to the
+ * Transitions table in the same transaction, so the history is gapless and linear.
+ */
+export class DynamoSnapshotStore implements SnapshotStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: SnapshotTables,
+  ) {}
+
+  async acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult> {
+    const expiresAt = now + leaseMs;
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.state,
+          Key: { jobId },
+          UpdateExpression: 'SET epoch = epoch + :one, leaseOwner = :o, leaseExpiresAt = :x, versionAtAcquire = version',
+          ConditionExpression: 'attribute_exists(jobId) AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now)',
+          ExpressionAttributeValues: { ':one': 1, ':o': owner, ':x': expiresAt, ':now': now },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes as StateItem;
+      const state: StateItem = { ...old, epoch: old.epoch + 1, leaseOwner: owner, leaseExpiresAt: expiresAt };
+      // `versionAtAcquire` in the returned state is the PREVIOUS acquisition's, so the caller can tell progress.
+      return { kind: 'acquired', lease: { jobId, owner, epoch: state.epoch, expiresAt, state } };
+    } catch (err) {
+      if (!isConditionalFailure(err)) throw err;
+      const current = await this.get(jobId);
+      if (!current) return { kind: 'missing' };
+      return { kind: 'held', owner: current.leaseOwner ?? 'unknown', expiresAt: current.leaseExpiresAt ?? now };
+    }
+  }
+
+  async commit(request: CommitRequest): Promise<void> {
+    const { jobId, expectedVersion, epoch, transition, jobStatus } = request;
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      {
+        Update: {
+          TableName: this.tables.state,
+          Key: { jobId },
+          UpdateExpression: 'SET snapshot = :s, machineVersion = :m, version = :next',
+          ConditionExpression: 'version = :v AND epoch = :e',
+          ExpressionAttributeValues: {
+            ':s': request.snapshot,
+            ':m': request.machineVersion,
+            ':next': expectedVersion + 1,
+            ':v': expectedVersion,
+            ':e': epoch,
+          },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tables.transitions,
+          Item: transition,
+          ConditionExpression: 'attribute_not_exists(seq)',
+        },
+      },
+    ];
+    if (jobStatus) {
+      items.push({
+        Update: {
+          TableName: this.tables.jobs,
+          Key: { jobId },
+          UpdateExpression: `SET #s = :s, #g = :g, updatedAt = :u${jobStatus.reason === undefined ? '' : ', reason = :r'}`,
+          ConditionExpression: 'NOT #s IN (:t0, :t1, :t2)',
+          ExpressionAttributeNames: { '#s': 'status', '#g': 'stage' },
+          ExpressionAttributeValues: {
+            ':s': jobStatus.status,
+            ':g': jobStatus.stage,
+            ':u': new Date(transition.at).toISOString(),
+            ...(jobStatus.reason === undefined ? {} : { ':r': jobStatus.reason }),
+            ':t0': TERMINAL_STATUSES[0],
+            ':t1': TERMINAL_STATUSES[1],
+            ':t2': TERMINAL_STATUSES[2],
+          },
+        },
+      });
+    }
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      const failed = failedTransactionItems(err);
+      if (failed?.length) {
+        throw new FencedError(jobId, `commit of version ${expectedVersion + 1} of job ${jobId} was fenced off`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  async heartbeat(lease: Lease, leaseMs: number, now: number): Promise<{ cancelRequested: boolean; cancelReason?: string }> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.state,
+          Key: { jobId: lease.jobId },
+          UpdateExpression: 'SET leaseExpiresAt = :x',
+          ConditionExpression: 'epoch = :e AND leaseOwner = :o',
+          ExpressionAttributeValues: { ':x': now + leaseMs, ':e': lease.epoch, ':o': lease.owner },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      lease.expiresAt = now + leaseMs;
+      const item = out.Attributes as StateItem;
+      return { cancelRequested: item.cancelRequested === true, cancelReason: item.cancelReason };
+    } catch (err) {
+      if (isConditionalFailure(err)) throw new FencedError(lease.jobId, undefined, { cause: err });
+      throw err;
+    }
+  }
+
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.state,
+          Key: { jobId: lease.jobId },
+          UpdateExpression: 'SET leaseExpiresAt = :zero REMOVE leaseOwner',
+          ConditionExpression: 'epoch = :e AND leaseOwner = :o',
+          ExpressionAttributeValues: { ':zero': 0, ':e': lease.epoch, ':o': lease.owner },
+        }),
+      );
+    } catch (err) {
+      if (!isConditionalFailure(err)) throw err;
+    }
+  }
+
+  async get(jobId: string): Promise<StateItem | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tables.state, Key: { jobId }, ConsistentRead: true }));
+    return out.Item as StateItem | undefined;
+  }
+
+  async requestCancel(jobId: string, reason: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tables.state,
+        Key: { jobId },
+        UpdateExpression: 'SET cancelRequested = :t, cancelReason = :r',
+        ConditionExpression: 'attribute_exists(jobId)',
+        ExpressionAttributeValues: { ':t': true, ':r': reason },
+      }),
+    );
+  }
+
+  async transitionsAfter(jobId: string, afterSeq: number, limit = 1000): Promise<TransitionRecord[]> {
+    const items: TransitionRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.transitions,
+          KeyConditionExpression: 'jobId = :j AND seq > :a',
+          ExpressionAttributeValues: { ':j': jobId, ':a': afterSeq },
+          ConsistentRead: true,
+          Limit: Math.min(limit - items.length, 500),
+          ExclusiveStartKey: start,
+        }),
+      );
+      items.push(...((out.Items ?? []) as TransitionRecord[]));
+      start = out.LastEvaluatedKey;
+    } while (start && items.length < limit);
+    return items;
+  }
+}
