@@ -1,0 +1,293 @@
+/**
+ * The job view: what GET /jobs/{id} answers and the WebSocket `job.view` message carries.
+ * Built purely from the Jobs item, the State item (persisted XState snapshot) and the
+ * Results items the snapshot references, so the API and the push gateway show the same thing.
+ */
+import type {
+  AdvisoryContext,
+  Stage,
+  StepError,
+  StepRecord,
+  StepStatus,
+  Usage,
+} from '../../machines/advisory.types.js';
+import { stepIdOf } from '../../machines/advisory.types.js';
+import type {
+  AdvisorView,
+  JobItem,
+  JobStage,
+  JobStatus,
+  JobSummary,
+  JobView,
+  ResultItem,
+  StateItem,
+  StepView,
+} from './contracts/job.js';
+import { isTerminal } from './contracts/job.js';
+import type { Circle } from './circle/circle.js';
+import { memberOf } from './circle/circle.js';
+
+export interface JobViewInput {
+  job: JobItem;
+  state?: StateItem;
+  /** The Results items the snapshot references (see resultRefsOf); others are ignored. */
+  results: ResultItem[];
+  circle: Circle;
+}
+
+/** The parts of a persisted XState snapshot the view reads. */
+interface PersistedAdvisory {
+  stage: Stage;
+  context: AdvisoryContext;
+}
+
+const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succeeded', 'failed', 'cancelled'];
+const TERMINAL_STAGES: readonly Stage[] = ['succeeded', 'failed', 'cancelled'];
+const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
+const MAX_CAUSE_CHARS = 200;
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads the stage and context of a State item's snapshot. Anything that does not look like
+ * an advisory snapshot counts as "no snapshot yet": a view must never crash on stored data.
+ */
+export function readSnapshot(state: StateItem | undefined): PersistedAdvisory | undefined {
+  if (!state?.snapshot) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(state.snapshot);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(raw) || !isRecord(raw.context) || !isRecord(raw.context.steps)) return undefined;
+  // `.value` is 'succeeded' for an atomic state and { advising: {...} } for a compound one.
+  const value = raw.value;
+  const stage = typeof value === 'string' ? value : isRecord(value) ? Object.keys(value)[0] : undefined;
+  if (!stage || !(STAGES as readonly string[]).includes(stage)) return undefined;
+  return { stage: stage as Stage, context: raw.context as unknown as AdvisoryContext };
+}
+
+/** The Results keys (`<step>#<attempt>`) the view needs, read from the State item's snapshot. */
+export function resultRefsOf(state: StateItem | undefined): string[] {
+  const snapshot = readSnapshot(state);
+  if (!snapshot) return [];
+  return Object.values(snapshot.context.steps)
+    .map((step) => step?.resultRef)
+    .filter((ref): ref is string => typeof ref === 'string' && ref.length > 0);
+}
+
+/** The GET /jobs listing entry of a job. */
+export function summaryOf(job: JobItem): JobSummary {
+  return {
+    jobId: job.jobId,
+    status: job.status,
+    stage: job.stage,
+    mode: job.mode,
+    questionPreview: job.questionPreview,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+  };
+}
+
+/** The whole view of one job: status, stage, each advisor's answer and review, the synthesis, usage and cost. */
+export function buildJobView({ job, state, results, circle }: JobViewInput): JobView {
+  const snapshot = readSnapshot(state);
+  const context = snapshot?.context;
+  const status = statusOf(job, snapshot);
+  const finished = isTerminal(status);
+  const byRef = new Map(results.map((r) => [r.stepKey, r]));
+  const steps = context?.steps ?? {};
+
+  const stepView = (stepId: string, skippedWhenMissing = false): StepView =>
+    toStepView(steps[stepId], byRef, finished || skippedWhenMissing);
+
+  const advisors: AdvisorView[] = job.advisors.map((advisorId) => {
+    const member = memberOf(circle, advisorId);
+    const answerId = stepIdOf('advise', advisorId);
+    const reviewId = stepIdOf('review', advisorId);
+    const answer = stepView(answerId);
+    const review: AdvisorView['review'] = stepView(reviewId, job.mode === 'quick');
+    const ranking = context?.rankings?.[advisorId];
+    if (ranking) review.ranking = [...ranking];
+    const critiques = critiquesOf(steps[reviewId], byRef, context?.labels?.[advisorId]);
+    if (critiques) review.critiques = critiques;
+    return {
+      id: advisorId,
+      name: member?.name ?? advisorId,
+      modelId: member?.modelId ?? resultOf(steps[answerId], byRef)?.modelId ?? '',
+      answer,
+      review,
+    };
+  });
+
+  const view: JobView = {
+    jobId: job.jobId,
+    status,
+    stage: stageOf(job, snapshot, status),
+    mode: job.mode,
+    question: job.question,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    seq: state?.version ?? 0,
+    advisors,
+    chair: { id: circle.chair.id, name: circle.chair.name, modelId: circle.chair.modelId },
+    synthesis: synthesisOf(steps.synthesize, byRef, finished),
+    usage: totalUsage(Object.values(steps)),
+    costUsd: totalCost(Object.values(steps)),
+    notes: notesOf(job, context, circle, status, state),
+  };
+  if (job.conversationId) view.conversationId = job.conversationId;
+  if (context?.aggregate) {
+    view.ranking = context.aggregate.ranking;
+    view.agreement = context.aggregate.agreement;
+  }
+  const reason = reasonOf(job, context, state, status);
+  if (reason) view.reason = reason;
+  return view;
+}
+
+/**
+ * A terminal Jobs item wins (the API and the poison path finish jobs without a snapshot);
+ * otherwise the snapshot says how far the machine got.
+ */
+function statusOf(job: JobItem, snapshot: PersistedAdvisory | undefined): JobStatus {
+  if (isTerminal(job.status)) return job.status;
+  if (!snapshot) return job.status;
+  if ((TERMINAL_STAGES as readonly string[]).includes(snapshot.stage)) return snapshot.stage as JobStatus;
+  return 'running';
+}
+
+function stageOf(job: JobItem, snapshot: PersistedAdvisory | undefined, status: JobStatus): JobStage {
+  if (isTerminal(status)) return 'done';
+  if (snapshot) return snapshot.stage as JobStage;
+  return job.stage;
+}
+
+function resultOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>): ResultItem | undefined {
+  return step?.resultRef ? byRef.get(step.resultRef) : undefined;
+}
+
+/**
+ * One step as a reader sees it. A step the machine never reached, or one left unfinished
+ * by a job that has ended (cancelled, failed), shows as skipped rather than forever pending.
+ */
+function toStepView(step: StepRecord | undefined, byRef: Map<string, ResultItem>, skipUnfinished: boolean): StepView {
+  if (!step) return { status: skipUnfinished ? 'skipped' : 'pending', attempt: 0 };
+  const status: StepStatus = skipUnfinished && UNFINISHED.includes(step.status) ? 'skipped' : step.status;
+  const view: StepView = { status, attempt: step.attempt };
+  const text = resultOf(step, byRef)?.text;
+  if (text !== undefined) view.text = text;
+  if (step.error) view.error = { error: step.error.error, cause: step.error.cause };
+  if (step.usage) view.usage = { inputTokens: step.usage.inputTokens, outputTokens: step.usage.outputTokens };
+  if (step.costUsd !== undefined) view.costUsd = step.costUsd;
+  if (step.dueAt !== undefined && status === 'retrying') view.dueAt = step.dueAt;
+  return view;
+}
+
+/** A reviewer's critiques re-keyed from its private labels to the advisors they stand for. */
+function critiquesOf(
+  step: StepRecord | undefined,
+  byRef: Map<string, ResultItem>,
+  labels: Record<string, string> | undefined,
+): Record<string, string> | undefined {
+  const parsed = resultOf(step, byRef)?.parsed;
+  if (!parsed || parsed.kind !== 'review' || !labels) return undefined;
+  const critiques: Record<string, string> = {};
+  for (const [label, text] of Object.entries(parsed.critiques)) {
+    const advisorId = labels[label];
+    if (advisorId) critiques[advisorId] = text;
+  }
+  return critiques;
+}
+
+function synthesisOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>, finished: boolean): JobView['synthesis'] {
+  const view: NonNullable<JobView['synthesis']> = toStepView(step, byRef, finished);
+  const parsed = resultOf(step, byRef)?.parsed;
+  if (parsed?.kind === 'synthesis') {
+    view.recommendation = parsed.recommendation;
+    view.agreement = parsed.agreement;
+    view.dissent = parsed.dissent;
+    view.confidence = parsed.confidence;
+  }
+  return view;
+}
+
+function totalUsage(steps: (StepRecord | undefined)[]): Usage {
+  return steps.reduce<Usage>(
+    (sum, step) => ({
+      inputTokens: sum.inputTokens + (step?.usage?.inputTokens ?? 0),
+      outputTokens: sum.outputTokens + (step?.usage?.outputTokens ?? 0),
+    }),
+    { inputTokens: 0, outputTokens: 0 },
+  );
+}
+
+/** Summed in micro-dollars so that many small prices do not drift in floating point. */
+function totalCost(steps: (StepRecord | undefined)[]): number {
+  const micros = steps.reduce((sum, step) => sum + Math.round((step?.costUsd ?? 0) * 1e6), 0);
+  return micros / 1e6;
+}
+
+function reasonOf(
+  job: JobItem,
+  context: AdvisoryContext | undefined,
+  state: StateItem | undefined,
+  status: JobStatus,
+): string | undefined {
+  if (status !== 'failed' && status !== 'cancelled') return undefined;
+  return context?.failure?.reason ?? context?.cancellation?.reason ?? job.reason ?? state?.cancelReason;
+}
+
+const describeError = (error: StepError | undefined): string => {
+  if (!error) return 'unknown error';
+  const cause = error.cause.length > MAX_CAUSE_CHARS ? `${error.cause.slice(0, MAX_CAUSE_CHARS - 1)}…` : error.cause;
+  return cause ? `${error.error}: ${cause}` : error.error;
+};
+
+/** Plain sentences about what went wrong or is going on, naming advisors as the circle does. */
+function notesOf(
+  job: JobItem,
+  context: AdvisoryContext | undefined,
+  circle: Circle,
+  status: JobStatus,
+  state: StateItem | undefined,
+): string[] {
+  const notes: string[] = [];
+  const steps = context?.steps ?? {};
+  const nameOf = (id: string) => memberOf(circle, id)?.name ?? id;
+  const failedAdvisors = job.advisors.filter((id) => steps[stepIdOf('advise', id)]?.status === 'failed');
+  const answering = job.advisors.length - failedAdvisors.length;
+
+  for (const id of failedAdvisors) {
+    const error = describeError(steps[stepIdOf('advise', id)]?.error);
+    notes.push(
+      status === 'failed'
+        ? `${nameOf(id)} could not answer (${error}).`
+        : `${nameOf(id)} could not answer (${error}); the advice is based on ${answering} of ${job.advisors.length} advisors.`,
+    );
+  }
+  for (const id of job.advisors) {
+    const review = steps[stepIdOf('review', id)];
+    if (review?.status === 'failed') {
+      notes.push(`${nameOf(id)}'s review could not be completed (${describeError(review.error)}); the ranking uses the other reviews.`);
+    }
+  }
+  const synthesis = steps.synthesize;
+  if (synthesis?.status === 'failed') {
+    notes.push(`${circle.chair.name} could not write the synthesis (${describeError(synthesis.error)}).`);
+  }
+  if (!isTerminal(status)) {
+    for (const [stepId, step] of Object.entries(steps)) {
+      if (step?.status === 'retrying') notes.push(`${stepLabel(stepId, nameOf)} failed on attempt ${step.attempt} (${describeError(step.error)}) and will be retried.`);
+    }
+    if (state?.cancelRequested || job.cancelRequested) notes.push('Cancellation requested; the circle is stopping.');
+  }
+  return notes;
+}
+
+function stepLabel(stepId: string, nameOf: (id: string) => string): string {
+  if (stepId === 'synthesize') return 'The synthesis';
+  const [kind, advisorId = ''] = stepId.split('.', 2);
+  return kind === 'review' ? `${nameOf(advisorId)}'s review` : `${nameOf(advisorId)}'s answer`;
+}
