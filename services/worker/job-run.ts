@@ -1,0 +1,264 @@
+/**
+ * One job on one worker: a live XState actor whose every transition is committed to the
+ * State table (fenced by version and epoch) before the steps it schedules may start.
+ *
+ * Save, then act: step actors start inside XState's transition, but their implementation
+ * first waits until the commit of that transition has succeeded. A rejected commit means
+ * another worker owns the job: the actor stops (aborting in-flight calls) and nothing more
+ * is committed or pushed.
+ */
+import { createActor, fromPromise, type Actor, type AnyActorLogic } from 'xstate';
+import type { AdvisoryInput, StepInput, StepOutput, WaitInput, WaitOutput } from '../../machines/advisory.types.js';
+import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
+import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
+import type { JobItem, JobStatus, TransitionRecord } from '../shared/contracts/job.js';
+import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
+import type { Logger } from '../shared/logging.js';
+import { FencedError, ModelCallError } from '../shared/errors.js';
+import { runStep, type StepRunnerDeps } from './step-runner.js';
+import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
+
+export type RunOutcome =
+  | { kind: 'finished'; status: JobStatus }
+  | { kind: 'fenced' }
+  | { kind: 'handed-over' }
+  | { kind: 'failed'; error: unknown };
+
+/** Where committed transitions and streamed tokens go (live push); must never throw or block. */
+export interface JobEvents {
+  transition(record: TransitionRecord): void;
+  delta(jobId: string, stepId: string, attempt: number, text: string): void;
+}
+
+export const NO_EVENTS: JobEvents = { transition: () => {}, delta: () => {} };
+
+export interface JobRunDeps extends StepRunnerDeps {
+  snapshots: SnapshotStore;
+  events: JobEvents;
+  logger: Logger;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Extends the SQS message's visibility together with the lease. */
+  extendMessage(): Promise<void>;
+}
+
+type SnapshotLike = { value: unknown; context: AdvisoryInput & Record<string, unknown>; status: string };
+
+export class JobRun {
+  readonly outcome: Promise<RunOutcome>;
+  private resolveOutcome!: (o: RunOutcome) => void;
+  private actor?: Actor<AnyActorLogic>;
+  private version: number;
+  private lastPersisted?: string;
+  private lastView?: SnapshotView;
+  private commits: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private restoring = false;
+  private draining = false;
+  private cancelSent = false;
+  private inFlight = 0;
+  private heartbeat?: NodeJS.Timeout;
+  private changed: () => void = () => {};
+
+  constructor(
+    private readonly deps: JobRunDeps,
+    private readonly job: JobItem,
+    private readonly lease: Lease,
+    private readonly input: AdvisoryInput,
+  ) {
+    this.version = lease.state.version;
+    this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
+  }
+
+  get jobId(): string {
+    return this.job.jobId;
+  }
+
+  /** Restores or creates the actor and starts it. Throws IncompatibleSnapshotError for snapshots it cannot continue. */
+  start(): void {
+    const state = this.lease.state;
+    const restored = state.snapshot ? restoreAdvisorySnapshot(state.snapshot, state.machineVersion) : undefined;
+    const machine = (restored?.machine ?? createAdvisoryMachine({ advisors: this.job.advisors })).provide({
+      actors: {
+        runStep: fromPromise<StepOutput, StepInput>(({ input, signal }) => this.step(input, signal)),
+        waitUntil: fromPromise<WaitOutput, WaitInput>(({ input, signal }) => this.wait(input, signal)),
+      },
+    }) as AnyActorLogic;
+    let actor: Actor<AnyActorLogic>;
+    if (restored) {
+      this.restoring = true;
+      this.lastView = viewOf(restored.snapshot as unknown as SnapshotLike);
+      actor = createActor(machine, { snapshot: restored.snapshot });
+    } else {
+      actor = createActor(machine, { input: this.input });
+    }
+    this.actor = actor;
+    actor.subscribe({
+      next: (snapshot) => this.onSnapshot(snapshot as SnapshotLike),
+      error: (error) => this.finish({ kind: 'failed', error }),
+    });
+    actor.start();
+    this.restoring = false;
+    this.heartbeat = setInterval(() => void this.beat(), this.deps.heartbeatMs);
+    if (state.cancelRequested) this.cancel(state.cancelReason ?? 'Cancelled by the user.');
+  }
+
+  /** Sends an event to the machine (e.g. job.fail for a poison job). */
+  send(event: { type: 'job.cancel' | 'job.fail'; reason: string }): void {
+    if (!this.stopped) this.actor?.send(event);
+  }
+
+  /** Stops starting steps, lets in-flight ones finish and commit within graceMs, then stops. */
+  async handOver(graceMs: number): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + graceMs;
+    while (!this.stopped && Date.now() < deadline) {
+      await this.commits;
+      if (this.inFlight === 0) break;
+      await Promise.race([new Promise<void>((r) => (this.changed = r)), delay(deadline - Date.now())]);
+    }
+    this.finish({ kind: 'handed-over' });
+    await this.commits;
+  }
+
+  /** Stops the run (aborting in-flight calls) and waits for a commit already in progress. */
+  async stop(outcome: RunOutcome): Promise<void> {
+    this.finish(outcome);
+    await this.commits;
+  }
+
+  private onSnapshot(snapshot: SnapshotLike): void {
+    if (this.stopped || !this.actor) return;
+    const json = JSON.stringify(this.actor.getPersistedSnapshot());
+    if (this.restoring) {
+      // The restored snapshot is the committed one; only what follows is new.
+      this.lastPersisted = json;
+      return;
+    }
+    if (json === this.lastPersisted) return;
+    this.lastPersisted = json;
+    const prev = this.lastView;
+    const next = viewOf(snapshot);
+    this.lastView = next;
+    const terminal = snapshot.status === 'done';
+    this.commits = this.commits.then(() => this.commit(json, prev, next, terminal));
+  }
+
+  private async commit(json: string, prev: SnapshotView | undefined, next: SnapshotView, terminal: boolean): Promise<void> {
+    if (this.stopped) return;
+    const seq = this.version + 1;
+    const record = describeTransition(this.job.jobId, seq, this.deps.clock.now(), prev, next);
+    record.expiresAt = this.job.expiresAt;
+    const statusChanged = !prev || statusOfStage(prev.stage) !== record.status || jobStageOf(prev.stage) !== record.stage;
+    try {
+      await this.deps.snapshots.commit({
+        jobId: this.job.jobId,
+        expectedVersion: this.version,
+        epoch: this.lease.epoch,
+        snapshot: json,
+        machineVersion: ADVISORY_MACHINE_VERSION,
+        transition: record,
+        jobStatus: statusChanged ? { status: record.status, stage: record.stage, reason: record.reason } : undefined,
+      });
+    } catch (err) {
+      if (err instanceof FencedError) {
+        this.deps.logger.warn({ jobId: this.job.jobId, seq }, 'commit fenced off: another worker owns the job');
+        this.finish({ kind: 'fenced' });
+      } else {
+        this.deps.logger.error({ jobId: this.job.jobId, seq, err }, 'commit failed');
+        this.finish({ kind: 'failed', error: err });
+      }
+      return;
+    }
+    this.version = seq;
+    this.changed();
+    this.deps.events.transition(record);
+    if (terminal) this.finish({ kind: 'finished', status: record.status });
+  }
+
+  /** Resolves once the transition that scheduled the caller is committed; never while draining. */
+  private async gate(signal: AbortSignal): Promise<void> {
+    await Promise.resolve(); // let XState notify observers of the snapshot that started us
+    await this.commits;
+    if (this.draining && !this.stopped) {
+      // Handing over: the step stays scheduled in the committed snapshot for the next worker.
+      await new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(aborted()), { once: true }));
+    }
+    if (this.stopped || signal.aborted) throw aborted();
+  }
+
+  private async step(input: StepInput, signal: AbortSignal): Promise<StepOutput> {
+    await this.gate(signal);
+    this.inFlight++;
+    try {
+      return await runStep(
+        this.deps,
+        {
+          job: this.job,
+          onDelta: (stepId, attempt, text) => this.deps.events.delta(this.job.jobId, stepId, attempt, text),
+          onInfrastructureError: (error) => {
+            if (!signal.aborted) this.finish({ kind: 'failed', error });
+          },
+        },
+        input,
+        signal,
+      );
+    } finally {
+      this.inFlight--;
+      this.changed();
+    }
+  }
+
+  private async wait(input: WaitInput, signal: AbortSignal): Promise<WaitOutput> {
+    await this.gate(signal);
+    await delay(input.until - this.deps.clock.now(), signal);
+    if (signal.aborted) throw aborted();
+    return { now: this.deps.clock.now() };
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const { cancelRequested, cancelReason } = await this.deps.snapshots.heartbeat(this.lease, this.deps.leaseMs, this.deps.clock.now());
+      await this.deps.extendMessage();
+      if (cancelRequested) this.cancel(cancelReason ?? 'Cancelled by the user.');
+    } catch (err) {
+      if (err instanceof FencedError) {
+        this.deps.logger.warn({ jobId: this.job.jobId }, 'lease lost: another worker owns the job');
+        this.finish({ kind: 'fenced' });
+      } else {
+        // Transient: if it persists the lease lapses and the commit fencing takes over.
+        this.deps.logger.warn({ jobId: this.job.jobId, err }, 'heartbeat failed');
+      }
+    }
+  }
+
+  private cancel(reason: string): void {
+    if (this.cancelSent) return;
+    this.cancelSent = true;
+    this.send({ type: 'job.cancel', reason });
+  }
+
+  private finish(outcome: RunOutcome): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    this.actor?.stop();
+    this.changed();
+    this.resolveOutcome(outcome);
+  }
+}
+
+function viewOf(snapshot: SnapshotLike): SnapshotView {
+  return { context: snapshot.context as unknown as SnapshotView['context'], stage: stageOf(snapshot.value as never) };
+}
+
+const aborted = () => new ModelCallError('States.Aborted', 'the run stopped before this step could finish');
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+}

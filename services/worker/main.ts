@@ -1,0 +1,60 @@
+/**
+ * Worker composition root: parse config, build clients and adapters, start polling,
+ * and hand jobs over on SIGTERM (Fargate Spot gives two minutes).
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { loadWorkerConfig } from '../shared/config.js';
+import { loadCircle } from '../shared/circle/circle.js';
+import { createBedrockRuntime, createDynamo, createSqs } from '../shared/aws-clients.js';
+import { DynamoJobStore } from '../shared/adapters/aws/dynamo-job-store.js';
+import { DynamoSnapshotStore } from '../shared/adapters/aws/dynamo-snapshot-store.js';
+import { DynamoResultStore } from '../shared/adapters/aws/dynamo-result-store.js';
+import { SqsJobQueue } from '../shared/adapters/aws/sqs-job-queue.js';
+import { BedrockModelClient } from '../shared/adapters/aws/bedrock-model-client.js';
+import { createLogger } from '../shared/logging.js';
+import { SERVICE } from '../shared/contracts/names.js';
+import { cryptoIds, systemClock } from '../shared/system.js';
+import { NO_EVENTS } from './job-run.js';
+import { Worker } from './worker.js';
+
+const config = loadWorkerConfig();
+const logger = createLogger(SERVICE.worker, config.logLevel);
+const circle = loadCircle(config.circleFile);
+const dynamo = createDynamo();
+const sqs = createSqs();
+const workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+const worker = new Worker(
+  {
+    jobs: new DynamoJobStore(dynamo, { jobs: config.tables.jobs, state: config.tables.state }),
+    snapshots: new DynamoSnapshotStore(dynamo, config.tables),
+    results: new DynamoResultStore(dynamo, config.tables.results),
+    queue: new SqsJobQueue(sqs, config.jobQueueUrl),
+    deadLetters: config.deadLetterQueueUrl ? new SqsJobQueue(sqs, config.deadLetterQueueUrl) : undefined,
+    model: new BedrockModelClient(createBedrockRuntime()),
+    events: NO_EVENTS,
+    circle,
+    clock: systemClock,
+    ids: cryptoIds,
+    workerId,
+    logger,
+  },
+  config,
+);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal, jobs: worker.activeJobs() }, 'worker stopping');
+  const started = Date.now();
+  await worker.shutdown();
+  logger.info({ ms: Date.now() - started }, 'worker stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
+
+worker.start();
+logger.info({ workerId, concurrency: config.concurrency }, 'worker ready');

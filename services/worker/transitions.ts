@@ -1,0 +1,81 @@
+/**
+ * Turning two consecutive machine snapshots into the transition record that is committed
+ * with the second one and pushed to clients. Pure.
+ */
+import type { AdvisoryContext, Stage, StepRecord } from '../../machines/advisory.types.js';
+import type { JobStage, JobStatus, TransitionChange, TransitionRecord } from '../shared/contracts/job.js';
+
+export interface SnapshotView {
+  context: AdvisoryContext;
+  stage: Stage;
+}
+
+/** The job status a machine stage stands for. */
+export function statusOfStage(stage: Stage): JobStatus {
+  return stage === 'succeeded' || stage === 'failed' || stage === 'cancelled' ? stage : 'running';
+}
+
+/** The coarse stage shown to people. */
+export function jobStageOf(stage: Stage): JobStage {
+  return stage === 'succeeded' || stage === 'failed' || stage === 'cancelled' ? 'done' : stage;
+}
+
+/** Steps whose record differs between the two contexts, in the order of `next`. */
+export function changedSteps(prev: AdvisoryContext | undefined, next: AdvisoryContext): TransitionChange[] {
+  const changes: TransitionChange[] = [];
+  for (const [stepId, rec] of Object.entries(next.steps)) {
+    const before = prev?.steps[stepId];
+    if (before && sameStep(before, rec)) continue;
+    changes.push({
+      stepId,
+      status: rec.status,
+      attempt: rec.attempt,
+      resultRef: rec.resultRef,
+      error: rec.error,
+      dueAt: rec.dueAt,
+      usage: rec.usage,
+      costUsd: rec.costUsd,
+    });
+  }
+  return changes;
+}
+
+function sameStep(a: StepRecord, b: StepRecord): boolean {
+  return a.status === b.status && a.attempt === b.attempt && a.resultRef === b.resultRef && a.dueAt === b.dueAt;
+}
+
+/** Names what happened in domain words: the job's end, else the most telling step change. */
+function eventName(prev: SnapshotView | undefined, next: SnapshotView, changes: TransitionChange[]): string {
+  const status = statusOfStage(next.stage);
+  if (status !== 'running') return `job.${status}`;
+  if (!prev) return 'job.started';
+  if (prev.stage !== next.stage) return `stage.${next.stage}`;
+  const order = ['failed', 'succeeded', 'retrying', 'running', 'skipped', 'pending'] as const;
+  for (const s of order) {
+    if (changes.some((c) => c.status === s)) return s === 'running' ? 'step.started' : `step.${s}`;
+  }
+  return 'job.updated';
+}
+
+/** The record committed as version `seq`. */
+export function describeTransition(
+  jobId: string,
+  seq: number,
+  at: number,
+  prev: SnapshotView | undefined,
+  next: SnapshotView,
+): TransitionRecord {
+  const changes = changedSteps(prev?.context, next.context);
+  const status = statusOfStage(next.stage);
+  const reason = next.context.failure?.reason ?? next.context.cancellation?.reason;
+  return {
+    jobId,
+    seq,
+    at,
+    event: eventName(prev, next, changes),
+    status,
+    stage: jobStageOf(next.stage),
+    changes,
+    ...(status !== 'running' && reason ? { reason } : {}),
+  };
+}
