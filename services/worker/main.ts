@@ -6,16 +6,19 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { loadWorkerConfig } from '../shared/config.js';
 import { loadCircle } from '../shared/circle/circle.js';
-import { createBedrockRuntime, createDynamo, createSqs } from '../shared/aws-clients.js';
+import { createBedrockRuntime, createDynamo, createManagementApi, createSqs } from '../shared/aws-clients.js';
 import { DynamoJobStore } from '../shared/adapters/aws/dynamo-job-store.js';
 import { DynamoSnapshotStore } from '../shared/adapters/aws/dynamo-snapshot-store.js';
 import { DynamoResultStore } from '../shared/adapters/aws/dynamo-result-store.js';
 import { SqsJobQueue } from '../shared/adapters/aws/sqs-job-queue.js';
 import { BedrockModelClient } from '../shared/adapters/aws/bedrock-model-client.js';
+import { ApiGatewayPushGateway } from '../shared/adapters/aws/apigw-push-gateway.js';
+import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-store.js';
 import { createLogger } from '../shared/logging.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { cryptoIds, systemClock } from '../shared/system.js';
 import { NO_EVENTS } from './job-run.js';
+import { LivePush } from './live-push.js';
 import { Worker } from './worker.js';
 
 const config = loadWorkerConfig();
@@ -24,6 +27,15 @@ const circle = loadCircle(config.circleFile);
 const dynamo = createDynamo();
 const sqs = createSqs();
 const workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+// Without a WebSocket API (e.g. a batch-only deployment) jobs run the same, unobserved.
+const push = config.wsManagementEndpoint
+  ? new LivePush(
+      new DynamoConnectionStore(dynamo, config.tables.connections),
+      new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint)),
+      logger,
+      { batchMs: config.deltaBatchMs },
+    )
+  : undefined;
 
 const worker = new Worker(
   {
@@ -33,7 +45,7 @@ const worker = new Worker(
     queue: new SqsJobQueue(sqs, config.jobQueueUrl),
     deadLetters: config.deadLetterQueueUrl ? new SqsJobQueue(sqs, config.deadLetterQueueUrl) : undefined,
     model: new BedrockModelClient(createBedrockRuntime()),
-    events: NO_EVENTS,
+    events: push ?? NO_EVENTS,
     circle,
     clock: systemClock,
     ids: cryptoIds,
@@ -50,6 +62,7 @@ async function stop(signal: string): Promise<void> {
   logger.info({ signal, jobs: worker.activeJobs() }, 'worker stopping');
   const started = Date.now();
   await worker.shutdown();
+  await push?.idle();
   logger.info({ ms: Date.now() - started }, 'worker stopped');
   process.exit(0);
 }

@@ -2,6 +2,7 @@ import { BatchGetCommand, type BatchGetCommandOutput, GetCommand, PutCommand, ty
 import type { ResultItem } from '../../contracts/job.js';
 import type { ResultStore } from '../../ports/result-store.js';
 import { isConditionalFailure } from './dynamo-errors.js';
+import { splitByBytes } from '../../text.js';
 
 /** Text above this many UTF-8 bytes is split across part items, keeping every item far below 400 KB. */
 export const RESULT_PART_BYTES = 300 * 1024;
@@ -26,7 +27,7 @@ export class DynamoResultStore implements ResultStore {
   ) {}
 
   async putOnce(item: ResultItem): Promise<boolean> {
-    const pieces = splitUtf8(item.text, RESULT_PART_BYTES);
+    const pieces = splitByBytes(item.text, RESULT_PART_BYTES);
     if (pieces.length > 1) {
       const parts: PartItem[] = pieces.slice(1).map((text, i) => ({
         jobId: item.jobId,
@@ -86,23 +87,3 @@ export class DynamoResultStore implements ResultStore {
 }
 
 const partKey = (stepKey: string, n: number): string => `${stepKey}~part${n}`;
-
-/** Splits text into pieces of at most maxBytes UTF-8 bytes without cutting a code point. */
-export function splitUtf8(text: string, maxBytes: number): string[] {
-  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return [text];
-  const pieces: string[] = [];
-  let current = '';
-  let bytes = 0;
-  for (const ch of text) {
-    const b = Buffer.byteLength(ch, 'utf8');
-    if (bytes + b > maxBytes) {
-      pieces.push(current);
-      current = '';
-      bytes = 0;
-    }
-    current += ch;
-    bytes += b;
-  }
-  if (current) pieces.push(current);
-  return pieces;
-}
