@@ -1,0 +1,83 @@
+/** POST /chat: store the job, enqueue its wake-up pointer, answer 202. */
+import type { JobItem, JobMessage } from '../../shared/contracts/job.js';
+import { RETENTION_DAYS } from '../../shared/contracts/tables.js';
+import type { Circle } from '../../shared/circle/circle.js';
+import type { Logger } from '../../shared/logging.js';
+import type { JobQueue, JobStore } from '../../shared/ports/index.js';
+import { UnavailableError } from '../errors.js';
+import { callerOf, type ApiContext, type ApiMiddleware } from '../middleware/context.js';
+import { createChatRequestParser, type ChatLimits, type ChatRequest } from '../schemas/chat.schema.js';
+
+export interface ChatRouteDeps {
+  jobs: JobStore;
+  queue: JobQueue;
+  circle: Circle;
+  limits: ChatLimits;
+  now: () => number;
+  newJobId: () => string;
+  logger: Logger;
+}
+
+const PREVIEW_CHARS = 120;
+const DAY_SECONDS = 24 * 60 * 60;
+export const ENQUEUE_FAILED_REASON = 'The job could not be queued for the circle; please ask again.';
+
+/** The job as stored: owned by the token subject, queued, kept for RETENTION_DAYS. */
+export function newJob(request: ChatRequest, owner: string, jobId: string, now: number): JobItem {
+  const at = new Date(now).toISOString();
+  const job: JobItem = {
+    jobId,
+    owner,
+    question: request.question,
+    questionPreview: [...request.question].slice(0, PREVIEW_CHARS).join(''),
+    advisors: request.advisors,
+    mode: request.mode,
+    status: 'queued',
+    stage: 'queued',
+    createdAt: at,
+    updatedAt: at,
+    expiresAt: Math.floor(now / 1000) + RETENTION_DAYS * DAY_SECONDS,
+  };
+  if (request.conversationId !== undefined) job.conversationId = request.conversationId;
+  return job;
+}
+
+/** The POST /chat handler; runs after authenticate, rateLimit and jsonBody. */
+export function createChat(deps: ChatRouteDeps): ApiMiddleware {
+  const parse = createChatRequestParser(deps.circle, deps.limits);
+  return async function createChat(ctx: ApiContext) {
+    const request = parse(ctx.request.body);
+    const job = newJob(request, callerOf(ctx).sub, deps.newJobId(), deps.now());
+    await store(deps.jobs, job);
+    await enqueue(deps, job, ctx.state.requestId);
+    ctx.status = 202;
+    ctx.set('Location', `/jobs/${job.jobId}`);
+    ctx.body = { jobId: job.jobId, status: 'queued' };
+  };
+}
+
+async function store(jobs: JobStore, job: JobItem): Promise<void> {
+  try {
+    await jobs.create(job);
+  } catch (err) {
+    throw new UnavailableError('the job could not be stored; please try again', { cause: err });
+  }
+}
+
+/**
+ * A stored job that never reaches the queue would look queued forever, so a failed send
+ * marks it failed with a readable reason before answering 503.
+ */
+async function enqueue(deps: ChatRouteDeps, job: JobItem, requestId: string): Promise<void> {
+  const message: JobMessage = { jobId: job.jobId };
+  try {
+    await deps.queue.send(JSON.stringify(message));
+  } catch (err) {
+    try {
+      await deps.jobs.setStatus(job.jobId, 'failed', 'done', ENQUEUE_FAILED_REASON);
+    } catch (markErr) {
+      deps.logger.error({ requestId, jobId: job.jobId, err: markErr }, 'could not mark an unqueued job failed');
+    }
+    throw new UnavailableError('the job could not be queued; please try again', { cause: err });
+  }
+}

@@ -1,0 +1,60 @@
+/** GET /jobs, GET /jobs/{id}, POST /jobs/{id}/cancel: always scoped to the caller's own jobs. */
+import type { JobItem } from '../../shared/contracts/job.js';
+import { isTerminal } from '../../shared/contracts/job.js';
+import type { Circle } from '../../shared/circle/circle.js';
+import { buildJobView, resultRefsOf, summaryOf } from '../../shared/job-view.js';
+import type { JobStore, ResultStore, SnapshotStore } from '../../shared/ports/index.js';
+import { JobFinishedError, NotFoundError } from '../errors.js';
+import { callerOf, type ApiContext, type RoutedContext } from '../middleware/context.js';
+
+type Handler<C> = (ctx: C) => Promise<void>;
+import { parseJobId, parseListJobsQuery } from '../schemas/jobs.schema.js';
+
+export interface JobsRouteDeps {
+  jobs: JobStore;
+  snapshots: SnapshotStore;
+  results: ResultStore;
+  circle: Circle;
+}
+
+export const USER_CANCEL_REASON = 'Cancelled at your request.';
+
+/** The job if it exists and is the caller's; otherwise the same 404 either way (no existence oracle). */
+function ownJob(job: JobItem | undefined, owner: string): JobItem {
+  if (!job || job.owner !== owner) throw new NotFoundError();
+  return job;
+}
+
+/** GET /jobs: the caller's jobs, newest first, a page at a time. */
+export function listJobs({ jobs }: Pick<JobsRouteDeps, 'jobs'>): Handler<ApiContext> {
+  return async function listJobs(ctx: ApiContext) {
+    const { limit, cursor } = parseListJobsQuery(ctx.query);
+    const page = await jobs.listByOwner(callerOf(ctx).sub, limit, cursor);
+    ctx.body = page.cursor ? { items: page.items.map(summaryOf), cursor: page.cursor } : { items: page.items.map(summaryOf) };
+  };
+}
+
+/** GET /jobs/{id}: the whole job view. */
+export function getJob({ jobs, snapshots, results, circle }: JobsRouteDeps): Handler<RoutedContext> {
+  return async function getJob(ctx: RoutedContext) {
+    const jobId = parseJobId(ctx.params.id);
+    // The State item is read alongside the job for latency; it is only used once ownership is checked.
+    const [found, state] = await Promise.all([jobs.get(jobId), snapshots.get(jobId)]);
+    const job = ownJob(found, callerOf(ctx).sub);
+    const refs = resultRefsOf(state);
+    const items = refs.length === 0 ? [] : await results.getMany(jobId, refs);
+    ctx.body = buildJobView({ job, state, results: items.filter((r) => r !== undefined), circle });
+  };
+}
+
+/** POST /jobs/{id}/cancel: flags the cancel; the worker that holds the job stops it. */
+export function cancelJob({ jobs, snapshots }: Pick<JobsRouteDeps, 'jobs' | 'snapshots'>): Handler<RoutedContext> {
+  return async function cancelJob(ctx: RoutedContext) {
+    const jobId = parseJobId(ctx.params.id);
+    const job = ownJob(await jobs.get(jobId), callerOf(ctx).sub);
+    if (isTerminal(job.status)) throw new JobFinishedError(job.status);
+    await snapshots.requestCancel(jobId, USER_CANCEL_REASON);
+    ctx.status = 202;
+    ctx.body = { jobId, status: 'cancelling' };
+  };
+}
