@@ -1,0 +1,456 @@
+/**
+ * The advisory machine: one job of the circle, Step Functions style.
+ *
+ *   advising (parallel: one Task per advisor)
+ *     → reviewing (parallel: one Task per advisor that answered; full mode, 2+ answers)
+ *     → synthesizing (the chair's Task)
+ *     → succeeded | failed | cancelled
+ *
+ * Every Task is the same little chart: `running` invokes `runStep`; a failure either goes to
+ * `backingOff` (invokes `waitUntil` with the due time kept in context, then `running` again),
+ * to the branch's final `failed` (caught), or fails the whole job (uncaught). The worker
+ * provides `runStep` and `waitUntil` with `machine.provide`. The machine reads no clock and no
+ * randomness: time and jitter draws arrive on actor outputs and errors.
+ */
+import { assign, fromPromise, setup, type SnapshotFrom, type StateValue } from 'xstate';
+import {
+  stepIdOf,
+  type AdvisoryContext,
+  type AdvisoryEvent,
+  type AdvisoryInput,
+  type StepError,
+  type StepFailure,
+  type StepId,
+  type StepInput,
+  type StepKind,
+  type StepOutput,
+  type StepRecord,
+  type Stage,
+  type WaitInput,
+  type WaitOutput,
+} from './advisory.types.js';
+import { AdvisoryInputError } from './errors.js';
+import { catches, nextRetry } from './retry.js';
+import { aggregateRankings, deanonymise, labelsFor } from './review.js';
+
+/** Advisor ids: they become state names, step ids and actor ids. */
+export const ADVISOR_ID_PATTERN = /^[a-z][a-z0-9-]*$/;
+
+/** Longest cause kept in a snapshot; model errors can be long and the snapshot must stay small. */
+const MAX_CAUSE_LENGTH = 500;
+
+const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succeeded', 'failed', 'cancelled'];
+
+/** What a failed attempt leads to under its Task's Retry and Catch lists. */
+type FailureOutcome = { kind: 'retry'; retrierIndex: number; delayMs: number } | { kind: 'caught' } | { kind: 'uncaught' };
+
+type StepParams = { stepId: StepId };
+type FailureParams = { stepId: StepId; failure: StepFailure };
+
+const advisorySetup = setup({
+  types: {
+    context: {} as AdvisoryContext,
+    input: {} as AdvisoryInput,
+    events: {} as AdvisoryEvent,
+  },
+  actors: {
+    /** Runs one attempt of a step; rejects with a StepFailure. Provided by the worker. */
+    runStep: fromPromise<StepOutput, StepInput>(async () => {
+      throw new Error('runStep is not provided: bind it with machine.provide({ actors: { runStep } })');
+    }),
+    /** Resolves at or after `until` (epoch ms). Provided by the worker. */
+    waitUntil: fromPromise<WaitOutput, WaitInput>(async () => {
+      throw new Error('waitUntil is not provided: bind it with machine.provide({ actors: { waitUntil } })');
+    }),
+  },
+  guards: {
+    willRetry: ({ context }, { stepId, failure }: FailureParams) => outcomeOf(context, stepId, failure).kind === 'retry',
+    isCaught: ({ context }, { stepId, failure }: FailureParams) => outcomeOf(context, stepId, failure).kind === 'caught',
+    belowQuorum: ({ context }) => answeredAdvisors(context).length < requiredAnswers(context),
+    reviewsWanted: ({ context }) => context.mode === 'full' && answeredAdvisors(context).length >= 2,
+    hasAnswered: ({ context }, { advisorId }: { advisorId: string }) => stepOf(context, stepIdOf('advise', advisorId)).status === 'succeeded',
+    synthesisSucceeded: ({ context }) => stepOf(context, 'synthesize').status === 'succeeded',
+  },
+  actions: {
+    startAttempt: assign(({ context }, { stepId }: StepParams) => {
+      const { dueAt: _dueAt, error: _error, ...record } = stepOf(context, stepId);
+      return withStep(context, stepId, { ...record, status: 'running', attempt: record.attempt + 1 });
+    }),
+    recordSuccess: assign(({ context }, { stepId, output }: StepParams & { output: StepOutput }) => {
+      const record = stepOf(context, stepId);
+      const next: Partial<AdvisoryContext> = withStep(context, stepId, {
+        ...record,
+        status: 'succeeded',
+        resultRef: output.resultRef,
+        usage: output.usage,
+        costUsd: output.costUsd,
+        finishedAt: output.finishedAt,
+      });
+      const { kind, advisorId } = parseStepId(context, stepId);
+      if (kind === 'review') {
+        const ranking = deanonymise(Array.isArray(output.ranking) ? output.ranking : [], context.labels[advisorId] ?? {});
+        next.rankings = { ...context.rankings, [advisorId]: ranking };
+      }
+      if (kind === 'synthesize' && output.confidence) next.confidence = output.confidence;
+      return next;
+    }),
+    scheduleRetry: assign(({ context }, { stepId, failure }: FailureParams) => {
+      const outcome = outcomeOf(context, stepId, failure);
+      if (outcome.kind !== 'retry') return {};
+      const record = stepOf(context, stepId);
+      const retries = record.retries.slice();
+      for (let i = retries.length; i < outcome.retrierIndex; i++) retries[i] = 0;
+      retries[outcome.retrierIndex] = (retries[outcome.retrierIndex] ?? 0) + 1;
+      return withStep(context, stepId, {
+        ...record,
+        status: 'retrying',
+        retries,
+        dueAt: failure.at + outcome.delayMs,
+        error: errorOf(failure),
+      });
+    }),
+    recordCaught: assign(({ context }, { stepId, failure }: FailureParams) =>
+      withStep(context, stepId, { ...stepOf(context, stepId), status: 'failed', error: errorOf(failure), finishedAt: failure.at }),
+    ),
+    failOnUncaught: assign(({ context }, { stepId, failure }: FailureParams) => {
+      const error = errorOf(failure);
+      return {
+        ...withStep(context, stepId, { ...stepOf(context, stepId), status: 'failed', error }),
+        failure: { reason: uncaughtReason(context, stepId, error), errors: { [stepId]: error } },
+      };
+    }),
+    failOnBrokenWait: assign(({ context }, { stepId, error }: StepParams & { error: unknown }) => ({
+      failure: {
+        reason: `The retry timer of step ${stepId} failed: ${describeUnknown(error)}`,
+        errors: { [stepId]: { error: 'States.Runtime', cause: describeUnknown(error) } },
+      },
+    })),
+    failBelowQuorum: assign(({ context }) => {
+      const errors = failedStepErrors(context, 'advise');
+      const answered = answeredAdvisors(context).length;
+      const total = context.advisors.length;
+      const head = answered === 0 ? `None of the ${total} advisors answered` : `Only ${answered} of ${total} advisors answered`;
+      const details = Object.entries(errors)
+        .map(([stepId, error]) => `${parseStepId(context, stepId).advisorId} failed with ${describeError(error)}`)
+        .join('; ');
+      return { failure: { reason: `${head} (quorum is ${requiredAnswers(context)}): ${details}`, errors } };
+    }),
+    failSynthesis: assign(({ context }) => {
+      const error = stepOf(context, 'synthesize').error ?? { error: 'States.Runtime', cause: 'no error was recorded' };
+      return { failure: { reason: uncaughtReason(context, 'synthesize', error), errors: { synthesize: error } } };
+    }),
+    skipStep: assign(({ context }, { stepId }: StepParams) => withStep(context, stepId, { ...stepOf(context, stepId), status: 'skipped' })),
+    skipReviews: assign(({ context }) => {
+      const steps = { ...context.steps };
+      for (const advisorId of context.advisors) {
+        const stepId = stepIdOf('review', advisorId);
+        steps[stepId] = { ...stepOf(context, stepId), status: 'skipped' };
+      }
+      return { steps };
+    }),
+    assignLabels: assign(({ context }) => {
+      const answered = answeredAdvisors(context);
+      return { labels: Object.fromEntries(answered.map((reviewerId) => [reviewerId, labelsFor(context.seed, reviewerId, answered)])) };
+    }),
+    aggregateReviews: assign(({ context }) => ({ aggregate: aggregateRankings(context.advisors, context.rankings) })),
+    recordCancellation: assign((_, { reason }: { reason: string }) => ({ cancellation: { reason } })),
+    recordFailReason: assign((_, { reason }: { reason: string }) => ({ failure: { reason, errors: {} } })),
+  },
+});
+
+/**
+ * One Task: `running` → `succeeded` | `backingOff` → `running` | `failed` (caught), or the job
+ * fails (uncaught). Actor ids are the step id (and `<stepId>.wait`), stable across restores.
+ */
+function taskStates(stepId: StepId) {
+  const failureParams = ({ event }: { event: { error: unknown } }): FailureParams => ({ stepId, failure: toStepFailure(event.error) });
+  return {
+    running: advisorySetup.createStateConfig({
+      entry: { type: 'startAttempt', params: { stepId } },
+      invoke: {
+        id: stepId,
+        src: 'runStep',
+        input: ({ context }) => stepInputOf(context, stepId),
+        onDone: {
+          target: 'succeeded',
+          actions: { type: 'recordSuccess', params: ({ event }) => ({ stepId, output: event.output }) },
+        },
+        onError: [
+          { guard: { type: 'willRetry', params: failureParams }, target: 'backingOff', actions: { type: 'scheduleRetry', params: failureParams } },
+          { guard: { type: 'isCaught', params: failureParams }, target: 'failed', actions: { type: 'recordCaught', params: failureParams } },
+          { target: '#advisory.failed', actions: { type: 'failOnUncaught', params: failureParams } },
+        ],
+      },
+    }),
+    backingOff: advisorySetup.createStateConfig({
+      invoke: {
+        id: `${stepId}.wait`,
+        src: 'waitUntil',
+        input: ({ context }) => ({ until: stepOf(context, stepId).dueAt ?? 0 }),
+        onDone: { target: 'running' },
+        onError: {
+          target: '#advisory.failed',
+          actions: { type: 'failOnBrokenWait', params: ({ event }) => ({ stepId, error: event.error }) },
+        },
+      },
+    }),
+    succeeded: { type: 'final' as const },
+    failed: { type: 'final' as const },
+  };
+}
+
+/** An advisor's answer: starts at once. */
+function adviseBranch(advisorId: string) {
+  return advisorySetup.createStateConfig({ initial: 'running', states: taskStates(stepIdOf('advise', advisorId)) });
+}
+
+/** An advisor's review of the others: skipped when its own answer failed. */
+function reviewBranch(advisorId: string) {
+  const stepId = stepIdOf('review', advisorId);
+  return advisorySetup.createStateConfig({
+    initial: 'checking',
+    states: {
+      checking: {
+        always: [
+          { guard: { type: 'hasAnswered', params: { advisorId } }, target: 'running' },
+          { target: 'skipped', actions: { type: 'skipStep', params: { stepId } } },
+        ],
+      },
+      ...taskStates(stepId),
+      skipped: { type: 'final' },
+    },
+  });
+}
+
+/**
+ * Cancel and fail (poison) are accepted in every working stage. They sit on the stages, not the
+ * root, so that a final snapshot ignores them even under pure `transition()`.
+ */
+const jobEvents = {
+  'job.cancel': {
+    target: '#advisory.cancelled',
+    actions: { type: 'recordCancellation', params: ({ event }: { event: { reason: string } }) => ({ reason: event.reason }) },
+  },
+  'job.fail': {
+    target: '#advisory.failed',
+    actions: { type: 'recordFailReason', params: ({ event }: { event: { reason: string } }) => ({ reason: event.reason }) },
+  },
+} as const;
+
+/** Builds the machine for one job's circle: one parallel branch per advisor in each stage. */
+export function createAdvisoryMachine(input: Pick<AdvisoryInput, 'advisors'>) {
+  const advisors = checkAdvisors(input.advisors);
+  const perAdvisor = <T>(branch: (advisorId: string) => T): Record<string, T> =>
+    Object.fromEntries(advisors.map((advisorId) => [advisorId, branch(advisorId)]));
+
+  return advisorySetup.createMachine({
+    id: 'advisory',
+    context: ({ input }) => initialContext(input),
+    initial: 'advising',
+    states: {
+      advising: {
+        type: 'parallel',
+        on: jobEvents,
+        states: perAdvisor(adviseBranch),
+        onDone: [
+          { guard: 'belowQuorum', target: 'failed', actions: 'failBelowQuorum' },
+          { guard: 'reviewsWanted', target: 'reviewing' },
+          { target: 'synthesizing', actions: 'skipReviews' },
+        ],
+      },
+      reviewing: {
+        type: 'parallel',
+        on: jobEvents,
+        entry: 'assignLabels',
+        states: perAdvisor(reviewBranch),
+        onDone: { target: 'synthesizing', actions: 'aggregateReviews' },
+      },
+      synthesizing: {
+        on: jobEvents,
+        initial: 'running',
+        states: taskStates('synthesize'),
+        onDone: [{ guard: 'synthesisSucceeded', target: 'succeeded' }, { target: 'failed', actions: 'failSynthesis' }],
+      },
+      succeeded: { type: 'final' },
+      failed: { type: 'final' },
+      cancelled: { type: 'final' },
+    },
+  });
+}
+
+export type AdvisoryMachine = ReturnType<typeof createAdvisoryMachine>;
+export type AdvisorySnapshot = SnapshotFrom<AdvisoryMachine>;
+
+/** The stage (top-level state) of a snapshot's value. */
+export function stageOf(value: StateValue): Stage {
+  const stage = typeof value === 'string' ? value : Object.keys(value)[0];
+  if (!STAGES.includes(stage as Stage)) throw new Error(`not an advisory state value: ${JSON.stringify(value)}`);
+  return stage as Stage;
+}
+
+/** True for the final stages. */
+export function isFinalStage(stage: Stage): boolean {
+  return stage === 'succeeded' || stage === 'failed' || stage === 'cancelled';
+}
+
+/** Coerces what `runStep` rejected with into a StepFailure; anything malformed is a States.Runtime error. */
+export function toStepFailure(rejection: unknown): StepFailure {
+  if (isRecord(rejection) && typeof rejection.error === 'string' && rejection.error !== '' && isFiniteNumber(rejection.at)) {
+    return {
+      error: rejection.error,
+      cause: truncate(typeof rejection.cause === 'string' ? rejection.cause : ''),
+      at: rejection.at,
+      // A missing draw means no jitter (the full delay), the safe side for a throttled service.
+      jitter: isFiniteNumber(rejection.jitter) ? rejection.jitter : 1,
+    };
+  }
+  return { error: 'States.Runtime', cause: `the step failed without a StepFailure: ${describeUnknown(rejection)}`, at: 0, jitter: 1 };
+}
+
+function initialContext(input: AdvisoryInput): AdvisoryContext {
+  const steps: Record<StepId, StepRecord> = {};
+  for (const advisorId of input.advisors) steps[stepIdOf('advise', advisorId)] = newStep('pending');
+  // Quick mode has no review, but every advisor keeps a review record so views have one shape.
+  for (const advisorId of input.advisors) steps[stepIdOf('review', advisorId)] = newStep(input.mode === 'full' ? 'pending' : 'skipped');
+  steps[stepIdOf('synthesize')] = newStep('pending');
+  return {
+    jobId: input.jobId,
+    mode: input.mode,
+    quorum: input.quorum,
+    advisors: input.advisors.slice(),
+    chair: input.chair,
+    seed: input.seed,
+    policies: input.policies,
+    steps,
+    labels: {},
+    rankings: {},
+  };
+}
+
+function newStep(status: StepRecord['status']): StepRecord {
+  return { status, attempt: 0, retries: [] };
+}
+
+function checkAdvisors(advisors: readonly string[]): string[] {
+  if (!Array.isArray(advisors) || advisors.length === 0) throw new AdvisoryInputError('a job needs at least one advisor');
+  const bad = advisors.filter((id) => typeof id !== 'string' || !ADVISOR_ID_PATTERN.test(id));
+  if (bad.length > 0) throw new AdvisoryInputError(`advisor ids must match ${ADVISOR_ID_PATTERN}: ${bad.map((id) => JSON.stringify(id)).join(', ')}`);
+  if (new Set(advisors).size !== advisors.length) throw new AdvisoryInputError(`advisor ids must be unique: ${advisors.join(', ')}`);
+  return advisors.slice();
+}
+
+/** The references a step's attempt needs; it is persisted with the snapshot, so nothing large. */
+function stepInputOf(context: AdvisoryContext, stepId: StepId): StepInput {
+  const { kind, advisorId } = parseStepId(context, stepId);
+  const base: StepInput = {
+    jobId: context.jobId,
+    stepId,
+    kind,
+    advisorId,
+    attempt: stepOf(context, stepId).attempt,
+    timeoutSeconds: context.policies[kind].TimeoutSeconds,
+  };
+  if (kind === 'review') {
+    const labels = context.labels[advisorId] ?? {};
+    const anonymised = Object.keys(labels)
+      .sort()
+      .map((label) => ({ label, resultRef: answerRef(context, labels[label] as string) }));
+    return { ...base, anonymised };
+  }
+  if (kind === 'synthesize') {
+    const answers = answeredAdvisors(context).map((id) => ({ advisorId: id, resultRef: answerRef(context, id) }));
+    if (context.mode === 'quick' || context.aggregate === undefined) return { ...base, answers };
+    const reviewers = context.advisors.filter((id) => stepOf(context, stepIdOf('review', id)).status === 'succeeded');
+    return {
+      ...base,
+      answers,
+      reviews: reviewers.map((id) => ({ reviewerId: id, resultRef: stepOf(context, stepIdOf('review', id)).resultRef ?? '' })),
+      labels: Object.fromEntries(reviewers.map((id) => [id, context.labels[id] ?? {}])),
+      aggregate: context.aggregate,
+    };
+  }
+  return base;
+}
+
+function outcomeOf(context: AdvisoryContext, stepId: StepId, failure: StepFailure): FailureOutcome {
+  const policy = context.policies[parseStepId(context, stepId).kind];
+  const retry = nextRetry(policy.Retry, stepOf(context, stepId).retries, failure.error, failure.jitter);
+  if (retry) return { kind: 'retry', ...retry };
+  return catches(policy.Catch, failure.error) ? { kind: 'caught' } : { kind: 'uncaught' };
+}
+
+function uncaughtReason(context: AdvisoryContext, stepId: StepId, error: StepError): string {
+  const { kind, advisorId } = parseStepId(context, stepId);
+  if (kind === 'advise') return `${advisorId} could not answer: ${describeError(error)}`;
+  if (kind === 'review') return `${advisorId} could not review the other answers: ${describeError(error)}`;
+  return `The chair could not write the advice: ${describeError(error)}`;
+}
+
+function parseStepId(context: AdvisoryContext, stepId: StepId): { kind: StepKind; advisorId: string } {
+  if (stepId === 'synthesize') return { kind: 'synthesize', advisorId: context.chair };
+  const dot = stepId.indexOf('.');
+  return { kind: stepId.slice(0, dot) as StepKind, advisorId: stepId.slice(dot + 1) };
+}
+
+function stepOf(context: AdvisoryContext, stepId: StepId): StepRecord {
+  const record = context.steps[stepId];
+  if (!record) throw new Error(`unknown step ${stepId} in job ${context.jobId}`);
+  return record;
+}
+
+function withStep(context: AdvisoryContext, stepId: StepId, record: StepRecord): Pick<AdvisoryContext, 'steps'> {
+  return { steps: { ...context.steps, [stepId]: record } };
+}
+
+/** Advisors whose answer succeeded, in circle order. */
+function answeredAdvisors(context: AdvisoryContext): string[] {
+  return context.advisors.filter((id) => stepOf(context, stepIdOf('advise', id)).status === 'succeeded');
+}
+
+function answerRef(context: AdvisoryContext, advisorId: string): string {
+  return stepOf(context, stepIdOf('advise', advisorId)).resultRef ?? '';
+}
+
+/** Answers the job needs: the quorum clamped to [1, number of advisors]. */
+function requiredAnswers(context: AdvisoryContext): number {
+  return Math.min(Math.max(context.quorum, 1), context.advisors.length);
+}
+
+function failedStepErrors(context: AdvisoryContext, kind: StepKind): Record<StepId, StepError> {
+  const errors: Record<StepId, StepError> = {};
+  for (const advisorId of context.advisors) {
+    const stepId = stepIdOf(kind, advisorId);
+    const record = stepOf(context, stepId);
+    if (record.status === 'failed') errors[stepId] = record.error ?? { error: 'States.Runtime', cause: 'no error was recorded' };
+  }
+  return errors;
+}
+
+function errorOf(failure: StepFailure): StepError {
+  return { error: failure.error, cause: failure.cause };
+}
+
+function describeError(error: StepError): string {
+  return error.cause ? `${error.error}: ${error.cause}` : error.error;
+}
+
+function describeUnknown(value: unknown): string {
+  if (value instanceof Error) return truncate(`${value.name}: ${value.message}`);
+  try {
+    return truncate(typeof value === 'string' ? value : JSON.stringify(value) ?? String(value));
+  } catch {
+    return truncate(String(value));
+  }
+}
+
+function truncate(text: string): string {
+  return text.length <= MAX_CAUSE_LENGTH ? text : `${text.slice(0, MAX_CAUSE_LENGTH - 1)}…`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
