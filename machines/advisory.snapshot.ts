@@ -4,7 +4,7 @@
  */
 import type { Snapshot } from 'xstate';
 import { createAdvisoryMachine, type AdvisoryMachine } from './advisory.machine.js';
-import { ADVISORY_MACHINE_VERSION } from './advisory.types.js';
+import { ADVISORY_MACHINE_VERSION, type AdvisoryContext, type AdvisoryInput } from './advisory.types.js';
 import { IncompatibleSnapshotError } from './errors.js';
 
 /** Machine versions whose persisted snapshots this code can restore and continue. */
@@ -17,8 +17,10 @@ const KNOWN_ACTOR_SOURCES = new Set(['runStep', 'waitUntil']);
 export interface RestoredAdvisory {
   /** The job's machine; bind the worker's actors with `machine.provide(...)`. */
   machine: AdvisoryMachine;
-  /** Pass as `createActor(machine.provide(…), { snapshot })`. */
+  /** Pass as `createActor(machine.provide(…), { snapshot, input })`. */
   snapshot: Snapshot<unknown>;
+  /** The job's input as recorded in the snapshot (XState's typings ask for one; a restore ignores it). */
+  input: AdvisoryInput;
 }
 
 /**
@@ -59,7 +61,9 @@ export function restoreAdvisorySnapshot(persisted: unknown, machineVersion: unkn
   }
   // A value missing regions would be silently completed with initial states: refuse that too.
   if (canonical(resolved) !== canonical(snapshot.value)) throw incompatible(`state value ${JSON.stringify(snapshot.value)} is incomplete`);
-  return { machine, snapshot: snapshot as unknown as Snapshot<unknown> };
+  const { jobId, mode, quorum, advisors, chair, seed, policies } = context as unknown as AdvisoryContext;
+  const input: AdvisoryInput = { jobId, mode, quorum, advisors, chair, seed, policies };
+  return { machine, snapshot: snapshot as unknown as Snapshot<unknown>, input };
 }
 
 function parse(persisted: unknown, machineVersion: string): Record<string, unknown> {

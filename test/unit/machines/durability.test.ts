@@ -24,7 +24,7 @@ function startJob(input: AdvisoryInput = sampleInput()) {
 function resume(json: string) {
   const steps = new ScriptedSteps();
   const restored = restoreAdvisorySnapshot(json, ADVISORY_MACHINE_VERSION);
-  const actor = createActor(steps.provide(restored.machine), { snapshot: restored.snapshot });
+  const actor = createActor(steps.provide(restored.machine), { snapshot: restored.snapshot, input: restored.input });
   actor.start();
   return { steps, actor, context: () => actor.getSnapshot().context as AdvisoryContext };
 }
