@@ -68,7 +68,7 @@ describe('POST /chat', () => {
     expect(h.queue.sent).toEqual([JSON.stringify({ jobId: body.jobId })]);
     const job = h.jobs.jobs.get(body.jobId as string);
     expect(job).toEqual({
-      jobId: body.jobId,
+      jobId: body.jobId as string,
       owner: 'alice',
       question: 'Should I learn Rust?\nOr Go?',
       questionPreview: 'Should I learn Rust?\nOr Go?',
