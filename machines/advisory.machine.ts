@@ -119,7 +119,7 @@ const advisorySetup = setup({
         failure: { reason: uncaughtReason(context, stepId, error), errors: { [stepId]: error } },
       };
     }),
-    failOnBrokenWait: assign(({ context }, { stepId, error }: StepParams & { error: unknown }) => ({
+    failOnBrokenWait: assign((_, { stepId, error }: StepParams & { error: unknown }) => ({
       failure: {
         reason: `The retry timer of step ${stepId} failed: ${describeUnknown(error)}`,
         errors: { [stepId]: { error: 'States.Runtime', cause: describeUnknown(error) } },
