@@ -97,8 +97,9 @@ export interface Aggregate {
   /** Best first. */
   ranking: RankedAdvisor[];
   /**
-   * agreement[a][b] for reviewers a, b: the share of pairs of advisors both ranked that
-   * they ordered the same way (1 = identical order); absent when they share no pair.
+   * agreement[a][b] for reviewers a, b: 1 minus the mean distance between the relative
+   * positions (0 best … 1 worst) they gave the advisors both ranked (1 = placed alike);
+   * absent when they ranked no advisor in common.
    */
   agreement: Record<string, Record<string, number>>;
 }

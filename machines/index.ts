@@ -16,7 +16,7 @@ export {
   aggregateRankings,
   agreementMatrix,
   bordaByMean,
-  concordance,
+  positionAgreement,
   deanonymise,
   labelAt,
   labelsFor,

@@ -57,8 +57,8 @@ export function deanonymise(ranking: readonly string[], labels: LabelMap): strin
 /**
  * Aggregates reviewers' rankings (advisor ids, best first). The ranking orders every advisor
  * that at least one reviewer ranked by mean 1-based position (Borda by mean), ties broken by
- * circle order; the agreement matrix gives, per pair of reviewers, the share of concordant
- * pairs over the advisors both ranked. Numbers are rounded to 4 decimals.
+ * circle order; the agreement matrix gives, per pair of reviewers, how alike they placed
+ * the advisors both ranked (see agreementMatrix). Numbers are rounded to 4 decimals.
  */
 export function aggregateRankings(advisors: readonly string[], rankings: Readonly<Record<string, readonly string[]>>): Aggregate {
   return { ranking: bordaByMean(advisors, rankings), agreement: agreementMatrix(advisors, rankings) };
@@ -84,8 +84,10 @@ export function bordaByMean(advisors: readonly string[], rankings: Readonly<Reco
 }
 
 /**
- * agreement[a][b] = share of pairs of advisors ranked by both reviewers a and b that they order
- * the same way; symmetric, no diagonal, absent when the two share no pair of advisors.
+ * agreement[a][b] for reviewers a and b: 1 minus the mean distance between the relative
+ * positions (0 = best, 1 = worst) they gave the advisors both ranked; symmetric, no
+ * diagonal, absent when they ranked no advisor in common. Relative positions make this
+ * meaningful in a circle of three, where two reviewers share a single ranked advisor.
  */
 export function agreementMatrix(
   advisors: readonly string[],
@@ -96,7 +98,7 @@ export function agreementMatrix(
   for (const a of reviewers) {
     for (const b of reviewers) {
       if (a === b) continue;
-      const share = concordance(rankings[a] ?? [], rankings[b] ?? []);
+      const share = positionAgreement(rankings[a] ?? [], rankings[b] ?? []);
       if (share === undefined) continue;
       (matrix[a] ??= {})[b] = round4(share);
     }
@@ -104,21 +106,13 @@ export function agreementMatrix(
   return matrix;
 }
 
-/** Share of concordant pairs over the items both orders contain; undefined with fewer than 2. */
-export function concordance(first: readonly string[], second: readonly string[]): number | undefined {
+/** 1 − mean |relative position difference| over the items both orders contain; undefined when none. */
+export function positionAgreement(first: readonly string[], second: readonly string[]): number | undefined {
+  const relative = (order: readonly string[], id: string) => (order.length <= 1 ? 0 : order.indexOf(id) / (order.length - 1));
   const shared = first.filter((id) => second.includes(id));
-  let pairs = 0;
-  let concordant = 0;
-  for (let i = 0; i < shared.length; i++) {
-    for (let j = i + 1; j < shared.length; j++) {
-      const x = shared[i] as string;
-      const y = shared[j] as string;
-      pairs += 1;
-      // `shared` follows `first`'s order, so x is before y in first; concordant if also in second.
-      if (second.indexOf(x) < second.indexOf(y)) concordant += 1;
-    }
-  }
-  return pairs === 0 ? undefined : concordant / pairs;
+  if (shared.length === 0) return undefined;
+  const distance = shared.reduce((sum, id) => sum + Math.abs(relative(first, id) - relative(second, id)), 0);
+  return 1 - distance / shared.length;
 }
 
 function round4(value: number): number {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { StepPolicies, Usage } from '../../../machines/advisory.types.js';
+import { policyProblems } from '../../../machines/retry.js';
 import { ConfigError } from '../errors.js';
 
 /** The circle file shipped with the code. */
@@ -52,6 +53,10 @@ export const circleSchema = z
     const ids = circle.advisors.map((a) => a.id);
     if (new Set(ids).size !== ids.length) ctx.addIssue({ code: 'custom', message: 'advisor ids must be unique' });
     if (ids.includes(circle.chair.id)) ctx.addIssue({ code: 'custom', message: 'the chair id must differ from advisor ids' });
+    if (circle.quorum > ids.length) ctx.addIssue({ code: 'custom', message: `quorum ${circle.quorum} exceeds the ${ids.length} advisors` });
+    for (const [kind, policy] of Object.entries(circle.policies)) {
+      for (const problem of policyProblems(policy)) ctx.addIssue({ code: 'custom', path: ['policies', kind], message: problem });
+    }
   });
 
 export type CircleMember = z.infer<typeof memberSchema>;

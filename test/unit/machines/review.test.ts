@@ -4,7 +4,7 @@ import {
   aggregateRankings,
   agreementMatrix,
   bordaByMean,
-  concordance,
+  positionAgreement,
   deanonymise,
   labelsFor,
   seededRandom,
@@ -136,38 +136,44 @@ describe('bordaByMean', () => {
   });
 });
 
-describe('concordance', () => {
-  it('is 1 for the same order and 0 for the reverse', () => {
-    expect(concordance(['a', 'b', 'c'], ['a', 'b', 'c'])).toBe(1);
-    expect(concordance(['a', 'b', 'c'], ['c', 'b', 'a'])).toBe(0);
+describe('positionAgreement', () => {
+  it('is 1 for the same placements and 0 for opposite ones', () => {
+    expect(positionAgreement(['a', 'b', 'c'], ['a', 'b', 'c'])).toBe(1);
+    expect(positionAgreement(['a', 'c'], ['c', 'a'])).toBe(0);
   });
 
-  it('counts only the pairs both ranked', () => {
-    // Shared: a, b, c. Pairs (a,b) agree, (a,c) agree, (b,c) disagree.
-    expect(concordance(['a', 'x', 'b', 'c'], ['a', 'c', 'y', 'b'])).toBeCloseTo(2 / 3);
+  it('compares relative positions of the shared advisors only', () => {
+    // b: 1/3 vs 1 → 2/3 apart; a: 0 vs 0 → same; mean distance 1/3.
+    expect(positionAgreement(['a', 'b', 'x', 'c'], ['a', 'y', 'b'])).toBeCloseTo(2 / 3);
   });
 
-  it('is undefined with fewer than two shared advisors', () => {
-    expect(concordance(['a', 'b'], ['a', 'c'])).toBeUndefined();
+  it('is undefined when no advisor is shared', () => {
+    expect(positionAgreement(['a'], ['b'])).toBeUndefined();
   });
 });
 
 describe('agreementMatrix', () => {
-  it('is symmetric, has no diagonal and omits pairs of reviewers sharing no pair', () => {
+  it('is symmetric, has no diagonal and omits reviewers who ranked no advisor in common', () => {
     const matrix = agreementMatrix(['w', 'x', 'y', 'z'], {
       w: ['x', 'y', 'z'],
       x: ['w', 'z', 'y'],
       y: ['w', 'x', 'z'],
+      z: ['q'],
     });
     expect(matrix).toEqual({
-      w: { x: 0, y: 1 },
-      x: { w: 0, y: 1 },
-      y: { w: 1, x: 1 },
+      w: { x: 0.5, y: 0.75 },
+      x: { w: 0.5, y: 0.75 },
+      y: { w: 0.75, x: 0.75 },
     });
   });
 
-  it('is empty for three advisors, where two reviewers share only one ranked advisor', () => {
-    expect(agreementMatrix(['a', 'b', 'c'], { a: ['b', 'c'], b: ['a', 'c'], c: ['a', 'b'] })).toEqual({});
+  it('tells agreement from dissent in a circle of three, where reviewers share one ranked advisor', () => {
+    // a and b both put c last (agree); c puts b last where a put b first (disagree).
+    expect(agreementMatrix(['a', 'b', 'c'], { a: ['b', 'c'], b: ['a', 'c'], c: ['a', 'b'] })).toEqual({
+      a: { b: 1, c: 0 },
+      b: { a: 1, c: 1 },
+      c: { a: 0, b: 1 },
+    });
   });
 });
 
@@ -180,6 +186,6 @@ describe('aggregateRankings', () => {
       { advisorId: 'b', meanPosition: 2, votes: 2 },
       { advisorId: 'c', meanPosition: 3, votes: 2 },
     ]);
-    expect(aggregate.agreement.a).toEqual({ b: 1, c: 0 });
+    expect(aggregate.agreement.a).toEqual({ b: 1, c: 0.25 });
   });
 });
