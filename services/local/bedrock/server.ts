@@ -1,0 +1,113 @@
+/**
+ * A local Amazon Bedrock Runtime: Converse and ConverseStream over h2c (what the SDK's
+ * default NodeHttp2Handler speaks to an http:// endpoint) and HTTP/1.1 on the same port,
+ * told apart by the HTTP/2 connection preface. A separate HTTP/1.1 port serves the
+ * control plane (call log, faults, timing).
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { CallLog } from './call-log.js';
+import { createControlHandler } from './control-api.js';
+import { FaultBook } from './fault-book.js';
+import { createModelHandler } from './model-api.js';
+import { DEFAULT_RECORDINGS_DIR, RecordingBook, loadRecordings } from './recordings.js';
+import { DEFAULT_ADVISORS_DIR, SimulatedAdvisors, loadTextBanks } from './simulated-advisors.js';
+import type { StandinConfig } from './standin.types.js';
+
+export interface BedrockStandinOptions {
+  host?: string;
+  /** Bedrock Runtime port; 0 (default) picks a free one. */
+  port?: number;
+  /** Control-plane port; 0 (default) picks a free one. */
+  controlPort?: number;
+  tokenDelayMs?: number;
+  firstTokenDelayMs?: number;
+  advisorsDir?: string;
+  recordingsDir?: string;
+}
+
+export interface BedrockStandin {
+  /** Endpoint for AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
+  url: string;
+  /** Base URL of the control plane (see BedrockControl). */
+  controlUrl: string;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_STANDIN_CONFIG: Readonly<StandinConfig> = { firstTokenDelayMs: 300, tokenDelayMs: 15 };
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+/** Starts the stand-in on loopback; resolves once both ports listen. */
+export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Promise<BedrockStandin> {
+  const host = opts.host ?? '127.0.0.1';
+  const initialConfig: StandinConfig = {
+    firstTokenDelayMs: opts.firstTokenDelayMs ?? DEFAULT_STANDIN_CONFIG.firstTokenDelayMs,
+    tokenDelayMs: opts.tokenDelayMs ?? DEFAULT_STANDIN_CONFIG.tokenDelayMs,
+  };
+  const config = { ...initialConfig };
+  const calls = new CallLog();
+  const faults = new FaultBook();
+  const closing = new AbortController();
+  const modelHandler = createModelHandler({
+    config,
+    calls,
+    faults,
+    closing: closing.signal,
+    advisors: new SimulatedAdvisors(loadTextBanks(opts.advisorsDir ?? DEFAULT_ADVISORS_DIR)),
+    recordings: new RecordingBook(loadRecordings(opts.recordingsDir ?? DEFAULT_RECORDINGS_DIR)),
+  });
+
+  const h2 = http2.createServer(modelHandler);
+  const h1 = http.createServer(modelHandler);
+  const sockets = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.once('readable', () => routeConnection(socket, h2, h1));
+  });
+  const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults }));
+
+  const port = await listen(front, host, opts.port ?? 0);
+  const controlPort = await listen(control, host, opts.controlPort ?? 0);
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    controlUrl: `http://${host}:${controlPort}`,
+    close: () =>
+      (closed ??= (async () => {
+        closing.abort(new Error('the Bedrock stand-in is closing'));
+        for (const socket of sockets) socket.destroy();
+        control.closeAllConnections();
+        await Promise.all([close(front), close(control)]);
+      })()),
+  };
+}
+
+/** Hands a new connection to the HTTP/2 or the HTTP/1.1 server by its first bytes. */
+function routeConnection(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
+  const first: Buffer | null = socket.read();
+  if (!first) {
+    socket.destroy();
+    return;
+  }
+  socket.unshift(first);
+  const n = Math.min(first.length, H2_PREFACE.length);
+  const isH2 = first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+  (isH2 ? h2 : h1).emit('connection', socket);
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+function close(server: net.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

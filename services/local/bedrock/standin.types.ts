@@ -1,0 +1,63 @@
+/**
+ * The Bedrock stand-in's control-plane contract: call log entries, faults and timing
+ * config, shared by the server and the typed control client used in tests.
+ */
+import { z } from 'zod';
+
+export type StepKind = 'advise' | 'review' | 'synthesize';
+export type Operation = 'Converse' | 'ConverseStream';
+/** `pending` while the call is still in flight. */
+export type CallOutcome = 'pending' | 'ok' | 'throttled' | 'error' | 'timeout' | 'midstream-error' | 'aborted';
+
+/** One model call as the stand-in saw it. */
+export interface CallLogEntry {
+  /** 1-based, in order of arrival. */
+  seq: number;
+  /** Epoch ms of arrival. */
+  at: number;
+  modelId: string;
+  operation: Operation;
+  /** The Converse `requestMetadata` field (the worker sends {jobId, step, attempt, worker}). */
+  requestMetadata: Record<string, string>;
+  kind: StepKind;
+  outcome: CallOutcome;
+  /** The exception name returned for throttled, error and midstream-error outcomes. */
+  error?: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Set when the answer came from a recording in fixtures/recorded. */
+  recording?: string;
+}
+
+export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream'] as const;
+export type FaultType = (typeof faultTypes)[number];
+
+export const faultSchema = z.object({
+  match: z
+    .object({
+      modelId: z.string().min(1).optional(),
+      jobId: z.string().min(1).optional(),
+      step: z.string().min(1).optional(),
+      kind: z.enum(['advise', 'review', 'synthesize']).optional(),
+    })
+    .default({}),
+  type: z.enum(faultTypes),
+  /** How many matching calls fail; -1 = every one. */
+  times: z.number().int().min(-1).default(1),
+});
+
+/** A fault to inject: the next `times` calls matching every given field fail as `type`. */
+export type Fault = z.input<typeof faultSchema>;
+export type ArmedFault = z.output<typeof faultSchema>;
+
+export const configSchema = z.object({
+  tokenDelayMs: z.number().min(0).max(60_000).optional(),
+  firstTokenDelayMs: z.number().min(0).max(600_000).optional(),
+});
+
+export interface StandinConfig {
+  /** Delay between streamed tokens. */
+  tokenDelayMs: number;
+  /** Delay before the first token (time to first token). */
+  firstTokenDelayMs: number;
+}
