@@ -1,0 +1,341 @@
+import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BedrockControl, BedrockControlError } from '../../services/local/bedrock/control-client.js';
+import { loadRecordings } from '../../services/local/bedrock/recordings.js';
+import { startBedrockStandin, type BedrockStandin } from '../../services/local/bedrock/server.js';
+import { getFreePort } from '../../services/local/free-port.js';
+import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
+import { createBedrockRuntime } from '../../services/shared/aws-clients.js';
+import { loadCircle } from '../../services/shared/circle/circle.js';
+import { ModelCallError } from '../../services/shared/errors.js';
+import type { ModelRequest } from '../../services/shared/ports/model-client.js';
+import {
+  buildAdvicePrompt,
+  buildReviewPrompt,
+  buildSynthesisPrompt,
+  parseReview,
+  parseSynthesis,
+  type Prompt,
+} from '../../services/worker/prompts.js';
+
+const circle = loadCircle();
+const [claude, mistral, llama] = circle.advisors;
+if (!claude || !mistral || !llama) throw new Error('the default circle has three advisors');
+const question = 'Should we open a second office in Lisbon next year?';
+
+const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_BEDROCK_RUNTIME'];
+const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+
+let standin: BedrockStandin;
+let control: BedrockControl;
+let sdk: BedrockRuntimeClient;
+let models: BedrockModelClient;
+
+beforeAll(async () => {
+  for (const k of ENV_KEYS) delete process.env[k];
+  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
+  standin = await startBedrockStandin({ firstTokenDelayMs: 5, tokenDelayMs: 0 });
+  // The SDK's own endpoint variable, exactly as the worker is configured: no client options.
+  process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = standin.url;
+  control = new BedrockControl(standin.controlUrl);
+  sdk = createBedrockRuntime();
+  models = new BedrockModelClient(sdk);
+});
+
+afterAll(async () => {
+  sdk?.destroy();
+  await standin?.close();
+  for (const [k, v] of Object.entries(savedEnv)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+});
+
+beforeEach(async () => {
+  await control.reset();
+});
+
+interface CallOptions {
+  modelId?: string;
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Streams a prompt through the real adapter, collecting the deltas. */
+async function call(prompt: Prompt, opts: CallOptions = {}) {
+  const deltas: string[] = [];
+  const request: ModelRequest = {
+    modelId: opts.modelId ?? claude!.modelId,
+    system: prompt.system,
+    messages: prompt.messages,
+    inference: { maxTokens: 1024, temperature: 0.5 },
+    requestMetadata: opts.metadata ?? { jobId: 'job-1', step: 'advise.claude', attempt: '1', worker: 'test' },
+    signal: opts.signal ?? new AbortController().signal,
+    onDelta: (d) => deltas.push(d),
+  };
+  const response = await models.converseStream(request);
+  return { ...response, deltas };
+}
+
+/** The ModelCallError a call rejects with. */
+async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(err)}`);
+  return err;
+}
+
+const advicePrompt = (member = claude!, q = question): Prompt => buildAdvicePrompt({ persona: member.persona, question: q });
+
+describe('Bedrock stand-in', () => {
+  it('serves the default SDK client over HTTP/2 without TLS', () => {
+    expect(sdk.config.requestHandler.metadata?.handlerProtocol).toBe('h2');
+  });
+
+  it('streams an advise answer as many deltas that make up the final text, with usage', async () => {
+    const result = await call(advicePrompt());
+    expect(result.deltas.length).toBeGreaterThan(50);
+    expect(result.deltas.join('')).toBe(result.text);
+    expect(result.text).toContain('Lisbon');
+    expect(result.stopReason).toBe('end_turn');
+    expect(result.usage.inputTokens).toBeGreaterThan(50);
+    expect(result.usage.outputTokens).toBe(result.deltas.length);
+  });
+
+  it('answers the same question with the same text and different models differently', async () => {
+    const first = await call(advicePrompt(claude));
+    const again = await call(advicePrompt(claude));
+    const other = await call(advicePrompt(mistral), { modelId: mistral!.modelId });
+    const third = await call(advicePrompt(llama), { modelId: llama!.modelId });
+    expect(again.text).toBe(first.text);
+    expect(new Set([first.text, other.text, third.text]).size).toBe(3);
+  });
+
+  it('stops at maxTokens the way Bedrock does', async () => {
+    const prompt = advicePrompt();
+    const response = await models.converseStream({
+      modelId: claude!.modelId,
+      system: prompt.system,
+      messages: prompt.messages,
+      inference: { maxTokens: 10 },
+      requestMetadata: {},
+      signal: new AbortController().signal,
+    });
+    expect(response.stopReason).toBe('max_tokens');
+    expect(response.usage.outputTokens).toBe(10);
+  });
+
+  it('reviews with JSON that parseReview accepts for the labels in the prompt', async () => {
+    const answers = [
+      { label: 'A', text: (await call(advicePrompt(mistral), { modelId: mistral!.modelId })).text },
+      { label: 'B', text: (await call(advicePrompt(llama), { modelId: llama!.modelId })).text },
+      { label: 'C', text: 'Open the office only if two clients there sign first.' },
+    ];
+    const result = await call(buildReviewPrompt({ persona: claude!.persona, question, answers }), {
+      metadata: { jobId: 'job-1', step: 'review.claude', attempt: '1' },
+    });
+    const parsed = parseReview(result.text, ['A', 'B', 'C']);
+    expect([...parsed.ranking].sort()).toEqual(['A', 'B', 'C']);
+    expect(Object.keys(parsed.critiques).sort()).toEqual(['A', 'B', 'C']);
+  });
+
+  it('chairs a synthesis that parseSynthesis accepts and that names the advisors', async () => {
+    const answers = [];
+    for (const m of [claude!, mistral!, llama!]) answers.push({ advisorName: m.name, text: (await call(advicePrompt(m), { modelId: m.modelId })).text });
+    const prompt = buildSynthesisPrompt({
+      chairPersona: circle.chair.persona,
+      question,
+      answers,
+      mode: 'full',
+      reviews: [
+        { reviewerName: 'Claude', ranking: ['A', 'B'], critiques: { A: 'Practical.', B: 'Too cautious.' } },
+        { reviewerName: 'Mistral', ranking: ['B', 'A'], critiques: { A: 'Vague.', B: 'Careful.' } },
+      ],
+      labelMap: { Claude: { A: 'Mistral', B: 'Llama' }, Mistral: { A: 'Claude', B: 'Llama' } },
+      aggregate: [
+        { advisorName: 'Llama', meanPosition: 1.5, votes: 2 },
+        { advisorName: 'Mistral', meanPosition: 1, votes: 1 },
+        { advisorName: 'Claude', meanPosition: 2, votes: 1 },
+      ],
+    });
+    const result = await call(prompt, { modelId: circle.chair.modelId, metadata: { jobId: 'job-1', step: 'synthesize', attempt: '1' } });
+    const parsed = parseSynthesis(result.text);
+    expect(['high', 'medium', 'low']).toContain(parsed.confidence);
+    expect(`${parsed.recommendation} ${parsed.agreement} ${parsed.dissent}`).toMatch(/Claude|Mistral|Llama/);
+    const [entry] = await control.calls({ step: 'synthesize' });
+    expect(entry?.kind).toBe('synthesize');
+  });
+
+  it.each([
+    ['throttle', 'ThrottlingException', 429],
+    ['unavailable', 'ServiceUnavailableException', 503],
+    ['internal', 'InternalServerException', 500],
+  ] as const)('surfaces a %s fault as %s with HTTP %i', async (type, errorName, status) => {
+    await control.inject({ type });
+    const err = await failure(call(advicePrompt()));
+    expect(err.errorName).toBe(errorName);
+    expect((err.cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(status);
+    expect((await call(advicePrompt())).text.length).toBeGreaterThan(0);
+  });
+
+  it('surfaces a midstream fault as ModelStreamErrorException after some deltas', async () => {
+    await control.inject({ type: 'midstream' });
+    const deltas: string[] = [];
+    const prompt = advicePrompt();
+    const err = await failure(
+      models.converseStream({
+        modelId: claude!.modelId,
+        system: prompt.system,
+        messages: prompt.messages,
+        inference: {},
+        requestMetadata: { jobId: 'job-mid', step: 'advise.claude', attempt: '1' },
+        signal: new AbortController().signal,
+        onDelta: (d) => deltas.push(d),
+      }),
+    );
+    expect(err.errorName).toBe('ModelStreamErrorException');
+    expect(deltas.length).toBeGreaterThan(0);
+    const [entry] = await control.calls({ jobId: 'job-mid' });
+    expect(entry).toMatchObject({ outcome: 'midstream-error', error: 'ModelStreamErrorException', outputTokens: deltas.length });
+  });
+
+  it('fails only the matching calls, as many times as asked', async () => {
+    await control.inject({ type: 'throttle', times: 2, match: { jobId: 'job-t', step: 'advise.llama' } });
+    const llamaCall = () => call(advicePrompt(llama), { modelId: llama!.modelId, metadata: { jobId: 'job-t', step: 'advise.llama', attempt: '1' } });
+    await call(advicePrompt(), { metadata: { jobId: 'job-t', step: 'advise.claude', attempt: '1' } });
+    expect((await failure(llamaCall())).errorName).toBe('ThrottlingException');
+    expect((await failure(llamaCall())).errorName).toBe('ThrottlingException');
+    expect((await llamaCall()).text.length).toBeGreaterThan(0);
+    expect(await control.faults()).toEqual([]);
+    const outcomes = (await control.calls({ jobId: 'job-t' })).map((c) => `${c.requestMetadata.step}:${c.outcome}`);
+    expect(outcomes).toEqual(['advise.claude:ok', 'advise.llama:throttled', 'advise.llama:throttled', 'advise.llama:ok']);
+  });
+
+  it('keeps a fault with times -1 until reset', async () => {
+    await control.inject({ type: 'unavailable', times: -1, match: { kind: 'advise' } });
+    for (let i = 0; i < 3; i++) expect((await failure(call(advicePrompt()))).errorName).toBe('ServiceUnavailableException');
+    await control.reset();
+    expect((await call(advicePrompt())).text.length).toBeGreaterThan(0);
+  });
+
+  it('maps a hanging call cut off by AbortSignal.timeout to States.Timeout', async () => {
+    await control.inject({ type: 'timeout', match: { jobId: 'job-slow' } });
+    const signal = AbortSignal.any([new AbortController().signal, AbortSignal.timeout(200)]);
+    const err = await failure(call(advicePrompt(), { signal, metadata: { jobId: 'job-slow', step: 'advise.claude', attempt: '1' } }));
+    expect(err.errorName).toBe('States.Timeout');
+    await vi.waitFor(async () => expect((await control.calls({ jobId: 'job-slow' }))[0]?.outcome).toBe('timeout'));
+  });
+
+  it('maps an abort during the stream to States.Aborted and stops streaming', async () => {
+    await control.configure({ tokenDelayMs: 5 });
+    const controller = new AbortController();
+    const prompt = advicePrompt();
+    let seen = 0;
+    const err = await failure(
+      models.converseStream({
+        modelId: claude!.modelId,
+        system: prompt.system,
+        messages: prompt.messages,
+        inference: {},
+        requestMetadata: { jobId: 'job-abort', step: 'advise.claude', attempt: '1' },
+        signal: controller.signal,
+        onDelta: () => {
+          if (++seen === 3) controller.abort();
+        },
+      }),
+    );
+    expect(err.errorName).toBe('States.Aborted');
+    await vi.waitFor(async () => expect((await control.calls({ jobId: 'job-abort' }))[0]?.outcome).toBe('aborted'));
+    const [entry] = await control.calls({ jobId: 'job-abort' });
+    expect(entry!.outputTokens).toBeLessThan(20);
+  });
+
+  it('records every call with its model, requestMetadata, kind and outcome', async () => {
+    const metadata = { jobId: 'job-log', step: 'advise.mistral', attempt: '2', worker: 'w-1' };
+    await control.inject({ type: 'throttle', match: { jobId: 'job-log' } });
+    await failure(call(advicePrompt(mistral), { modelId: mistral!.modelId, metadata }));
+    const ok = await call(advicePrompt(mistral), { modelId: mistral!.modelId, metadata });
+    const calls = await control.calls({ jobId: 'job-log' });
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toMatchObject({ modelId: mistral!.modelId, operation: 'ConverseStream', requestMetadata: metadata, kind: 'advise', outcome: 'throttled', outputTokens: 0 });
+    expect(calls[1]).toMatchObject({ requestMetadata: metadata, outcome: 'ok', outputTokens: ok.usage.outputTokens, inputTokens: ok.usage.inputTokens });
+    expect(calls[1]!.seq).toBeGreaterThan(calls[0]!.seq);
+  });
+
+  it('replays every recorded conversation exactly', async () => {
+    const recordings = loadRecordings();
+    expect(recordings.length).toBeGreaterThanOrEqual(2);
+    for (const rec of recordings) {
+      for (const [key, chunks] of Object.entries(rec.replies)) {
+        const [kind, advisorId] = key.split('.') as ['advise' | 'review' | 'synthesize', string];
+        const member = kind === 'synthesize' ? circle.chair : circle.advisors.find((a) => a.id === advisorId)!;
+        const prompt =
+          kind === 'advise'
+            ? buildAdvicePrompt({ persona: member.persona, question: rec.question })
+            : kind === 'review'
+              ? buildReviewPrompt({ persona: member.persona, question: rec.question, answers: [{ label: 'A', text: 'a' }, { label: 'B', text: 'b' }] })
+              : buildSynthesisPrompt({ chairPersona: member.persona, question: rec.question, answers: [{ advisorName: 'Claude', text: 'x' }], mode: rec.mode });
+        const step = kind === 'synthesize' ? 'synthesize' : key;
+        const result = await call(prompt, { modelId: member.modelId, metadata: { jobId: `rec-${rec.name}`, step, attempt: '1' } });
+        expect(result.deltas).toEqual(chunks);
+        if (kind === 'review') parseReview(result.text, ['A', 'B']);
+        if (kind === 'synthesize') expect(parseSynthesis(result.text).confidence).toBe(rec.expected.confidence);
+      }
+      const logged = await control.calls({ jobId: `rec-${rec.name}` });
+      expect(logged.every((c) => c.recording === rec.name && c.outcome === 'ok')).toBe(true);
+    }
+  });
+
+  it('rejects a request without messages with ValidationException', async () => {
+    const err = await sdk.send(new ConverseStreamCommand({ modelId: claude!.modelId, messages: [] })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    expect((err as Error).message).toMatch(/must start with a user message/);
+  });
+
+  it('answers Converse without streaming too', async () => {
+    const prompt = advicePrompt();
+    const out = await sdk.send(
+      new ConverseCommand({ modelId: claude!.modelId, system: [{ text: prompt.system }], messages: [{ role: 'user', content: [{ text: prompt.messages[0]!.text }] }] }),
+    );
+    const streamed = await call(prompt);
+    expect(out.output?.message?.content?.[0]?.text).toBe(streamed.text);
+    expect(out.usage?.outputTokens).toBe(streamed.usage.outputTokens);
+    expect((await control.calls()).map((c) => c.operation)).toEqual(['Converse', 'ConverseStream']);
+  });
+
+  it('serves an HTTP/1.1 client on the same endpoint', async () => {
+    const h1 = new BedrockRuntimeClient({ maxAttempts: 1, requestHandler: new NodeHttpHandler() });
+    try {
+      const result = await new BedrockModelClient(h1).converseStream({
+        modelId: claude!.modelId,
+        ...advicePrompt(),
+        inference: {},
+        requestMetadata: {},
+        signal: new AbortController().signal,
+      });
+      expect(result.text).toBe((await call(advicePrompt())).text);
+    } finally {
+      h1.destroy();
+    }
+  });
+
+  it('maps an unreachable endpoint to ServiceUnavailableException', async () => {
+    const dead = new BedrockRuntimeClient({ maxAttempts: 1, endpoint: `http://127.0.0.1:${await getFreePort()}` });
+    try {
+      const err = await failure(new BedrockModelClient(dead).converseStream({ modelId: claude!.modelId, ...advicePrompt(), inference: {}, requestMetadata: {}, signal: new AbortController().signal }));
+      expect(err.errorName).toBe('ServiceUnavailableException');
+    } finally {
+      dead.destroy();
+    }
+  });
+
+  it('rejects a malformed fault with a readable 400', async () => {
+    const err = await control.inject({ type: 'explode' as never }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BedrockControlError);
+    expect(err).toMatchObject({ status: 400 });
+    expect((err as Error).message).toMatch(/type/);
+  });
+});
