@@ -128,6 +128,13 @@ describe('Bedrock stand-in', () => {
     expect(response.usage.outputTokens).toBe(10);
   });
 
+  it('streams a [[size:N]] answer of N bytes whatever maxTokens says, for limit tests', async () => {
+    const result = await call(advicePrompt(claude, 'Tell me everything about Lisbon [[size:200000]]'));
+    expect(Buffer.byteLength(result.text)).toBe(200_000);
+    expect(result.deltas.length).toBeLessThanOrEqual(2000);
+    expect(result.deltas.join('')).toBe(result.text);
+  });
+
   it('reviews with JSON that parseReview accepts for the labels in the prompt', async () => {
     const answers = [
       { label: 'A', text: (await call(advicePrompt(mistral), { modelId: mistral!.modelId })).text },
@@ -250,7 +257,9 @@ describe('Bedrock stand-in', () => {
     expect(err.errorName).toBe('States.Aborted');
     await vi.waitFor(async () => expect((await control.calls({ jobId: 'job-abort' }))[0]?.outcome).toBe('aborted'));
     const [entry] = await control.calls({ jobId: 'job-abort' });
-    expect(entry!.outputTokens).toBeLessThan(20);
+    await control.configure({ tokenDelayMs: 0 });
+    const whole = await call(prompt);
+    expect(entry!.outputTokens).toBeLessThan(whole.usage.outputTokens);
   });
 
   it('records every call with its model, requestMetadata, kind and outcome', async () => {
@@ -293,6 +302,12 @@ describe('Bedrock stand-in', () => {
     const err = await sdk.send(new ConverseStreamCommand({ modelId: claude!.modelId, messages: [] })).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
     expect((err as Error).message).toMatch(/must start with a user message/);
+  });
+
+  it('rejects requestMetadata that Bedrock would reject', async () => {
+    const err = await failure(call(advicePrompt(), { metadata: { jobId: 'job!1' } }));
+    expect(err.errorName).toBe('ValidationException');
+    expect((await control.calls())[0]).toMatchObject({ outcome: 'error', error: 'ValidationException' });
   });
 
   it('answers Converse without streaming too', async () => {

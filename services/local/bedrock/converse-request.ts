@@ -22,8 +22,9 @@ const bodySchema = z.looseObject({
       topP: z.number().min(0).max(1).optional(),
     })
     .optional(),
+  // Bedrock's documented limits: at most 16 entries, keys 1-256 and values 0-256 of these characters.
   requestMetadata: z
-    .record(z.string().min(1).max(256), z.string().max(256))
+    .record(z.string().regex(/^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$/), z.string().regex(/^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$/))
     .refine((m) => Object.keys(m).length <= 16, 'Member must have at most 16 entries')
     .optional(),
 });

@@ -63,8 +63,12 @@ export function createModelHandler(deps: ModelApiDeps): (req: AnyRequest, res: A
   return (req, res) => {
     handle(req, res, deps).catch(() => {
       // A bug here must look like a Bedrock 500 to the caller, not hang it.
-      if (!res.headersSent) writeAwsError(res, AWS_ERRORS.internal);
-      else res.destroy();
+      try {
+        if (!res.headersSent) writeAwsError(res, AWS_ERRORS.internal);
+        else res.destroy();
+      } catch {
+        // The caller is already gone.
+      }
     });
   };
 }
@@ -100,12 +104,17 @@ async function handle(req: AnyRequest, res: AnyResponse, deps: ModelApiDeps): Pr
   const entry = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens });
   const fault = deps.faults.take({ modelId, jobId: metadata.jobId, step: metadata.step, kind: view.kind });
 
-  const result = await respond(res, gone, fault, () => {
-    const reply = compose(deps, modelId, view, request.maxTokens, metadata.step);
-    if (reply.recording) entry.recording = reply.recording;
-    return reply;
-  }, operation, inputTokens, deps.config);
-  deps.calls.finish(entry, result.outcome, result.outputTokens, result.error);
+  try {
+    const result = await respond(res, gone, fault, () => {
+      const reply = compose(deps, modelId, view, request.maxTokens, metadata.step);
+      if (reply.recording) entry.recording = reply.recording;
+      return reply;
+    }, operation, inputTokens, deps.config);
+    deps.calls.finish(entry, result.outcome, result.outputTokens, result.error);
+  } catch (err) {
+    deps.calls.finish(entry, gone.aborted ? 'aborted' : 'error', entry.outputTokens, gone.aborted ? undefined : AWS_ERRORS.internal.name);
+    throw err;
+  }
 }
 
 async function respond(

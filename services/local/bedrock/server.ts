@@ -65,12 +65,17 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
   const front = net.createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    // A reset before the first byte must not crash the process; the HTTP servers handle later errors.
+    socket.on('error', () => socket.destroy());
     socket.once('readable', () => routeConnection(socket, h2, h1));
   });
   const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults }));
 
   const port = await listen(front, host, opts.port ?? 0);
-  const controlPort = await listen(control, host, opts.controlPort ?? 0);
+  const controlPort = await listen(control, host, opts.controlPort ?? 0).catch(async (err: unknown) => {
+    await close(front); // do not leave the model port open when the control port is taken
+    throw err;
+  });
   let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
