@@ -6,9 +6,9 @@
 import { once } from 'node:events';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { CallLog } from './call-log.js';
-import { ConverseValidationError, parseConverseBody, readPrompt } from './converse-request.js';
+import { ConverseValidationError, parseConverseBody, readPrompt, type PromptView } from './converse-request.js';
 import type { FaultBook } from './fault-book.js';
-import { RecordingBook, replyKey } from './recordings.js';
+import { replyKey, type RecordingBook } from './recordings.js';
 import { hasSizeDirective, type SimulatedAdvisors } from './simulated-advisors.js';
 import type { CallOutcome, FaultType, Operation, StandinConfig } from './standin.types.js';
 import { estimateTokens, tokenize } from './text-kit.js';
@@ -100,54 +100,51 @@ async function handle(req: AnyRequest, res: AnyResponse, deps: ModelApiDeps): Pr
 
   const view = readPrompt(request);
   const metadata = request.requestMetadata;
-  const inputTokens = estimateTokens(request.inputChars);
-  const entry = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens });
+  const x: Exchange = { res, gone, config: deps.config, inputTokens: estimateTokens(request.inputChars) };
+  const entry = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens: x.inputTokens });
   const fault = deps.faults.take({ modelId, jobId: metadata.jobId, step: metadata.step, kind: view.kind });
-
+  const reply = (): Reply => {
+    const composed = compose(deps, modelId, view, request.maxTokens, metadata.step);
+    if (composed.recording) entry.recording = composed.recording;
+    return composed;
+  };
   try {
-    const result = await respond(res, gone, fault, () => {
-      const reply = compose(deps, modelId, view, request.maxTokens, metadata.step);
-      if (reply.recording) entry.recording = reply.recording;
-      return reply;
-    }, operation, inputTokens, deps.config);
+    const result = await respond(x, operation, fault, reply);
     deps.calls.finish(entry, result.outcome, result.outputTokens, result.error);
   } catch (err) {
-    deps.calls.finish(entry, gone.aborted ? 'aborted' : 'error', entry.outputTokens, gone.aborted ? undefined : AWS_ERRORS.internal.name);
-    throw err;
+    if (!gone.aborted) {
+      deps.calls.finish(entry, 'error', 0, AWS_ERRORS.internal.name);
+      throw err;
+    }
+    deps.calls.finish(entry, 'aborted', 0);
   }
 }
 
-async function respond(
-  res: AnyResponse,
-  gone: AbortSignal,
-  fault: FaultType | undefined,
-  reply: () => Reply,
-  operation: Operation,
-  inputTokens: number,
-  config: StandinConfig,
-): Promise<Result> {
+/** One call in progress: where to answer, when the caller has gone, and the timing to use. */
+interface Exchange {
+  res: AnyResponse;
+  gone: AbortSignal;
+  config: StandinConfig;
+  inputTokens: number;
+}
+
+async function respond(x: Exchange, operation: Operation, fault: FaultType | undefined, reply: () => Reply): Promise<Result> {
   const failure = fault ? FAULT_ERRORS[fault] : undefined;
   if (failure) {
-    writeAwsError(res, failure.error);
+    writeAwsError(x.res, failure.error);
     return { outcome: failure.outcome, outputTokens: 0, error: failure.error.name };
   }
   if (fault === 'timeout') {
     // Hang like a model that never answers, until the caller gives up.
-    if (!gone.aborted) await once(gone, 'abort');
+    if (!x.gone.aborted) await once(x.gone, 'abort');
     return { outcome: 'timeout', outputTokens: 0 };
   }
-  try {
-    return operation === 'Converse'
-      ? await respondJson(res, gone, reply(), fault === 'midstream', inputTokens, config)
-      : await respondStream(res, gone, reply(), fault === 'midstream', inputTokens, config);
-  } catch (err) {
-    if (gone.aborted) return { outcome: 'aborted', outputTokens: 0 };
-    throw err;
-  }
+  const midstream = fault === 'midstream';
+  return operation === 'Converse' ? respondJson(x, reply(), midstream) : respondStream(x, reply(), midstream);
 }
 
 /** Recorded chunks when the question has a recording, else the simulated advisor's answer. */
-function compose(deps: ModelApiDeps, modelId: string, view: ReturnType<typeof readPrompt>, maxTokens: number | undefined, step: string | undefined): Reply {
+function compose(deps: ModelApiDeps, modelId: string, view: PromptView, maxTokens: number | undefined, step: string | undefined): Reply {
   const recorded = deps.recordings.find(view.question, replyKey(view.kind, step));
   if (recorded) return { deltas: recorded.chunks, stopReason: 'end_turn', recording: recorded.recording.name };
   let tokens = tokenize(deps.advisors.answer(modelId, view));
@@ -168,7 +165,7 @@ function groupTokens(tokens: string[]): string[] {
   return deltas;
 }
 
-async function respondJson(res: AnyResponse, gone: AbortSignal, reply: Reply, midstream: boolean, inputTokens: number, config: StandinConfig): Promise<Result> {
+async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: Reply, midstream: boolean): Promise<Result> {
   const started = Date.now();
   await sleep(config.firstTokenDelayMs + config.tokenDelayMs * reply.deltas.length, undefined, { signal: gone });
   if (midstream) {
@@ -188,7 +185,7 @@ async function respondJson(res: AnyResponse, gone: AbortSignal, reply: Reply, mi
   return { outcome: 'ok', outputTokens };
 }
 
-async function respondStream(res: AnyResponse, gone: AbortSignal, reply: Reply, midstream: boolean, inputTokens: number, config: StandinConfig): Promise<Result> {
+async function respondStream({ res, gone, config, inputTokens }: Exchange, reply: Reply, midstream: boolean): Promise<Result> {
   const started = Date.now();
   let outputTokens = 0;
   const send = async (frame: Uint8Array): Promise<void> => {
