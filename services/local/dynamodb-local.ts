@@ -81,7 +81,9 @@ async function startOnce(host: string, port: number, opts: DynamoDbLocalOptions)
   }
 
   const javaCmd = opts.java ?? 'java';
-  const child = spawn(javaCmd, args, { cwd: libDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group, like every child of the stack: Ctrl-C must not kill the database
+  // while workers are still committing their last transitions.
+  const child = spawn(javaCmd, args, { cwd: libDir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const spawnError = new Promise<never>((_, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'ENOENT' ? new JavaMissingError({ cause: err }) : new StartupError(`cannot start java: ${err.message}`, { cause: err }));

@@ -57,6 +57,8 @@ export function spawnManaged(opts: SpawnManagedOptions): ManagedProcess {
     cwd: opts.cwd,
     env: opts.env as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: Ctrl-C reaches only the launcher, which stops children in order.
+    detached: true,
   });
   return manage(child, opts);
 }
@@ -186,8 +188,9 @@ function safeMatch(predicate: (e: LogEntry) => boolean, entry: LogEntry): boolea
 function guardAgainstOrphaning(pid: number): { release(): void } {
   let watchdog: ChildProcess | undefined;
   try {
-    watchdog = spawn('sh', ['-c', 'read _ ; kill -TERM "$1" 2>/dev/null', 'cot-orphan-guard', String(pid)], {
+    watchdog = spawn('/bin/sh', ['-c', 'trap "" INT HUP; read _ ; kill -TERM "$1" 2>/dev/null', 'cot-orphan-guard', String(pid)], {
       stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
     });
     watchdog.on('error', () => undefined);
     watchdog.unref();

@@ -1,9 +1,16 @@
 /**
  * fauxqs (SQS over the JSON protocol of SDK v3), embedded in this process and bound to
  * loopback. We build its Fastify app ourselves because `startFauxqs()` always listens on
- * 0.0.0.0; queue URLs then carry the host the client used (127.0.0.1:<port>).
+ * 0.0.0.0, and we give it an SQS store whose queue URLs carry the host the client used
+ * (http://127.0.0.1:<port>/000000000000/<name>): its default, http://sqs.<region>.localhost:<port>/…,
+ * does not resolve everywhere, and the SDK sends requests to the queue URL's host whenever
+ * the endpoint comes from AWS_ENDPOINT_URL_SQS rather than from code.
  */
-import { buildApp } from 'fauxqs';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildApp, type BuildAppOptions } from 'fauxqs';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { StartupError } from './errors.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local.js';
@@ -24,7 +31,7 @@ export interface SqsLocal {
 /** Starts fauxqs on host:port and resolves once it answers ListQueues. */
 export async function startSqsLocal(opts: SqsLocalOptions = {}): Promise<SqsLocal> {
   const host = opts.host ?? '127.0.0.1';
-  const app = buildApp({ logger: false, defaultRegion: opts.region ?? LOCAL_REGION });
+  const app = buildApp({ logger: false, defaultRegion: opts.region ?? LOCAL_REGION, stores: await loopbackStores() });
   let address: string;
   try {
     address = await app.listen({ host, port: opts.port ?? 0 });
@@ -58,4 +65,37 @@ async function assertAnswers(endpoint: string, region: string): Promise<void> {
   } finally {
     client.destroy();
   }
+}
+
+type Stores = NonNullable<BuildAppOptions['stores']>;
+
+/**
+ * fauxqs's stores with the SQS store's URL host cleared (so URLs use the request's Host).
+ * The store classes are not in fauxqs's export map, so they are loaded by file path.
+ */
+async function loopbackStores(): Promise<Stores> {
+  const dist = fauxqsDist();
+  const load = async <T>(file: string, name: string): Promise<new () => T> => {
+    const mod = (await import(pathToFileURL(join(dist, file)).href)) as Record<string, new () => T>;
+    const ctor = mod[name];
+    if (!ctor) throw new StartupError(`fauxqs ${file} has no ${name}; is fauxqs 1.9.x installed?`);
+    return ctor;
+  };
+  const [SqsStore, SnsStore, S3Store] = await Promise.all([
+    load<Stores['sqsStore']>('sqs/sqsStore.js', 'SqsStore'),
+    load<Stores['snsStore']>('sns/snsStore.js', 'SnsStore'),
+    load<Stores['s3Store']>('s3/s3Store.js', 'S3Store'),
+  ]);
+  const sqsStore = new SqsStore();
+  (sqsStore as unknown as { host: string }).host = '';
+  return { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() };
+}
+
+function fauxqsDist(): string {
+  const require = createRequire(import.meta.url);
+  for (const dir of require.resolve.paths('fauxqs') ?? []) {
+    const dist = join(dir, 'fauxqs', 'dist');
+    if (existsSync(join(dist, 'sqs', 'sqsStore.js'))) return dist;
+  }
+  throw new StartupError('fauxqs is not installed; run npm ci');
 }

@@ -87,6 +87,12 @@ describe('ensureResources', () => {
     expect(Number(policy.maxReceiveCount)).toBe(MAX_RECEIVE_COUNT);
   });
 
+  it('hands out queue URLs on the endpoint host, so SDK clients configured by AWS_ENDPOINT_URL_SQS reach them', () => {
+    const endpoint = new URL(aws.endpoints.sqs ?? '');
+    expect(new URL(aws.jobQueueUrl).host).toBe(endpoint.host);
+    expect(new URL(aws.dlqUrl).host).toBe(endpoint.host);
+  });
+
   it('changes nothing and does not fail when run again', async () => {
     const before = await aws.dynamo.send(new DescribeTableCommand({ TableName: aws.tables.jobs }));
     const again = await ensureResources({

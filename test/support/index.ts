@@ -1,0 +1,16 @@
+/** Test harness: local AWS stand-ins, the whole local stack, an HTTP client and tokens. */
+export { startAwsLocal, type AwsLocal, type AwsLocalOptions } from './aws-local.js';
+export {
+  startTestStack,
+  withLocalStack,
+  tokenFor,
+  TEST_SERVICE_ENV,
+  TEST_BEDROCK_TIMING,
+  type TestStack,
+  type TestStackOptions,
+  type LocalStackFixture,
+} from './local-stack.js';
+export { apiClient, type ApiClient, type ApiErrorBody, type HttpResponse, type RequestOptions } from './http-client.js';
+export { isolatedBaseEnv, uniqueSuffix } from './isolation.js';
+export { processAlive, waitUntilGone } from './processes.js';
+export type { WorkerProcess } from '../../services/local/stack.js';
