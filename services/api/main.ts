@@ -82,7 +82,6 @@ function stopGracefully(server: Server, logger: Logger, cleanup: () => void): vo
       return;
     }
     stopping = true;
-    logger.info({ signal }, 'stopping: no new connections, finishing in-flight requests');
     const deadline = setTimeout(() => {
       logger.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'grace period over: closing the remaining connections');
       server.closeAllConnections();
@@ -95,6 +94,8 @@ function stopGracefully(server: Server, logger: Logger, cleanup: () => void): vo
       process.exit(0);
     });
     server.closeIdleConnections();
+    // Logged after close(): from this line on, new connections are refused.
+    logger.info({ signal }, 'stopping: no new connections, finishing in-flight requests');
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -17,6 +17,7 @@ export function requestContext(logger: Logger): ApiMiddleware {
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
+    logger.debug({ requestId, method: ctx.method, path: ctx.path }, 'request started');
     try {
       await next();
     } finally {
