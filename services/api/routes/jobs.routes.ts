@@ -6,9 +6,9 @@ import { buildJobView, resultRefsOf, summaryOf } from '../../shared/job-view.js'
 import type { JobStore, ResultStore, SnapshotStore } from '../../shared/ports/index.js';
 import { JobFinishedError, NotFoundError } from '../errors.js';
 import { callerOf, type ApiContext, type RoutedContext } from '../middleware/context.js';
+import { parseJobId, parseListJobsQuery } from '../schemas/jobs.schema.js';
 
 type Handler<C> = (ctx: C) => Promise<void>;
-import { parseJobId, parseListJobsQuery } from '../schemas/jobs.schema.js';
 
 export interface JobsRouteDeps {
   jobs: JobStore;
