@@ -33,6 +33,8 @@ export interface ManagedProcess {
    * rejects after `timeoutMs` or when the process exits first.
    */
   waitForLog(predicate: (entry: LogEntry) => boolean, timeoutMs: number): Promise<LogEntry>;
+  /** The same for any output line, JSON or not. */
+  waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string>;
   /** SIGTERM, wait up to `graceMs`, then SIGKILL; resolves when it is gone. */
   stop(graceMs?: number): Promise<ExitInfo>;
 }
@@ -68,11 +70,13 @@ export function manage(child: ChildProcess, opts: Pick<SpawnManagedOptions, 'id'
   const maxLines = opts.maxLines ?? DEFAULT_MAX_LINES;
   const lines: string[] = [];
   const entries: LogEntry[] = [];
-  const waiters = new Set<{ predicate: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }>();
+  /** Pending waits; each tests a raw line and its parsed JSON (if any) and says whether it is satisfied. */
+  const waiters = new Set<(line: string, entry: LogEntry | undefined) => boolean>();
   let exitInfo: ExitInfo | undefined;
 
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then every output line has been read, so output() is complete.
+    child.once('close', (code, signal) => {
       exitInfo = { code, signal };
       resolve(exitInfo);
     });
@@ -94,17 +98,34 @@ export function manage(child: ChildProcess, opts: Pick<SpawnManagedOptions, 'id'
     if (entry) {
       entries.push(entry);
       if (entries.length > maxLines) entries.shift();
-      for (const waiter of waiters) {
-        if (safeMatch(waiter.predicate, entry)) {
-          waiters.delete(waiter);
-          waiter.resolve(entry);
-        }
-      }
     }
+    for (const waiter of waiters) if (waiter(line, entry)) waiters.delete(waiter);
     opts.onLine?.(line, stream);
   };
   if (child.stdout) createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stdout'));
   if (child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => onLine(l, 'stderr'));
+
+  /** Resolves with what `match` returns for the first future line it accepts. */
+  const waitFor = <T>(match: (line: string, entry: LogEntry | undefined) => T | undefined, timeoutMs: number, what: string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const waiter = (line: string, entry: LogEntry | undefined): boolean => {
+        const value = match(line, entry);
+        if (value === undefined) return false;
+        clearTimeout(timer);
+        resolve(value);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new StartupError(`${opts.id}: no matching ${what} within ${timeoutMs} ms\n${tail(lines)}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+      void exited.then((info) => {
+        if (!waiters.delete(waiter)) return;
+        clearTimeout(timer);
+        reject(new StartupError(`${opts.id} exited (${describeExit(info)}) before the awaited ${what}\n${tail(lines)}`));
+      });
+    });
 
   const proc: ManagedProcess = {
     id: opts.id,
@@ -119,25 +140,12 @@ export function manage(child: ChildProcess, opts: Pick<SpawnManagedOptions, 'id'
     waitForLog(predicate, timeoutMs) {
       const found = entries.find((e) => safeMatch(predicate, e));
       if (found) return Promise.resolve(found);
-      return new Promise<LogEntry>((resolve, reject) => {
-        const waiter = {
-          predicate,
-          resolve: (e: LogEntry) => {
-            clearTimeout(timer);
-            resolve(e);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          reject(new StartupError(`${opts.id}: no matching log line within ${timeoutMs} ms\n${tail(lines)}`));
-        }, timeoutMs);
-        waiters.add(waiter);
-        void exited.then((info) => {
-          if (!waiters.delete(waiter)) return;
-          clearTimeout(timer);
-          reject(new StartupError(`${opts.id} exited (${describeExit(info)}) before the awaited log line\n${tail(lines)}`));
-        });
-      });
+      return waitFor<LogEntry>((_line, entry) => (entry && safeMatch(predicate, entry) ? entry : undefined), timeoutMs, 'log line');
+    },
+    waitForLine(predicate, timeoutMs) {
+      const found = lines.find((l) => safeMatch(predicate, l));
+      if (found !== undefined) return Promise.resolve(found);
+      return waitFor<string>((line) => (safeMatch(predicate, line) ? line : undefined), timeoutMs, 'output line');
     },
     async stop(graceMs = 10_000) {
       if (exitInfo) return exitInfo;
@@ -172,23 +180,37 @@ function parseJsonLine(line: string): LogEntry | undefined {
   }
 }
 
-function safeMatch(predicate: (e: LogEntry) => boolean, entry: LogEntry): boolean {
+function safeMatch<T>(predicate: (value: T) => boolean, value: T): boolean {
   try {
-    return predicate(entry);
+    return predicate(value);
   } catch {
     return false;
   }
 }
 
 /**
+ * Waits for EOF on stdin, then SIGTERMs $1, and SIGKILLs it if it is still there $2 seconds
+ * later: a service whose stdout pipe died with the launcher may not manage a clean exit.
+ */
+const ORPHAN_GUARD_SCRIPT = [
+  'trap "" INT HUP',
+  'read _',
+  'kill -TERM "$1" 2>/dev/null || exit 0',
+  'i=0',
+  'while [ "$i" -lt "$2" ] && kill -0 "$1" 2>/dev/null; do sleep 1; i=$((i + 1)); done',
+  'kill -KILL "$1" 2>/dev/null',
+].join('; ');
+const ORPHAN_KILL_AFTER_SECONDS = 10;
+
+/**
  * A tiny `sh` watchdog holding a pipe from us: if this process dies without stopping its
- * children (SIGKILL, a crashed test runner), the pipe closes and the watchdog SIGTERMs the
+ * children (SIGKILL, a crashed test runner), the pipe closes and the watchdog stops the
  * child, so no JVM or worker is left running. On a clean exit we kill the watchdog first.
  */
 function guardAgainstOrphaning(pid: number): { release(): void } {
   let watchdog: ChildProcess | undefined;
   try {
-    watchdog = spawn('/bin/sh', ['-c', 'trap "" INT HUP; read _ ; kill -TERM "$1" 2>/dev/null', 'cot-orphan-guard', String(pid)], {
+    watchdog = spawn('/bin/sh', ['-c', ORPHAN_GUARD_SCRIPT, 'cot-orphan-guard', String(pid), String(ORPHAN_KILL_AFTER_SECONDS)], {
       stdio: ['pipe', 'ignore', 'ignore'],
       detached: true,
     });

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { startTestStack, type TestStack } from '../support/local-stack.js';
+import { REPO_ROOT } from '../../services/local/stack.js';
+import { spawnManaged } from '../../services/local/processes.js';
+import { readStackFile, stackFilePath, type StackFile } from '../../services/local/stack-file.js';
+import { startTestStack, tokenFor, type TestStack } from '../support/local-stack.js';
 import { apiClient } from '../support/http-client.js';
-import { processAlive } from '../support/processes.js';
-import { tokenFor } from '../support/local-stack.js';
+import { isolatedBaseEnv } from '../support/isolation.js';
+import { processAlive, waitUntilGone } from '../support/processes.js';
 
 describe('startLocalStack', () => {
   it('serves a healthy API with two ready workers and leaves no process behind after stop', async () => {
@@ -68,6 +74,97 @@ describe('startLocalStack', () => {
       expect(processAlive(worker.pid)).toBe(false);
     } finally {
       await stack.stop();
+    }
+  });
+});
+
+/** `npm start`'s entry point, run as a child exactly as npm runs it, on ephemeral ports. */
+function launch(dir: string, extraEnv: Record<string, string> = {}): ReturnType<typeof spawnManaged> {
+  return spawnManaged({
+    id: 'npm-start',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(REPO_ROOT, 'services/local/start.ts')],
+    cwd: REPO_ROOT,
+    env: {
+      ...isolatedBaseEnv(),
+      COT_LOCAL_DIR: dir,
+      COT_API_PORT: '0',
+      COT_LOCAL_WS_PORT: '0',
+      COT_LOCAL_OIDC_PORT: '0',
+      COT_LOCAL_BEDROCK_PORT: '0',
+      COT_LOCAL_BEDROCK_CONTROL_PORT: '0',
+      COT_LOCAL_DYNAMODB_PORT: '0',
+      COT_LOCAL_SQS_PORT: '0',
+      COT_SHUTDOWN_GRACE_SECONDS: '5',
+      ...extraEnv,
+    },
+  });
+}
+
+function waitForReady(proc: ReturnType<typeof spawnManaged>): Promise<string> {
+  return proc.waitForLine((line) => /^ready\b/.test(line), 90_000);
+}
+
+function stackPids(file: StackFile): number[] {
+  return [file.apiPid, ...(file.dynamodbPid ? [file.dynamodbPid] : []), ...file.workers.map((w) => w.pid)];
+}
+
+describe('npm start', () => {
+  it('prints its endpoints and ready, writes stack.json, and on Ctrl-C stops everything and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));
+    const proc = launch(dir);
+    try {
+      await waitForReady(proc);
+      const out = proc.output();
+      for (const label of ['API', 'WebSocket', 'OIDC issuer', 'Bedrock', 'DynamoDB', 'SQS', 'Management', 'Tables', 'Queue', 'DLQ']) {
+        expect(out).toMatch(new RegExp(`^${label}\\s+\\S`, 'm'));
+      }
+      const file = await readStackFile(stackFilePath(dir));
+      expect(file.workers).toHaveLength(2);
+      expect(file.queues.deadLetter.url).toContain('cot-jobs-dlq');
+      expect((await apiClient(file.apiUrl).get('/healthz')).status).toBe(200);
+      const token = await tokenFor(file, 'alice');
+      expect((await apiClient(file.apiUrl, token).get('/jobs')).status).toBe(200);
+      const pids = stackPids(file);
+      expect(pids.every(processAlive)).toBe(true);
+
+      proc.kill('SIGINT');
+      expect(await proc.exited).toEqual({ code: 0, signal: null });
+      expect(pids.filter(processAlive)).toEqual([]);
+      await expect(readStackFile(stackFilePath(dir))).rejects.toThrow(/no local stack/);
+    } finally {
+      await proc.stop(5_000);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no process behind even when the launcher itself is killed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));
+    const proc = launch(dir, { COT_LOCAL_WORKERS: '1' });
+    try {
+      await waitForReady(proc);
+      const pids = stackPids(await readStackFile(stackFilePath(dir)));
+      proc.kill('SIGKILL');
+      await proc.exited;
+      // Not our children: no exit event to await, so poll until the orphan guards got them.
+      await waitUntilGone(pids, 30_000);
+    } finally {
+      await proc.stop(1_000);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('explains how to install Java when it is missing, and exits 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));
+    const proc = launch(dir, { PATH: join(dir, 'no-bin') });
+    try {
+      const exit = await proc.exited;
+      expect(exit.code).toBe(1);
+      expect(proc.output()).toContain('apt-get install -y openjdk-17-jre-headless');
+      expect(proc.output()).not.toMatch(/^\s+at /m);
+    } finally {
+      await proc.stop(1_000);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
