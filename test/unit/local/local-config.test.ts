@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { LOCAL_DEFAULTS, loadLocalConfig, loadStackServiceSettings } from '../../../services/local/local-config.js';
+import { LocalConfigError } from '../../../services/local/errors.js';
+
+describe('loadLocalConfig', () => {
+  it('uses the documented npm start defaults when nothing is set', () => {
+    const c = loadLocalConfig({});
+    expect(c.ports).toEqual({ api: 8080, ws: 8081, oidc: 8082, bedrock: 8083, bedrockControl: 8084, dynamodb: 8000, sqs: 9324 });
+    expect(c.workers).toBe(LOCAL_DEFAULTS.workers);
+    expect(c.dir).toBe('.local');
+  });
+
+  it('reads ports, workers and Bedrock timing from the environment', () => {
+    const c = loadLocalConfig({ COT_API_PORT: '0', COT_LOCAL_SQS_PORT: '9999', COT_LOCAL_WORKERS: '3', COT_LOCAL_BEDROCK_TOKEN_DELAY_MS: '5' });
+    expect(c.ports.api).toBe(0);
+    expect(c.ports.sqs).toBe(9999);
+    expect(c.workers).toBe(3);
+    expect(c.bedrock.tokenDelayMs).toBe(5);
+  });
+
+  it('names the variable when a value is invalid', () => {
+    expect(() => loadLocalConfig({ COT_LOCAL_DYNAMODB_PORT: 'eighty' })).toThrow(LocalConfigError);
+    expect(() => loadLocalConfig({ COT_LOCAL_DYNAMODB_PORT: '70000' })).toThrow(/COT_LOCAL_DYNAMODB_PORT/);
+  });
+});
+
+describe('loadStackServiceSettings', () => {
+  it('takes the redrive count, visibility and shutdown grace the services will use', () => {
+    expect(loadStackServiceSettings({})).toEqual({ maxReceiveCount: 5, visibilitySeconds: 60, shutdownGraceMs: 90_000 });
+    expect(loadStackServiceSettings({ COT_MAX_RECEIVE_COUNT: '3', COT_SHUTDOWN_GRACE_SECONDS: '2' })).toMatchObject({ maxReceiveCount: 3, shutdownGraceMs: 2_000 });
+  });
+});
