@@ -1,0 +1,111 @@
+/**
+ * The CDK app's configuration, read once from context (infra/cdk.json, `-c key=value`) and
+ * the CDK CLI's environment (CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION), validated by a
+ * schema so a typo fails synthesis with a readable message instead of a broken deploy.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { Node } from 'constructs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+
+/** The repository root: the Docker build context and the base of relative paths in context. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Where `npm run synth` writes the cloud assembly (gitignored). */
+export const DEFAULT_OUTDIR = resolve(REPO_ROOT, 'infra/cdk.out');
+/** CloudFront-scoped WAF web ACLs can only be created in us-east-1. */
+export const EDGE_REGION = 'us-east-1';
+
+/** Context is invalid: names every problem at once. */
+export class InfraConfigError extends Error {
+  override name = 'InfraConfigError';
+}
+
+const count = (def: number) => z.coerce.number().int().min(0).default(def);
+const positive = (def: number) => z.coerce.number().int().positive().default(def);
+/** A list given as a JSON array in cdk.json or as a comma/space separated string with -c. */
+const list = z
+  .union([z.array(z.string()), z.string()])
+  .default([])
+  .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((s) => s.trim()).filter(Boolean));
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() ? v.trim() : undefined));
+const retentionDays = new Set(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
+
+const contextSchema = z
+  .object({
+    region: optionalText,
+    stackPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,20}$/).default('Cot'),
+    pingIssuer: z.string().url().refine((u) => u.startsWith('https://'), 'the issuer must be an https URL'),
+    pingAudience: z.string().min(1),
+    pingClientId: z.string().min(1),
+    pingScopes: list,
+    circleFile: z.string().min(1).default('services/shared/circle/circle.json'),
+    bedrockModelIds: list,
+    minWorkerTasks: count(1),
+    maxWorkerTasks: positive(10),
+    workerOnDemandBase: count(0),
+    workerConcurrency: z.coerce.number().int().positive().max(256).default(8),
+    minApiTasks: positive(2),
+    maxApiTasks: positive(6),
+    maxAzs: z.coerce.number().int().min(2).max(6).default(2),
+    natGateways: z.coerce.number().int().min(1).max(6).default(1),
+    logRetentionDays: z.coerce
+      .number()
+      .int()
+      .refine((d) => retentionDays.has(d), 'must be one of CloudWatch Logs retention values (1, 3, 5, 7, 14, 30, 60, 90, …)')
+      .default(30),
+    alarmEmail: optionalText.pipe(z.string().email().optional()),
+    apiThrottleRateLimit: positive(50),
+    apiThrottleBurstLimit: positive(100),
+    wafRateLimitPer5Min: z.coerce.number().int().min(10).default(1000),
+    maxQueueAgeSeconds: positive(600),
+    xrayDaemonImage: z.string().min(1).default('public.ecr.aws/xray/aws-xray-daemon:3.x'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.maxWorkerTasks < Math.max(c.minWorkerTasks, 1)) ctx.addIssue({ code: 'custom', path: ['maxWorkerTasks'], message: 'must be at least minWorkerTasks and at least 1' });
+    if (c.workerOnDemandBase > c.maxWorkerTasks) ctx.addIssue({ code: 'custom', path: ['workerOnDemandBase'], message: 'must not exceed maxWorkerTasks' });
+    if (c.maxApiTasks < c.minApiTasks) ctx.addIssue({ code: 'custom', path: ['maxApiTasks'], message: 'must be at least minApiTasks' });
+  });
+
+export type ContextValues = z.input<typeof contextSchema>;
+
+export interface InfraConfig extends Omit<z.output<typeof contextSchema>, 'region'> {
+  /** Deployment account; undefined means an environment-agnostic synthesis (offline). */
+  readonly account?: string;
+  readonly region: string;
+  /** The circle file as an absolute path on the synthesising machine. */
+  readonly circleFilePath: string;
+  /** True while pingIssuer/pingClientId still hold the cdk.json placeholders. */
+  readonly identityIsPlaceholder: boolean;
+}
+
+const CONTEXT_KEYS = Object.keys(contextSchema.shape) as (keyof ContextValues)[];
+
+/** Reads and validates the app's context; throws InfraConfigError listing every problem. */
+export function readInfraConfig(node: Node, env: Record<string, string | undefined> = process.env): InfraConfig {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONTEXT_KEYS) raw[key] = node.tryGetContext(key);
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(context)'}: ${i.message}`).join('; ');
+    throw new InfraConfigError(`invalid CDK context (infra/cdk.json or -c): ${problems}`);
+  }
+  const { region, ...rest } = parsed.data;
+  return {
+    ...rest,
+    account: env.CDK_DEFAULT_ACCOUNT || undefined,
+    region: region ?? (env.CDK_DEFAULT_REGION || 'us-east-1'),
+    circleFilePath: resolve(REPO_ROOT, rest.circleFile),
+    identityIsPlaceholder: /REPLACE/i.test(rest.pingIssuer) || /REPLACE/i.test(rest.pingClientId),
+  };
+}
+
+/** The `context` block of infra/cdk.json, so running the app without the CDK CLI sees the same defaults. */
+export function readCdkJsonContext(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(resolve(REPO_ROOT, 'infra/cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  return cdkJson.context ?? {};
+}

@@ -1,0 +1,111 @@
+/**
+ * Assembles the Circle of Trust stacks on an App from the validated context. bin/app.ts
+ * synthesizes it; the tests build the same app in memory.
+ */
+import { relative } from 'node:path';
+import { Annotations, Duration, Tags, type App, type Environment } from 'aws-cdk-lib';
+import { loadCircle, modelIdsOf } from '../../services/shared/circle/circle.js';
+import { ApiStack } from './api.stack.js';
+import { EDGE_REGION, readInfraConfig, REPO_ROOT, type InfraConfig } from './config.js';
+import { DataStack } from './data.stack.js';
+import { EdgeWafStack } from './edge-waf.stack.js';
+import { NetworkStack } from './network.stack.js';
+import { SecurityStack } from './security.stack.js';
+import { ServiceStack } from './service.stack.js';
+import { WebStack } from './web.stack.js';
+
+export interface CotStacks {
+  readonly config: InfraConfig;
+  /** The Bedrock model ids the worker is granted. */
+  readonly modelIds: readonly string[];
+  readonly security: SecurityStack;
+  readonly data: DataStack;
+  readonly network: NetworkStack;
+  readonly api: ApiStack;
+  readonly service: ServiceStack;
+  readonly edgeWaf: EdgeWafStack;
+  readonly web: WebStack;
+}
+
+/** Adds every stack of the architecture to `app`; throws InfraConfigError on bad context. */
+export function buildCotApp(app: App, options: { webDistDir?: string } = {}): CotStacks {
+  const config = readInfraConfig(app.node);
+  const env: Environment = { account: config.account, region: config.region };
+  const name = (stack: string) => `${config.stackPrefix}-${stack}`;
+  const circle = loadCircle(config.circleFilePath);
+  // Context may widen the grant, e.g. to cross-region inference profiles the circle file names.
+  const modelIds = config.bedrockModelIds.length > 0 ? config.bedrockModelIds : modelIdsOf(circle);
+  const circleIsDefault = config.circleFile === 'services/shared/circle/circle.json';
+
+  if (config.identityIsPlaceholder) {
+    Annotations.of(app).addWarningV2(
+      'cot:pingid-placeholder',
+      'pingIssuer/pingClientId still hold the cdk.json placeholders: set them (-c pingIssuer=… -c pingClientId=… -c pingAudience=…) before deploying; see docs/deploy.md.',
+    );
+  }
+
+  const security = new SecurityStack(app, name('Security'), {
+    env,
+    description: 'Circle of Trust: CloudTrail trail and the PingID client secret',
+    logRetention: config.logRetentionDays,
+    pingClientId: config.pingClientId,
+  });
+  const data = new DataStack(app, name('Data'), {
+    env,
+    description: 'Circle of Trust: DynamoDB tables, job queue + DLQ, data KMS key, alarms (stateful, retained)',
+    tableNamePrefix: config.stackPrefix,
+    maxQueueAge: Duration.seconds(config.maxQueueAgeSeconds),
+    alarmEmail: config.alarmEmail,
+  });
+  const network = new NetworkStack(app, name('Network'), {
+    env,
+    description: 'Circle of Trust: VPC, endpoints, internal NLB, VPC links',
+    maxAzs: config.maxAzs,
+    natGateways: config.natGateways,
+    logRetention: config.logRetentionDays,
+  });
+  const api = new ApiStack(app, name('Api'), {
+    env,
+    description: 'Circle of Trust: HTTP API (PingID JWT) and WebSocket API',
+    network,
+    issuer: config.pingIssuer,
+    audience: config.pingAudience,
+    throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },
+    logRetention: config.logRetentionDays,
+  });
+  const service = new ServiceStack(app, name('Service'), {
+    env,
+    description: 'Circle of Trust: ECS cluster, API service (Fargate), worker service (Fargate Spot)',
+    data,
+    network,
+    api,
+    modelIds,
+    issuer: config.pingIssuer,
+    audience: config.pingAudience,
+    minApiTasks: config.minApiTasks,
+    maxApiTasks: config.maxApiTasks,
+    minWorkerTasks: config.minWorkerTasks,
+    maxWorkerTasks: config.maxWorkerTasks,
+    workerOnDemandBase: config.workerOnDemandBase,
+    workerConcurrency: config.workerConcurrency,
+    logRetention: config.logRetentionDays,
+    xrayDaemonImage: config.xrayDaemonImage,
+    circleFileInImage: circleIsDefault ? undefined : `/app/${relative(REPO_ROOT, config.circleFilePath)}`,
+  });
+  const edgeWaf = new EdgeWafStack(app, name('EdgeWaf'), {
+    env: { account: config.account, region: EDGE_REGION },
+    description: 'Circle of Trust: AWS WAF web ACL for the CloudFront distribution (us-east-1)',
+    rateLimitPer5Min: config.wafRateLimitPer5Min,
+  });
+  const web = new WebStack(app, name('Web'), {
+    env,
+    description: 'Circle of Trust: web UI on S3 + CloudFront (OAC, WAF), /api/* to the HTTP API',
+    api,
+    waf: edgeWaf,
+    oidc: { issuer: config.pingIssuer, clientId: config.pingClientId, audience: config.pingAudience, scopes: config.pingScopes },
+    webDistDir: options.webDistDir,
+  });
+
+  Tags.of(app).add('project', 'circle-of-trust');
+  return { config, modelIds, security, data, network, api, service, edgeWaf, web };
+}
