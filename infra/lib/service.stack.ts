@@ -126,6 +126,8 @@ export class ServiceStack extends Stack {
       maxHealthyPercent: 200,
       circuitBreaker: { rollback: true },
     });
+    // A capacity provider strategy fails unless the cluster's provider association exists first.
+    for (const service of [this.apiService, this.workerService]) service.node.addDependency(this.cluster);
     new BacklogPerTaskScaling(this, 'WorkerScaling', {
       cluster: this.cluster,
       service: this.workerService,

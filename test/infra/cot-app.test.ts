@@ -196,9 +196,13 @@ describe('service stack', () => {
     const services = t.service.findResources('AWS::ECS::Service') as Resources;
     expect(services[workerId]?.Properties.CapacityProviderStrategy).toEqual([{ CapacityProvider: 'FARGATE_SPOT', Weight: 1 }]);
     expect(services[apiId]?.Properties.CapacityProviderStrategy).toEqual([{ CapacityProvider: 'FARGATE', Weight: 1 }]);
-    t.service.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
-      CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']),
+    const associations = t.service.findResources('AWS::ECS::ClusterCapacityProviderAssociations', {
+      Properties: { CapacityProviders: Match.arrayWith(['FARGATE', 'FARGATE_SPOT']) },
     });
+    const [associationId] = Object.keys(associations);
+    // Created before the services, or their capacity provider strategy is rejected.
+    expect((services[workerId] as unknown as { DependsOn: string[] }).DependsOn).toContain(associationId);
+    expect((services[apiId] as unknown as { DependsOn: string[] }).DependsOn).toContain(associationId);
   });
 
   it('gives the worker 120 s between SIGTERM and SIGKILL, more than its shutdown grace', () => {
