@@ -61,8 +61,10 @@ export class DynamoSnapshotStore implements SnapshotStore {
         Update: {
           TableName: this.tables.state,
           Key: { jobId },
-          UpdateExpression: 'SET snapshot = :s, machineVersion = :m, version = :next',
+          // `snapshot` is a DynamoDB reserved word.
+          UpdateExpression: 'SET #snapshot = :s, machineVersion = :m, version = :next',
           ConditionExpression: 'version = :v AND epoch = :e',
+          ExpressionAttributeNames: { '#snapshot': 'snapshot' },
           ExpressionAttributeValues: {
             ':s': request.snapshot,
             ':m': request.machineVersion,
