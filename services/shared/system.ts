@@ -6,5 +6,6 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export const cryptoIds: Ids = {
   jobId: () => randomUUID(),
-  random: () => randomInt(0, 2 ** 48) / 2 ** 48,
+  // randomInt's range must stay below 2^48.
+  random: () => randomInt(0, 2 ** 47) / 2 ** 47,
 };

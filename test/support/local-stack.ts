@@ -24,6 +24,8 @@ export type TestStackOptions = Omit<LocalStackOptions, 'persist' | 'dir' | 'base
 /** Service settings for tests: quick hand-over on stop; callers override any of them through `env`. */
 export const TEST_SERVICE_ENV: Readonly<Record<string, string>> = {
   COT_SHUTDOWN_GRACE_SECONDS: '10',
+  // Cancels and lease renewals are noticed on the heartbeat; keep it quick in tests.
+  COT_HEARTBEAT_SECONDS: '1',
   COT_LOG_LEVEL: 'info',
 };
 
