@@ -9,7 +9,7 @@ import type { ApiConfig } from '../shared/config.js';
 import type { Circle } from '../shared/circle/circle.js';
 import type { JwtVerifier } from '../shared/auth/jwt-verifier.js';
 import type { Logger } from '../shared/logging.js';
-import type { Clock, JobQueue, JobStore, ResultStore, SnapshotStore } from '../shared/ports/index.js';
+import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { errorBoundary } from './middleware/error-boundary.js';
@@ -22,6 +22,7 @@ import { listAdvisors } from './routes/advisors.routes.js';
 import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.routes.js';
+import { wsConnect, wsDefault, wsDisconnect } from './routes/ws.routes.js';
 
 export interface ApiDeps {
   jobs: JobStore;
@@ -36,6 +37,8 @@ export interface ApiDeps {
   clock?: Clock;
   /** Defaults to crypto.randomUUID (job ids must be UUIDs: the routes reject anything else). */
   newJobId?: () => string;
+  /** The WebSocket API's backend (connections and the management endpoint); without it /ws/* is not served. */
+  ws?: { connections: ConnectionStore; push: PushGateway };
 }
 
 /** Builds the API: request id + access log, error boundary, security headers, then the routes. */
@@ -83,5 +86,12 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs/:id', auth, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
   router.get('/advisors', auth, listAdvisors(deps.circle));
+  if (deps.ws) {
+    // Called by the WebSocket API's integration, never by browsers; $connect checks the token itself.
+    const wsDeps = { ...deps, ...deps.ws, now: () => clock.now() };
+    router.post('/ws/connect', wsConnect(wsDeps));
+    router.post('/ws/default', wsDefault(wsDeps));
+    router.post('/ws/disconnect', wsDisconnect(wsDeps));
+  }
   return router;
 }

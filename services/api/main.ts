@@ -5,7 +5,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createApp } from './app.js';
-import { createDynamo, createSqs } from '../shared/aws-clients.js';
+import { createDynamo, createManagementApi, createSqs } from '../shared/aws-clients.js';
+import { ApiGatewayPushGateway } from '../shared/adapters/aws/apigw-push-gateway.js';
+import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-store.js';
 import { DynamoJobStore } from '../shared/adapters/aws/dynamo-job-store.js';
 import { DynamoResultStore } from '../shared/adapters/aws/dynamo-result-store.js';
 import { DynamoSnapshotStore } from '../shared/adapters/aws/dynamo-snapshot-store.js';
@@ -37,6 +39,12 @@ async function main(): Promise<void> {
     verifier: createJwtVerifier(config.oidc),
     logger,
     config,
+    ws: config.wsManagementEndpoint
+      ? {
+          connections: new DynamoConnectionStore(dynamo, tables.connections),
+          push: new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint)),
+        }
+      : undefined,
   });
 
   const server = createServer(app.callback());

@@ -167,6 +167,8 @@ export class JobFollower {
       this.seq = next.seq;
       this.transitions.push(next);
       this.options.onEvent?.({ type: 'transition', transition: next });
+      // The terminal transition is the end, even if its job.done frame was missed.
+      if (next.status !== 'running') this.done ??= { status: next.status, reason: next.reason, seq: next.seq };
     }
     clearTimeout(this.gapTimer);
     if (this.buffered.size > 0) {

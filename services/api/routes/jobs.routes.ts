@@ -1,5 +1,5 @@
 /** GET /jobs, GET /jobs/{id}, POST /jobs/{id}/cancel: always scoped to the caller's own jobs. */
-import type { JobItem } from '../../shared/contracts/job.js';
+import type { JobItem, JobView } from '../../shared/contracts/job.js';
 import { isTerminal } from '../../shared/contracts/job.js';
 import type { Circle } from '../../shared/circle/circle.js';
 import { buildJobView, resultRefsOf, summaryOf } from '../../shared/job-view.js';
@@ -34,16 +34,20 @@ export function listJobs({ jobs }: Pick<JobsRouteDeps, 'jobs'>): Handler<ApiCont
   };
 }
 
+/** The job's view if it is `owner`'s; NotFoundError otherwise. Shared by GET /jobs/{id} and WebSocket subscribe. */
+export async function ownJobView({ jobs, snapshots, results, circle }: JobsRouteDeps, jobId: string, owner: string): Promise<{ job: JobItem; view: JobView }> {
+  // The State item is read alongside the job for latency; it is only used once ownership is checked.
+  const [found, state] = await Promise.all([jobs.get(jobId), snapshots.get(jobId)]);
+  const job = ownJob(found, owner);
+  const refs = resultRefsOf(state);
+  const items = refs.length === 0 ? [] : await results.getMany(jobId, refs);
+  return { job, view: buildJobView({ job, state, results: items.filter((r) => r !== undefined), circle }) };
+}
+
 /** GET /jobs/{id}: the whole job view. */
-export function getJob({ jobs, snapshots, results, circle }: JobsRouteDeps): Handler<RoutedContext> {
+export function getJob(deps: JobsRouteDeps): Handler<RoutedContext> {
   return async function getJob(ctx: RoutedContext) {
-    const jobId = parseJobId(ctx.params.id);
-    // The State item is read alongside the job for latency; it is only used once ownership is checked.
-    const [found, state] = await Promise.all([jobs.get(jobId), snapshots.get(jobId)]);
-    const job = ownJob(found, callerOf(ctx).sub);
-    const refs = resultRefsOf(state);
-    const items = refs.length === 0 ? [] : await results.getMany(jobId, refs);
-    ctx.body = buildJobView({ job, state, results: items.filter((r) => r !== undefined), circle });
+    ctx.body = (await ownJobView(deps, parseJobId(ctx.params.id), callerOf(ctx).sub)).view;
   };
 }
 
