@@ -33,8 +33,7 @@ export function createRenderer(out: Writable, color: boolean): Renderer {
   };
 
   function onTransition(t: TransitionRecord): void {
-    if (t.event === 'stage.reviewing') line(bold('\nThe circle reviews each other’s answers, anonymously…'));
-    if (t.event === 'stage.synthesizing') line(bold('\nThe chair weighs the circle’s answers…'));
+    // The step that completed a stage commits together with the next stage: report it first.
     for (const c of t.changes) {
       const [kind] = c.stepId.split('.');
       const name = who(c.stepId);
@@ -51,6 +50,8 @@ export function createRenderer(out: Writable, color: boolean): Renderer {
       }
       if (c.status === 'succeeded' && kind === 'review') line(`● ${name} reviewed the others`);
     }
+    if (t.event === 'stage.reviewing') line(bold('\nThe circle reviews each other’s answers, anonymously…'));
+    if (t.event === 'stage.synthesizing') line(bold('\nThe chair weighs the circle’s answers…'));
   }
 
   return {

@@ -67,6 +67,8 @@ export function resourceNames(suffix?: string): { tables: TableNames; queueNames
 export function awsBaseEnv(baseEnv: Env): Record<string, string> {
   const env: Record<string, string> = {};
   if (!baseEnv.AWS_REGION && !baseEnv.AWS_DEFAULT_REGION) env.AWS_REGION = LOCAL_REGION;
+  // The local stack runs on Node 20 by design (see README); the SDK's Node 22 notice is noise here.
+  if (!baseEnv.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED) env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const hasKeys = baseEnv.AWS_ACCESS_KEY_ID && baseEnv.AWS_SECRET_ACCESS_KEY;
   if (!hasKeys && !baseEnv.AWS_PROFILE) {
     env.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
