@@ -213,7 +213,8 @@ export function workerCapacityStrategy(onDemandBase: number): ecs.CapacityProvid
  */
 function imageOf(service: 'api' | 'worker'): ecs.ContainerImage {
   return ecs.ContainerImage.fromAsset(REPO_ROOT, {
-    file: `services/${service}/Dockerfile`,
+    file: 'services/Dockerfile',
+    buildArgs: { SERVICE: service },
     platform: Platform.LINUX_AMD64,
     ignoreMode: IgnoreMode.DOCKER,
   });
