@@ -10,3 +10,4 @@ export type * from './model-client.js';
 export type * from './push-gateway.js';
 export type * from './connection-store.js';
 export type * from './clock.js';
+export type * from './tracer.js';

@@ -1,0 +1,53 @@
+/**
+ * Tracing as configured (COT_TRACING). Off (the default): nothing of X-Ray is loaded and
+ * nothing runs. On: AWS X-Ray segments go over UDP, fire and forget, to the X-Ray daemon —
+ * in AWS the ECS sidecar on 127.0.0.1:2000, or AWS_XRAY_DAEMON_ADDRESS, which the X-Ray
+ * SDK reads itself (like AWS_ENDPOINT_URL for the AWS SDK). Every segment is sampled.
+ */
+import type { Logger } from './logging.js';
+import type { InstrumentClient } from './aws-clients.js';
+import type { Span, Tracer } from './ports/tracer.js';
+import type { XRaySdk } from './adapters/aws/xray-tracer.js';
+
+/** A tracer plus the hook aws-clients.ts passes every SDK client through. */
+export interface Tracing {
+  tracer: Tracer;
+  instrument: InstrumentClient;
+}
+
+export interface TracingOptions {
+  enabled: boolean;
+  logger: Logger;
+  /** host:port of the daemon (tests); default the SDK's: AWS_XRAY_DAEMON_ADDRESS or 127.0.0.1:2000. */
+  daemonAddress?: string;
+}
+
+/** What a span does when nothing is traced: nothing. */
+export const NOOP_SPAN: Span = { annotate: () => {}, flag: () => {} };
+
+/** Runs everything untraced. */
+export const NO_TRACER: Tracer = {
+  segment: (_name, fn) => fn(NOOP_SPAN),
+  subsegment: (_name, fn) => fn(NOOP_SPAN),
+};
+
+/** Tracing when `enabled`, else undefined. Loads the X-Ray SDK only when enabled: loading it turns on async hooks process-wide. */
+export async function createTracing(options: TracingOptions): Promise<Tracing | undefined> {
+  if (!options.enabled) return undefined;
+  const [{ default: xray }, { XRayTracer }] = await Promise.all([import('aws-xray-sdk-core'), import('./adapters/aws/xray-tracer.js')]);
+  configureXRay(xray, options);
+  const tracer = new XRayTracer(xray);
+  return { tracer, instrument: (client) => tracer.instrument(client) };
+}
+
+function configureXRay(xray: XRaySdk, options: TracingOptions): void {
+  // Our logger (redacting) at warn: the SDK's info and debug lines include every segment it sends.
+  const log = options.logger.child({ component: 'xray' });
+  const warn = (message: unknown, detail?: unknown) => log.warn(detail === undefined ? {} : { detail: String(detail) }, String(message));
+  xray.setLogger({ error: warn, warn, info: () => {}, debug: () => {} });
+  // SDK calls outside a request or a job run (queue polling, start-up) are simply not traced.
+  xray.setContextMissingStrategy('IGNORE_ERROR');
+  if (options.daemonAddress) xray.setDaemonAddress(options.daemonAddress);
+  // Marks segments as coming from an ECS container (the sidecar deployment in infra/).
+  xray.config([xray.plugins.ECSPlugin]);
+}
