@@ -9,7 +9,7 @@ import type { ApiConfig } from '../shared/config.js';
 import type { Circle } from '../shared/circle/circle.js';
 import type { JwtVerifier } from '../shared/auth/jwt-verifier.js';
 import type { Logger } from '../shared/logging.js';
-import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore } from '../shared/ports/index.js';
+import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { errorBoundary } from './middleware/error-boundary.js';
@@ -18,6 +18,7 @@ import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { routeFallback } from './middleware/route-fallback.js';
 import { securityHeaders } from './middleware/security-headers.js';
+import { tracing } from './middleware/tracing.js';
 import { listAdvisors } from './routes/advisors.routes.js';
 import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
@@ -39,14 +40,17 @@ export interface ApiDeps {
   newJobId?: () => string;
   /** The WebSocket API's backend (connections and the management endpoint); without it /ws/* is not served. */
   ws?: { connections: ConnectionStore; push: PushGateway };
+  /** One trace segment per request; without it (COT_TRACING=off) nothing is traced. */
+  tracer?: Tracer;
 }
 
-/** Builds the API: request id + access log, error boundary, security headers, then the routes. */
+/** Builds the API: request id + access log, tracing, error boundary, security headers, then the routes. */
 export function createApp(deps: ApiDeps): Koa<ApiState> {
   const clock = deps.clock ?? { now: () => Date.now() };
   const app = new Koa<ApiState>();
 
   app.use(requestContext(deps.logger));
+  if (deps.tracer) app.use(tracing(deps.tracer));
   app.use(errorBoundary);
   app.use(securityHeaders);
   app.use(routeFallback);

@@ -18,6 +18,7 @@ import { loadApiConfig } from '../shared/config.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logging.js';
+import { createTracing } from '../shared/tracing.js';
 
 /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -26,8 +27,9 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger(SERVICE.api, config.logLevel);
   const circle = loadCircle(config.circleFile);
-  const dynamo = createDynamo();
-  const sqs = createSqs();
+  const tracing = await createTracing({ enabled: config.tracing, logger });
+  const dynamo = createDynamo(tracing?.instrument);
+  const sqs = createSqs(tracing?.instrument);
   const { tables } = config;
 
   const app = createApp({
@@ -42,9 +44,10 @@ async function main(): Promise<void> {
     ws: config.wsManagementEndpoint
       ? {
           connections: new DynamoConnectionStore(dynamo, tables.connections),
-          push: new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint)),
+          push: new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint, tracing?.instrument)),
         }
       : undefined,
+    tracer: tracing?.tracer,
   });
 
   const server = createServer(app.callback());
