@@ -12,6 +12,7 @@ import type { AdvisoryInput, StepInput, StepOutput, WaitInput, WaitOutput } from
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
 import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
 import type { JobItem, JobStatus, TransitionRecord } from '../shared/contracts/job.js';
+import { SERVICE } from '../shared/contracts/names.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
 import { FencedError, ModelCallError } from '../shared/errors.js';
@@ -74,8 +75,23 @@ export class JobRun {
     return this.job.jobId;
   }
 
-  /** Restores or creates the actor and starts it. Throws IncompatibleSnapshotError for snapshots it cannot continue. */
+  /**
+   * Restores or creates the actor and starts it, in the run's trace segment: open until the
+   * outcome, it collects the model calls, commits and heartbeats the run starts.
+   * Throws IncompatibleSnapshotError for snapshots it cannot continue.
+   */
   start(): void {
+    void this.deps.tracer.segment(SERVICE.worker, (span) => {
+      span.annotate({ jobId: this.job.jobId });
+      this.startActor();
+      return this.outcome.then((outcome) => {
+        span.annotate({ outcome: outcome.kind });
+        if (outcome.kind === 'failed') span.flag('fault');
+      });
+    });
+  }
+
+  private startActor(): void {
     const state = this.lease.state;
     const restored = state.snapshot ? restoreAdvisorySnapshot(state.snapshot, state.machineVersion) : undefined;
     const machine = (restored?.machine ?? createAdvisoryMachine({ advisors: this.job.advisors })).provide({

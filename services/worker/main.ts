@@ -15,6 +15,7 @@ import { BedrockModelClient } from '../shared/adapters/aws/bedrock-model-client.
 import { ApiGatewayPushGateway } from '../shared/adapters/aws/apigw-push-gateway.js';
 import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-store.js';
 import { createLogger } from '../shared/logging.js';
+import { createTracing, NO_TRACER } from '../shared/tracing.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { cryptoIds, systemClock } from '../shared/system.js';
 import { NO_EVENTS } from './job-run.js';
@@ -24,10 +25,12 @@ import { Worker } from './worker.js';
 const config = loadWorkerConfig();
 const logger = createLogger(SERVICE.worker, config.logLevel);
 const circle = loadCircle(config.circleFile);
-const dynamo = createDynamo();
-const sqs = createSqs();
+const tracing = await createTracing({ enabled: config.tracing, logger });
+const dynamo = createDynamo(tracing?.instrument);
+const sqs = createSqs(tracing?.instrument);
 const workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 // Without a WebSocket API (e.g. a batch-only deployment) jobs run the same, unobserved.
+// Pushes are not traced: one per token batch (every 50 ms) would swamp a job's trace.
 const push = config.wsManagementEndpoint
   ? new LivePush(
       new DynamoConnectionStore(dynamo, config.tables.connections),
@@ -44,13 +47,14 @@ const worker = new Worker(
     results: new DynamoResultStore(dynamo, config.tables.results),
     queue: new SqsJobQueue(sqs, config.jobQueueUrl),
     deadLetters: config.deadLetterQueueUrl ? new SqsJobQueue(sqs, config.deadLetterQueueUrl) : undefined,
-    model: new BedrockModelClient(createBedrockRuntime()),
+    model: new BedrockModelClient(createBedrockRuntime(tracing?.instrument)),
     events: push ?? NO_EVENTS,
     circle,
     clock: systemClock,
     ids: cryptoIds,
     workerId,
     logger,
+    tracer: tracing?.tracer ?? NO_TRACER,
   },
   config,
 );

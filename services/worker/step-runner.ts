@@ -10,8 +10,9 @@ import { RETENTION_DAYS } from '../shared/contracts/tables.js';
 import type { Circle, CircleMember } from '../shared/circle/circle.js';
 import { costOf, memberOf } from '../shared/circle/circle.js';
 import type { Clock, Ids } from '../shared/ports/clock.js';
-import type { ModelClient } from '../shared/ports/model-client.js';
+import type { ModelClient, ModelRequest, ModelResponse } from '../shared/ports/model-client.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
+import type { Tracer } from '../shared/ports/tracer.js';
 import { ModelCallError } from '../shared/errors.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, parseReview, parseSynthesis } from './prompts.js';
 
@@ -22,6 +23,7 @@ export interface StepRunnerDeps {
   clock: Clock;
   ids: Ids;
   workerId: string;
+  tracer: Tracer;
 }
 
 export interface StepContext {
@@ -46,7 +48,7 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
     const { prompt, labels } = await promptFor(deps, ctx.job, member, input);
 
     const timeout = AbortSignal.timeout(input.timeoutSeconds * 1000);
-    const response = await deps.model.converseStream({
+    const response = await callModel(deps, input, {
       modelId: member.modelId,
       system: prompt.system,
       messages: prompt.messages,
@@ -84,6 +86,21 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
     ctx.onInfrastructureError(err);
     throw err;
   }
+}
+
+/** The model call in its own trace subsegment, annotated with what it was and how it ended. */
+function callModel(deps: StepRunnerDeps, input: StepInput, request: ModelRequest): Promise<ModelResponse> {
+  return deps.tracer.subsegment('model-call', async (span) => {
+    span.annotate({ jobId: input.jobId, step: input.stepId, attempt: input.attempt, modelId: request.modelId });
+    try {
+      const response = await deps.model.converseStream(request);
+      span.annotate({ outcome: 'ok' });
+      return response;
+    } catch (err) {
+      span.annotate({ outcome: err instanceof ModelCallError ? err.errorName : 'error' });
+      throw err;
+    }
+  });
 }
 
 function outputOf(item: ResultItem, now: number): StepOutput {
