@@ -202,11 +202,12 @@ describe('API tracing', () => {
     }
   });
 
-  it('flags client errors, throttling and unmatched routes without recording their path', async () => {
+  it('flags client errors, throttling and unmatched routes without their path, and skips health checks', async () => {
     const api = await startApi(new SqsJobQueue(sqs, queueUrl), 1);
     const get = (path: string, requestId: string, init: RequestInit = {}) =>
       fetch(`${api.url}${path}`, { ...init, headers: { authorization: 'Bearer user:dave', 'x-request-id': requestId, 'content-type': 'application/json' } });
     try {
+      expect((await get('/healthz', 'req-flags-health')).status).toBe(200);
       expect((await get('/jobs/5b1f3c1e-8f0a-4c55-9d6e-2f1a7b9c0d11', 'req-flags-missing')).status).toBe(404);
       expect((await get('/private-scan-target/x', 'req-flags-unmatched')).status).toBe(404);
       const chat = { method: 'POST', body: JSON.stringify({ question: 'Is this throttled?' }) };
@@ -224,6 +225,8 @@ describe('API tracing', () => {
 
       const [limited] = await daemon.waitFor(1, annotated('requestId', 'req-flags-limited'));
       expect(limited).toMatchObject({ error: true, throttle: true, annotations: { status: 429 } });
+      // Health checks are not traced (sent first, its segment would have arrived first).
+      expect(daemon.datagrams.some((d) => d.includes('req-flags-health'))).toBe(false);
     } finally {
       await api.close();
     }
