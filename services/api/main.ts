@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { createApp } from './app.js';
+import { listen } from '../shared/net.js';
 import { createDynamo, createManagementApi, createSqs } from '../shared/aws-clients.js';
 import { ApiGatewayPushGateway } from '../shared/adapters/aws/apigw-push-gateway.js';
 import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-store.js';
@@ -59,16 +60,6 @@ async function main(): Promise<void> {
   stopGracefully(server, logger, () => {
     dynamo.destroy();
     sqs.destroy();
-  });
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
   });
 }
 

@@ -4,6 +4,7 @@
  * told apart by the HTTP/2 connection preface. A separate HTTP/1.1 port serves the
  * control plane (call log, faults, timing).
  */
+import { listen } from '../../shared/net.js';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -71,8 +72,8 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
   });
   const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults }));
 
-  const port = await listen(front, host, opts.port ?? 0);
-  const controlPort = await listen(control, host, opts.controlPort ?? 0).catch(async (err: unknown) => {
+  const port = await listen(front, opts.port ?? 0, host);
+  const controlPort = await listen(control, opts.controlPort ?? 0, host).catch(async (err: unknown) => {
     await close(front); // do not leave the model port open when the control port is taken
     throw err;
   });
@@ -101,16 +102,6 @@ function routeConnection(socket: net.Socket, h2: http2.Http2Server, h1: http.Ser
   const n = Math.min(first.length, H2_PREFACE.length);
   const isH2 = first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
   (isH2 ? h2 : h1).emit('connection', socket);
-}
-
-function listen(server: net.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as net.AddressInfo).port);
-    });
-  });
 }
 
 function close(server: net.Server): Promise<void> {

@@ -3,8 +3,8 @@
  * signing JWT access tokens for the API with an RS256 key made at start-up. Users sign in
  * with a username only; consent for our own clients is automatic.
  */
+import { listen } from '../../shared/net.js';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -63,8 +63,7 @@ export async function startOidcProvider(opts: OidcProviderOptions = {}): Promise
 
   // The issuer includes the port, so listen first and attach the provider once it is known.
   const server = createServer();
-  await listen(server, opts.port ?? 0, host);
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, opts.port ?? 0, host);
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
   try {
@@ -196,16 +195,6 @@ function isLoopbackOrigin(origin: string): boolean {
 
 function unique(values: string[]): string[] {
   return [...new Set(values)];
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

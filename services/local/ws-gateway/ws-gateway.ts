@@ -37,9 +37,9 @@
  * (API Gateway ignores them for idleness). Connections older than maxConnectionAgeSeconds
  * close with 1001 as well.
  */
+import { listen } from '../../shared/net.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, MAX_FRAME_BYTES, MAX_MESSAGE_BYTES } from '../../shared/contracts/ws.js';
@@ -264,14 +264,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server, options.port ?? 0, host);
   const authority = `${host}:${port}${settings.stagePath}`;
   let closed: Promise<void> | undefined;
   return {

@@ -1,0 +1,13 @@
+/** Small networking helpers shared by the services and the local stand-ins. */
+import type { AddressInfo, Server } from 'node:net';
+
+/** Listens on host:port (0 = a free port) and resolves with the bound port; rejects on e.g. EADDRINUSE. */
+export function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
