@@ -1,0 +1,144 @@
+/**
+ * `npm run bench`: the whole local stack with simulated advisors at a fixed latency, measured
+ * from the outside. Prints figures next to their goals and writes bench/results/latest.json;
+ * it asserts nothing (see bench/README.md for what each figure means).
+ *
+ * Environment: COT_BENCH_JOBS (concurrent jobs, default 50), COT_BENCH_ROUNDS (rounds of the
+ * concurrent runs, default 2), COT_BENCH_VERBOSE=1 (relay every service log line).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBenchStack, type BenchStack } from './lib/bench-stack.js';
+import { benchQuestions } from './lib/jobs.js';
+import { buildReport, formatRows, type BenchResults, type BenchSettings } from './lib/report.js';
+import { finalSnapshotBytes, openSubscribers, postBurst, runAlone, runConcurrent, type RunFigures } from './lib/scenarios.js';
+import { PushUnavailableError } from './lib/subscribers.js';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+const settings: BenchSettings = {
+  workers: 2,
+  workerConcurrency: 32,
+  bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5 },
+  aloneJobs: 5,
+  concurrentJobs: positiveInt(process.env.COT_BENCH_JOBS, 50),
+  rounds: positiveInt(process.env.COT_BENCH_ROUNDS, 2),
+  subscribersPerJob: 2,
+  burst: { total: 200, concurrency: 20 },
+};
+
+const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  log(`starting the stack: ${settings.workers} workers × concurrency ${settings.workerConcurrency}, first token ${settings.bedrock.firstTokenDelayMs} ms, ${settings.bedrock.tokenDelayMs} ms per token`);
+  const bench = await startBenchStack({
+    workers: settings.workers,
+    workerConcurrency: settings.workerConcurrency,
+    rateLimitPerMinute: 1_000_000,
+    bedrock: settings.bedrock,
+    user: 'bench',
+    log,
+    verbose: process.env.COT_BENCH_VERBOSE === '1',
+  });
+  let results: BenchResults;
+  try {
+    results = await measure(bench);
+  } finally {
+    log('stopping the stack');
+    await bench.stop();
+  }
+
+  const { figures, rows } = buildReport(results);
+  const atShutdown = bench.problems.slice(results.problems.length);
+  const { bedrock: b } = settings;
+  process.stdout.write(
+    `\nsimulated advisors: first token ${b.firstTokenDelayMs} ms, ${b.tokenDelayMs} ms per token; ${settings.workers} workers × concurrency ${settings.workerConcurrency}; ${os.availableParallelism()} cores\n\n`,
+  );
+  process.stdout.write(`${formatRows(rows)}\n\n`);
+  if (results.problems.length || atShutdown.length) {
+    process.stdout.write(`service warnings/errors: ${results.problems.length} while measuring, ${atShutdown.length} while stopping (see latest.json)\n`);
+  }
+  const file = writeResults({
+    at: new Date(started).toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    machine: { cores: os.availableParallelism(), cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+    settings,
+    figures,
+    rows,
+    problems: { measuring: results.problems.slice(0, 50), stopping: atShutdown.slice(0, 50) },
+  });
+  process.stdout.write(`written to ${file} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+}
+
+/** Writes bench/results/latest.json (the directory is created here and kept out of git). */
+function writeResults(data: Record<string, unknown>): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const file = join(RESULTS_DIR, 'latest.json');
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
+
+/** Runs every scenario in order; the POST /chat figures come last because their jobs are left running. */
+async function measure(bench: BenchStack): Promise<BenchResults> {
+  const questions = benchQuestions(settings.concurrentJobs);
+  let pushNote = await pushAvailability(bench);
+  if (pushNote) log(pushNote);
+
+  // JIT, connection pools and the push path warm up before anything is measured.
+  log('warming up (8 jobs)');
+  await runConcurrent(bench, benchQuestions(8), pushNote ? 0 : settings.subscribersPerJob);
+
+  log(`${settings.aloneJobs} jobs, one at a time`);
+  const alone = await runAlone(bench, questions.slice(0, settings.aloneJobs));
+
+  const concurrent: RunFigures[] = [];
+  const pushed: RunFigures[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    log(`round ${round}/${settings.rounds}: ${settings.concurrentJobs} jobs at once`);
+    concurrent.push(await runConcurrent(bench, questions));
+    if (!pushNote) {
+      log(`round ${round}/${settings.rounds}: ${settings.concurrentJobs} jobs at once, ${settings.subscribersPerJob} WebSocket clients each`);
+      try {
+        pushed.push(await runConcurrent(bench, questions, settings.subscribersPerJob));
+      } catch (err) {
+        if (!(err instanceof PushUnavailableError)) throw err;
+        pushNote = `push path not available (${err.message})`;
+        log(pushNote);
+      }
+    }
+  }
+  const measuredJobs = [alone, ...concurrent, ...pushed].flatMap((run) => run.jobs.map((j) => j.jobId));
+  const finalSnapshots = await finalSnapshotBytes(bench, measuredJobs);
+
+  log('POST /chat one at a time, then in a burst');
+  const oneAtATime = await postBurst(bench, 20, 1);
+  const burst = await postBurst(bench, settings.burst.total, settings.burst.concurrency);
+  return { settings, alone, concurrent, pushed, pushNote, burst, oneAtATime, finalSnapshots, problems: [...bench.problems] };
+}
+
+/** undefined when a client can connect to the WebSocket API; otherwise why not. */
+async function pushAvailability(bench: BenchStack): Promise<string | undefined> {
+  try {
+    const [client] = await openSubscribers(bench, 1);
+    client?.close();
+    return undefined;
+  } catch (err) {
+    return `push path not available (${(err as Error).message}); skipping the push figures`;
+  }
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
