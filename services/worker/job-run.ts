@@ -51,7 +51,11 @@ export class JobRun {
   private actor?: Actor<AnyActorLogic>;
   private version: number;
   private lastPersisted?: string;
-  private lastView?: SnapshotView;
+  /** The view of the last committed snapshot (transitions describe changes against it). */
+  private committedView?: SnapshotView;
+  /** The newest snapshot not yet committed: commits are grouped when snapshots arrive faster. */
+  private queued?: { json: string; view: SnapshotView; terminal: boolean };
+  private committing = false;
   private commits: Promise<void> = Promise.resolve();
   private stopped = false;
   private restoring = false;
@@ -103,7 +107,7 @@ export class JobRun {
     let actor: Actor<AnyActorLogic>;
     if (restored) {
       this.restoring = true;
-      this.lastView = viewOf(restored.snapshot as unknown as SnapshotLike);
+      this.committedView = viewOf(restored.snapshot as unknown as SnapshotLike);
       actor = createActor(machine, { snapshot: restored.snapshot });
     } else {
       actor = createActor(machine, { input: this.input });
@@ -153,11 +157,29 @@ export class JobRun {
     }
     if (json === this.lastPersisted) return;
     this.lastPersisted = json;
-    const prev = this.lastView;
-    const next = viewOf(snapshot);
-    this.lastView = next;
-    const terminal = snapshot.status === 'done';
-    this.commits = this.commits.then(() => this.commit(json, prev, next, terminal));
+    this.queued = { json, view: viewOf(snapshot), terminal: snapshot.status === 'done' };
+    if (!this.committing) {
+      this.committing = true;
+      this.commits = this.commitQueued();
+    }
+  }
+
+  /**
+   * Group commit: while one commit is in flight, newer snapshots replace each other in
+   * `queued`, and the next commit writes only the newest (its transition lists every step
+   * that changed since the last commit). Steps wait for the commit that includes them, so
+   * save-then-act holds; under load there are fewer, not slower, writes.
+   */
+  private async commitQueued(): Promise<void> {
+    try {
+      let batch: typeof this.queued;
+      while (!this.stopped && (batch = this.queued)) {
+        this.queued = undefined;
+        await this.commit(batch.json, this.committedView, batch.view, batch.terminal);
+      }
+    } finally {
+      this.committing = false;
+    }
   }
 
   private async commit(json: string, prev: SnapshotView | undefined, next: SnapshotView, terminal: boolean): Promise<void> {
@@ -187,6 +209,7 @@ export class JobRun {
       return;
     }
     this.version = seq;
+    this.committedView = next;
     this.changed();
     this.deps.events.transition(record);
     if (terminal) this.finish({ kind: 'finished', status: record.status });
@@ -204,6 +227,9 @@ export class JobRun {
   }
 
   private async step(input: StepInput, signal: AbortSignal): Promise<StepOutput> {
+    // Only a step restored from a snapshot may already have a stored result (its worker died
+    // between storing and committing); a step this run scheduled is new.
+    const maybeStored = this.restoring;
     await this.gate(signal);
     this.inFlight++;
     try {
@@ -211,6 +237,7 @@ export class JobRun {
         this.deps,
         {
           job: this.job,
+          maybeStored,
           onDelta: (stepId, attempt, text) => this.deps.events.delta(this.job.jobId, stepId, attempt, text),
           onInfrastructureError: (error) => {
             if (!signal.aborted) this.finish({ kind: 'failed', error });
@@ -236,9 +263,12 @@ export class JobRun {
     if (this.stopped) return;
     try {
       const { cancelRequested, cancelReason } = await this.deps.snapshots.heartbeat(this.lease, this.deps.leaseMs, this.deps.clock.now());
+      // The run may have ended (and its message been deleted) while the lease was renewed.
+      if (this.stopped) return;
       await this.deps.extendMessage();
       if (cancelRequested) this.cancel(cancelReason ?? 'Cancelled by the user.');
     } catch (err) {
+      if (this.stopped) return;
       if (err instanceof FencedError) {
         this.deps.logger.warn({ jobId: this.job.jobId }, 'lease lost: another worker owns the job');
         this.finish({ kind: 'fenced' });

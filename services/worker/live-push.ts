@@ -4,9 +4,16 @@
  * connection, GoneException removes the connection, throttling is retried with back-off,
  * and a connection that falls too far behind is dropped (its client resubscribes with
  * its last seq and catches up from the Transitions table).
+ *
+ * Two things keep streaming text complete and timely:
+ * - catch-up: the text each running step has streamed so far is kept, and a connection
+ *   seen for the first time receives it (offset 0) before any later delta;
+ * - coalescing: while a post is in flight, further deltas of the same step queued for that
+ *   connection merge into one message, so a slow round trip means bigger posts, not a
+ *   growing queue. Posts per connection stay sequential, so order is kept.
  */
 import type { TransitionRecord } from '../shared/contracts/job.js';
-import type { ServerMessage } from '../shared/contracts/ws.js';
+import type { ServerMessage, StepDeltaMessage } from '../shared/contracts/ws.js';
 import type { ConnectionStore, Subscriber } from '../shared/ports/connection-store.js';
 import type { PushGateway } from '../shared/ports/push-gateway.js';
 import type { Logger } from '../shared/logging.js';
@@ -30,13 +37,12 @@ interface PendingDelta {
   jobId: string;
   stepId: string;
   attempt: number;
-  offset: number;
   text: string;
 }
 
 interface Outbox {
-  chain: Promise<void>;
-  queued: number;
+  queue: ServerMessage[];
+  sending?: Promise<void>;
   dead: boolean;
 }
 
@@ -47,12 +53,19 @@ export interface PushStats {
   gone: number;
   throttled: number;
   dropped: number;
+  coalesced: number;
 }
 
+const streamKey = (jobId: string, stepId: string, attempt: number) => `${jobId}|${stepId}|${attempt}`;
+
 export class LivePush implements JobEvents {
-  readonly stats: PushStats = { messages: 0, bytes: 0, gone: 0, throttled: 0, dropped: 0 };
+  readonly stats: PushStats = { messages: 0, bytes: 0, gone: 0, throttled: 0, dropped: 0, coalesced: 0 };
+  /** Tokens gathered since the last flush, per step attempt. */
   private readonly pending = new Map<string, PendingDelta>();
-  private readonly sentChars = new Map<string, number>();
+  /** Text already broadcast, per running step attempt (for catch-up). */
+  private readonly streamed = new Map<string, { jobId: string; stepId: string; attempt: number; text: string }>();
+  /** Connections each job's pushes have reached, to spot newcomers. */
+  private readonly known = new Map<string, Set<string>>();
   private readonly jobChains = new Map<string, Promise<void>>();
   private readonly subscriberCache = new Map<string, { at: number; list: Promise<Subscriber[]> }>();
   private readonly outboxes = new Map<string, Outbox>();
@@ -70,6 +83,9 @@ export class LivePush implements JobEvents {
     this.flushJob(record.jobId);
     this.onJob(record.jobId, true, (subs) => {
       this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record });
+      for (const change of record.changes) {
+        if (change.status !== 'running') this.endStream(record.jobId, change.stepId);
+      }
       if (record.status !== 'running') {
         this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason });
         this.forget(record.jobId);
@@ -78,19 +94,22 @@ export class LivePush implements JobEvents {
   }
 
   delta(jobId: string, stepId: string, attempt: number, text: string): void {
-    const key = `${jobId}|${stepId}|${attempt}`;
+    const key = streamKey(jobId, stepId, attempt);
     const entry = this.pending.get(key);
     if (entry) entry.text += text;
-    else this.pending.set(key, { jobId, stepId, attempt, offset: this.sentChars.get(key) ?? 0, text });
-    this.sentChars.set(key, (this.sentChars.get(key) ?? 0) + text.length);
+    else this.pending.set(key, { jobId, stepId, attempt, text });
     this.timer ??= setTimeout(() => this.flushAll(), this.options.batchMs);
   }
 
   /** Resolves when everything queued so far has been sent (or given up). */
   async idle(): Promise<void> {
     this.flushAll();
-    await Promise.all([...this.jobChains.values()]);
-    await Promise.all([...this.outboxes.values()].map((o) => o.chain));
+    for (;;) {
+      await Promise.all([...this.jobChains.values()]);
+      const sending = [...this.outboxes.values()].flatMap((o) => (o.sending ? [o.sending] : []));
+      if (sending.length === 0 && this.jobChains.size === 0) return;
+      await Promise.all(sending);
+    }
   }
 
   private flushAll(): void {
@@ -104,18 +123,27 @@ export class LivePush implements JobEvents {
     if (deltas.length === 0) return;
     for (const [key] of deltas) this.pending.delete(key);
     this.onJob(jobId, false, (subs) => {
-      for (const [, d] of deltas) {
-        this.broadcast(subs, { type: 'step.delta', jobId, stepId: d.stepId, attempt: d.attempt, offset: d.offset, text: d.text });
+      for (const [key, d] of deltas) {
+        const stream = this.streamed.get(key) ?? { jobId, stepId: d.stepId, attempt: d.attempt, text: '' };
+        this.broadcast(subs, { type: 'step.delta', jobId, stepId: d.stepId, attempt: d.attempt, offset: stream.text.length, text: d.text });
+        stream.text += d.text;
+        this.streamed.set(key, stream);
       }
     });
   }
 
-  /** Runs `fn` with the job's subscribers, in the order calls were made for that job. */
+  /**
+   * Runs `fn` with the job's subscribers, in the order calls were made for that job. A
+   * connection not seen before first gets the text of every step still streaming.
+   */
   private onJob(jobId: string, fresh: boolean, fn: (subs: Subscriber[]) => void): void {
     const previous = this.jobChains.get(jobId) ?? Promise.resolve();
     const next = previous
       .then(() => this.subscribers(jobId, fresh))
-      .then(fn)
+      .then((subs) => {
+        this.catchUp(jobId, subs);
+        fn(subs);
+      })
       .catch((err) => this.logger.warn({ jobId, err }, 'push skipped: subscriber lookup failed'));
     this.jobChains.set(jobId, next);
     void next.then(() => {
@@ -123,9 +151,21 @@ export class LivePush implements JobEvents {
     });
   }
 
+  private catchUp(jobId: string, subs: Subscriber[]): void {
+    const known = this.known.get(jobId) ?? new Set<string>();
+    this.known.set(jobId, known);
+    const newcomers = subs.filter((s) => !known.has(s.connectionId));
+    if (newcomers.length === 0) return;
+    for (const s of newcomers) known.add(s.connectionId);
+    for (const stream of this.streamed.values()) {
+      if (stream.jobId !== jobId || !stream.text) continue;
+      this.broadcast(newcomers, { type: 'step.delta', jobId, stepId: stream.stepId, attempt: stream.attempt, offset: 0, text: stream.text });
+    }
+  }
+
   private subscribers(jobId: string, fresh: boolean): Promise<Subscriber[]> {
     const cached = this.subscriberCache.get(jobId);
-    const ttl = this.options.subscriberTtlMs ?? 1000;
+    const ttl = this.options.subscriberTtlMs ?? 500;
     if (!fresh && cached && Date.now() - cached.at < ttl) return cached.list;
     const list = this.connections.subscribers(jobId);
     this.subscriberCache.set(jobId, { at: Date.now(), list });
@@ -133,37 +173,65 @@ export class LivePush implements JobEvents {
     return list;
   }
 
+  private endStream(jobId: string, stepId: string): void {
+    for (const [key, s] of this.streamed) if (s.jobId === jobId && s.stepId === stepId) this.streamed.delete(key);
+  }
+
   private forget(jobId: string): void {
     this.subscriberCache.delete(jobId);
-    for (const key of this.sentChars.keys()) if (key.startsWith(`${jobId}|`)) this.sentChars.delete(key);
+    this.known.delete(jobId);
+    for (const [key, s] of this.streamed) if (s.jobId === jobId) this.streamed.delete(key);
   }
 
   private broadcast(subs: Subscriber[], message: ServerMessage): void {
-    if (subs.length === 0) return;
-    const frames = encodeFrames(message);
-    for (const sub of subs) for (const frame of frames) this.enqueue(sub.connectionId, frame);
+    for (const sub of subs) this.enqueue(sub.connectionId, message);
   }
 
-  private enqueue(connectionId: string, data: string): void {
+  private enqueue(connectionId: string, message: ServerMessage): void {
     let box = this.outboxes.get(connectionId);
     if (!box) {
-      box = { chain: Promise.resolve(), queued: 0, dead: false };
+      box = { queue: [], dead: false };
       this.outboxes.set(connectionId, box);
     }
     if (box.dead) return;
-    if (box.queued >= (this.options.maxQueuedPerConnection ?? 1000)) {
+    if (message.type === 'step.delta' && this.coalesce(box, message)) return;
+    if (box.queue.length >= (this.options.maxQueuedPerConnection ?? 1000)) {
       box.dead = true;
       this.stats.dropped++;
       this.logger.warn({ connectionId }, 'connection too slow; dropping it');
       void this.gateway.disconnect(connectionId).catch(() => {});
       return;
     }
-    const current = box;
-    current.queued++;
-    current.chain = current.chain.then(() => this.post(connectionId, data, current)).finally(() => {
-      current.queued--;
-      if (current.queued === 0 && this.outboxes.get(connectionId) === current) this.outboxes.delete(connectionId);
-    });
+    // Each connection gets its own copy: coalescing appends to queued deltas.
+    box.queue.push({ ...message });
+    box.sending ??= this.drain(connectionId, box);
+  }
+
+  /** Appends a delta to a queued (not yet sent) delta of the same step when the text continues it. */
+  private coalesce(box: Outbox, delta: StepDeltaMessage): boolean {
+    for (let i = box.queue.length - 1; i >= 0; i--) {
+      const queued = box.queue[i]!;
+      if (queued.type !== 'step.delta' || queued.jobId !== delta.jobId || queued.stepId !== delta.stepId || queued.attempt !== delta.attempt) continue;
+      if (queued.offset + queued.text.length !== delta.offset) return false;
+      queued.text += delta.text;
+      this.stats.coalesced++;
+      return true;
+    }
+    return false;
+  }
+
+  private async drain(connectionId: string, box: Outbox): Promise<void> {
+    // Yield first, so `box.sending` is set before this can finish.
+    await Promise.resolve();
+    try {
+      let message: ServerMessage | undefined;
+      while (!box.dead && (message = box.queue.shift())) {
+        for (const frame of encodeFrames(message)) await this.post(connectionId, frame, box);
+      }
+    } finally {
+      box.sending = undefined;
+      if (this.outboxes.get(connectionId) === box && (box.dead || box.queue.length === 0)) this.outboxes.delete(connectionId);
+    }
   }
 
   private async post(connectionId: string, data: string, box: Outbox): Promise<void> {

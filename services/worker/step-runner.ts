@@ -28,6 +28,8 @@ export interface StepRunnerDeps {
 
 export interface StepContext {
   job: JobItem;
+  /** The step was restored from a snapshot: a previous worker may have stored its output already. */
+  maybeStored: boolean;
   /** Streamed text of the step, in order (for live push). */
   onDelta(stepId: string, attempt: number, text: string): void;
   /** Storage or other infrastructure failed: the run must stop and be retried elsewhere, not the step. */
@@ -40,7 +42,7 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
   try {
     // A worker that died after storing this attempt's output but before committing the
     // transition already paid for it: reuse it instead of calling the model again.
-    const existing = await deps.results.get(input.jobId, resultRef);
+    const existing = ctx.maybeStored ? await deps.results.get(input.jobId, resultRef) : undefined;
     if (existing) return outputOf(existing, deps.clock.now());
 
     const member = memberOf(deps.circle, input.advisorId);

@@ -32,7 +32,12 @@ class MemoryGateway implements PushGateway {
   readonly received = new Map<string, ServerMessage[]>();
   gone = new Set<string>();
   throttleNext = 0;
+  /** Simulated round trip of one post. */
+  delayMs = 0;
+  posts = 0;
   async post(connectionId: string, data: string) {
+    this.posts++;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.gone.has(connectionId)) throw new GoneError(connectionId);
     if (this.throttleNext > 0) {
       this.throttleNext--;
@@ -112,5 +117,43 @@ describe('LivePush', () => {
       expect(gateway.received.get(conn)!.map((m) => (m as { seq: number }).seq)).toEqual([1, 2]);
     }
     expect(push.stats.throttled).toBe(3);
+  });
+
+  it('gives a connection that subscribes mid-step the text streamed so far, then the rest', async () => {
+    const { connections, gateway, push } = await setup();
+    push.transition(transition(1));
+    push.delta('job-1', 'advise.claude', 1, 'The circle ');
+    await push.idle();
+    await connections.subscribe('late', 'alice', 'job-1');
+    push.delta('job-1', 'advise.claude', 1, 'agrees.');
+    await push.idle();
+    const late = gateway.received.get('late')!.filter((m) => m.type === 'step.delta');
+    // The catch-up starts at offset 0 (the later delta may be merged into it while queued).
+    expect(late[0]!.offset).toBe(0);
+    expect(late.map((d) => d.text).join('')).toBe('The circle agrees.');
+    // Those who were there from the start get no repeat.
+    expect(gateway.received.get('c1')!.filter((m) => m.type === 'step.delta').map((d) => d.text)).toEqual(['The circle ', 'agrees.']);
+  });
+
+  it('merges queued deltas of a step while a slow post is in flight, keeping text and order', async () => {
+    const { gateway, push } = await setup();
+    gateway.delayMs = 30;
+    const words = Array.from({ length: 40 }, (_, i) => `w${i} `);
+    push.transition(transition(1));
+    for (const w of words) {
+      push.delta('job-1', 'advise.claude', 1, w);
+      push.delta('job-1', 'advise.llama', 1, w.toUpperCase());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    push.transition(transition(2));
+    await push.idle();
+    const got = gateway.received.get('c1')!;
+    const textOf = (step: string) => got.filter((m) => m.type === 'step.delta' && m.stepId === step).map((m) => (m as { text: string }).text).join('');
+    expect(textOf('advise.claude')).toBe(words.join(''));
+    expect(textOf('advise.llama')).toBe(words.join('').toUpperCase());
+    expect(got.at(-1)).toMatchObject({ type: 'job.transition', seq: 2 });
+    // Far fewer posts than the 80 delta batches a per-batch send would need per connection.
+    expect(gateway.received.get('c1')!.length).toBeLessThan(40);
+    expect(push.stats.coalesced).toBeGreaterThan(0);
   });
 });
