@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import type { ServerMessage } from '../../services/shared/contracts/ws.js';
-import { ChunkAssembler } from '../../services/shared/push/frames.js';
+import { FrameDecoder } from '../../services/shared/push/frames.js';
 import { nowMs } from './stats.js';
 
 /** A step.delta as one client received it: characters [offset, end) of `<stepId>#<attempt>`. */
@@ -35,7 +35,7 @@ export class PushUnavailableError extends Error {
 
 export class Subscriber {
   readonly figures: SubscriberFigures = { frames: 0, bytes: 0, deltaFrames: 0, deltas: [], errors: [] };
-  private readonly chunks = new ChunkAssembler();
+  private readonly frames = new FrameDecoder();
   private resolveDone!: () => void;
   /** Resolves when job.done arrived or the socket closed. */
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
@@ -73,19 +73,7 @@ export class Subscriber {
     const at = nowMs();
     this.figures.frames++;
     this.figures.bytes += data.length;
-    let message: ServerMessage;
-    try {
-      message = JSON.parse(data.toString('utf8')) as ServerMessage;
-    } catch {
-      this.figures.errors.push('a frame that is not JSON');
-      return;
-    }
-    if (message.type === 'chunk') {
-      const whole = this.chunks.add(message);
-      if (whole) this.onMessage(whole, at);
-      return;
-    }
-    this.onMessage(message, at);
+    for (const message of this.frames.decode(data.toString('utf8'))) this.onMessage(message, at);
   }
 
   private onMessage(message: ServerMessage, at: number): void {

@@ -7,7 +7,7 @@
 import WebSocket from 'ws';
 import type { JobStatus, JobView, TransitionRecord } from '../shared/contracts/job.js';
 import type { ClientMessage, ServerMessage } from '../shared/contracts/ws.js';
-import { ChunkAssembler } from '../shared/push/frames.js';
+import { FrameDecoder } from '../shared/push/frames.js';
 
 export type FollowEvent =
   | { type: 'view'; view: JobView }
@@ -45,7 +45,7 @@ export class JobFollower {
   private readonly buffered = new Map<number, TransitionRecord>();
   private readonly transitions: TransitionRecord[] = [];
   private readonly texts = new Map<string, string>();
-  private readonly chunks = new ChunkAssembler();
+  private readonly frames = new FrameDecoder();
   private done?: { status: JobStatus; reason?: string; seq: number };
   private socket?: WebSocket;
   private reconnects = 0;
@@ -119,18 +119,7 @@ export class JobFollower {
   }
 
   private onFrame(raw: string): void {
-    let message: ServerMessage;
-    try {
-      message = JSON.parse(raw) as ServerMessage;
-    } catch {
-      return;
-    }
-    if (message.type === 'chunk') {
-      const whole = this.chunks.add(message);
-      if (whole) this.onMessage(whole);
-      return;
-    }
-    this.onMessage(message);
+    for (const message of this.frames.decode(raw)) this.onMessage(message);
   }
 
   private onMessage(message: ServerMessage): void {

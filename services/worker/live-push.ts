@@ -8,8 +8,9 @@
  * Two things keep streaming text complete and timely:
  * - catch-up: the text each running step has streamed so far is kept, and a connection
  *   seen for the first time receives it (offset 0) before any later delta;
- * - coalescing: while a post is in flight, further deltas of the same step queued for that
- *   connection merge into one message, so a slow round trip means bigger posts, not a
+ * - batching: while a post is in flight, what is queued for that connection waits and then
+ *   goes out packed into as few frames as fit (JSON arrays), with further deltas of the
+ *   same step merged into one message; a slow round trip means bigger posts, not a
  *   growing queue. Posts per connection stay sequential, so order is kept.
  */
 import type { TransitionRecord } from '../shared/contracts/job.js';
@@ -19,7 +20,7 @@ import type { PushGateway } from '../shared/ports/push-gateway.js';
 import type { Logger } from '../shared/logging.js';
 import { GoneError } from '../shared/errors.js';
 import { PushThrottledError } from '../shared/adapters/aws/apigw-push-gateway.js';
-import { encodeFrames } from '../shared/push/frames.js';
+import { packFrames } from '../shared/push/frames.js';
 import type { JobEvents } from './job-run.js';
 
 export interface LivePushOptions {
@@ -224,9 +225,9 @@ export class LivePush implements JobEvents {
     // Yield first, so `box.sending` is set before this can finish.
     await Promise.resolve();
     try {
-      let message: ServerMessage | undefined;
-      while (!box.dead && (message = box.queue.shift())) {
-        for (const frame of encodeFrames(message)) await this.post(connectionId, frame, box);
+      // Everything queued goes out together, packed into as few frames as fit.
+      while (!box.dead && box.queue.length > 0) {
+        for (const frame of packFrames(box.queue.splice(0))) await this.post(connectionId, frame, box);
       }
     } finally {
       box.sending = undefined;

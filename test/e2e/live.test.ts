@@ -10,7 +10,7 @@ import { PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { JobFollower, type FollowResult } from '../../services/cli/job-follower.js';
-import { ChunkAssembler } from '../../services/shared/push/frames.js';
+import { FrameDecoder } from '../../services/shared/push/frames.js';
 import type { JobView } from '../../services/shared/contracts/job.js';
 import type { ServerMessage } from '../../services/shared/contracts/ws.js';
 import { MAX_FRAME_BYTES } from '../../services/shared/contracts/ws.js';
@@ -44,13 +44,11 @@ async function rawClient(token: string | undefined): Promise<{ socket: WebSocket
   const socket = new WebSocket(url);
   const messages: ServerMessage[] = [];
   const sizes: number[] = [];
-  const chunks = new ChunkAssembler();
+  const frames = new FrameDecoder();
   socket.on('message', (data) => {
     const text = String(data);
     sizes.push(Buffer.byteLength(text));
-    const m = JSON.parse(text) as ServerMessage;
-    const whole = m.type === 'chunk' ? chunks.add(m) : m;
-    if (whole) messages.push(whole);
+    messages.push(...frames.decode(text));
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());

@@ -17,7 +17,7 @@ import type { JwtVerifier } from '../../shared/auth/jwt-verifier.js';
 import { AuthError } from '../../shared/auth/errors.js';
 import type { ConnectionStore, PushGateway } from '../../shared/ports/index.js';
 import { GoneError } from '../../shared/errors.js';
-import { encodeFrames } from '../../shared/push/frames.js';
+import { packFrames } from '../../shared/push/frames.js';
 import type { Logger } from '../../shared/logging.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { ApiContext } from '../middleware/context.js';
@@ -160,10 +160,10 @@ async function subscribe(deps: WsRouteDeps, connectionId: string, sub: string, r
   await sendAll(deps, connectionId, messages);
 }
 
-/** Posts messages in order, each within the frame limit; a gone connection is forgotten. */
+/** Posts messages in order, packed into frames within the limit; a gone connection is forgotten. */
 async function sendAll(deps: Pick<WsRouteDeps, 'push' | 'connections' | 'logger'>, connectionId: string, messages: ServerMessage[]): Promise<void> {
   try {
-    for (const message of messages) for (const frame of encodeFrames(message)) await deps.push.post(connectionId, frame);
+    for (const frame of packFrames(messages)) await deps.push.post(connectionId, frame);
   } catch (err) {
     if (err instanceof GoneError) {
       await deps.connections.remove(connectionId);

@@ -1,7 +1,8 @@
 /**
  * Encoding server messages into WebSocket payloads that each fit one API Gateway frame
- * (32 KB): small messages go as they are, large ones as ordered `chunk` messages that the
- * client joins by id.
+ * (32 KB): a frame holds one message, or several as a JSON array (in order), and a message
+ * too large for a frame travels as ordered `chunk` messages that the client joins by id.
+ * FrameDecoder is the client side of all three.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChunkMessage, ServerMessage } from '../contracts/ws.js';
@@ -25,6 +26,61 @@ export function encodeFrames(message: ServerMessage, maxBytes: number = MAX_FRAM
     );
     if (frames.every((f) => Buffer.byteLength(f, 'utf8') <= maxBytes)) return frames;
     budget = Math.floor(budget / 2);
+  }
+}
+
+/**
+ * Packs messages, in order, into as few frames as fit: runs of small messages become JSON
+ * arrays; a message too large for a frame is chunked on its own.
+ */
+export function packFrames(messages: readonly ServerMessage[], maxBytes: number = MAX_FRAME_BYTES): string[] {
+  const frames: string[] = [];
+  let run: string[] = [];
+  let runBytes = 2; // the brackets
+  const closeRun = () => {
+    if (run.length === 1) frames.push(run[0]!);
+    else if (run.length > 1) frames.push(`[${run.join(',')}]`);
+    run = [];
+    runBytes = 2;
+  };
+  for (const message of messages) {
+    const json = JSON.stringify(message);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes + 2 > maxBytes) {
+      closeRun();
+      frames.push(...encodeFrames(message, maxBytes));
+      continue;
+    }
+    if (runBytes + bytes + (run.length > 0 ? 1 : 0) > maxBytes) closeRun();
+    runBytes += bytes + (run.length > 0 ? 1 : 0);
+    run.push(json);
+  }
+  closeRun();
+  return frames;
+}
+
+/** Client side: the messages a frame carries (one, an array, or none until a chunked message is complete). */
+export class FrameDecoder {
+  private readonly chunks = new ChunkAssembler();
+
+  decode(raw: string): ServerMessage[] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return [];
+    }
+    const out: ServerMessage[] = [];
+    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
+      const message = item as ServerMessage;
+      if (message?.type !== 'chunk') {
+        out.push(message);
+        continue;
+      }
+      const whole = this.chunks.add(message);
+      if (whole) out.push(whole);
+    }
+    return out;
   }
 }
 

@@ -1,22 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ChunkAssembler, encodeFrames } from '../../../services/shared/push/frames.js';
+import { FrameDecoder, encodeFrames, packFrames } from '../../../services/shared/push/frames.js';
 import type { ServerMessage } from '../../../services/shared/contracts/ws.js';
 import { MAX_FRAME_BYTES } from '../../../services/shared/contracts/ws.js';
 
 const delta = (text: string): ServerMessage => ({ type: 'step.delta', jobId: 'j', stepId: 'advise.claude', attempt: 1, offset: 0, text });
 
 function roundTrip(frames: string[]): ServerMessage[] {
-  const assembler = new ChunkAssembler();
-  const out: ServerMessage[] = [];
-  for (const frame of frames) {
-    const msg = JSON.parse(frame) as ServerMessage;
-    if (msg.type === 'chunk') {
-      const whole = assembler.add(msg);
-      if (whole) out.push(whole);
-    } else out.push(msg);
-  }
-  return out;
+  const decoder = new FrameDecoder();
+  return frames.flatMap((f) => decoder.decode(f));
 }
 
 describe('encodeFrames', () => {
@@ -41,6 +33,28 @@ describe('encodeFrames', () => {
         const frames = encodeFrames(delta(text), max);
         for (const f of frames) expect(Buffer.byteLength(f, 'utf8')).toBeLessThanOrEqual(max);
         expect(roundTrip(frames)).toEqual([delta(text)]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('packFrames', () => {
+  it('packs small messages into one array frame, in order', () => {
+    const messages = ['a', 'b', 'c'].map(delta);
+    const frames = packFrames(messages);
+    expect(frames).toHaveLength(1);
+    expect(JSON.parse(frames[0]!)).toEqual(messages);
+    expect(roundTrip(frames)).toEqual(messages);
+  });
+
+  it('keeps every frame within the limit and the order across arrays and chunks', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 0, maxLength: 900 }), { maxLength: 30 }), (texts) => {
+        const messages = texts.map(delta);
+        const frames = packFrames(messages, 1000);
+        for (const f of frames) expect(Buffer.byteLength(f, 'utf8')).toBeLessThanOrEqual(1000);
+        expect(roundTrip(frames)).toEqual(messages);
       }),
       { numRuns: 150 },
     );
