@@ -8,14 +8,13 @@
  * The stack treats it as an external Bedrock endpoint (AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import http from 'node:http';
-import http2 from 'node:http2';
-import net from 'node:net';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { CallLog } from '../../services/local/bedrock/call-log.js';
 import { FaultBook } from '../../services/local/bedrock/fault-book.js';
 import { createModelHandler } from '../../services/local/bedrock/model-api.js';
+import { createModelFront } from '../../services/local/bedrock/server.js';
+import { listen } from '../../services/shared/net.js';
 import { RecordingBook, loadRecordings } from '../../services/local/bedrock/recordings.js';
 import { SimulatedAdvisors, loadTextBanks } from '../../services/local/bedrock/simulated-advisors.js';
 import type { CallLogEntry, CallOutcome, StandinConfig, StepKind } from '../../services/local/bedrock/standin.types.js';
@@ -50,7 +49,6 @@ export interface TimedBedrock {
   close(): Promise<void>;
 }
 
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 
 /** The call being served in the current async context. */
@@ -115,26 +113,14 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
     exchanges.run(exchange, () => handle(req, res));
   };
 
-  const h2 = http2.createServer(probed);
-  const h1 = http.createServer(probed);
-  const sockets = new Set<net.Socket>();
-  const front = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.once('readable', () => routeConnection(socket, h2, h1));
-  });
-  await new Promise<void>((resolve, reject) => {
-    front.once('error', reject);
-    front.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = front.address() as net.AddressInfo;
+  const front = createModelFront(probed);
+  const port = await listen(front, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,
     callsOf: (jobId) => calls.byJob.get(jobId) ?? [],
     async close() {
       closing.abort(new Error('the bench is over'));
-      for (const socket of sockets) socket.destroy();
+      front.destroyConnections();
       await new Promise<void>((resolve) => front.close(() => resolve()));
     },
   };
@@ -167,16 +153,4 @@ function deltaText(frame: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Hands a connection to the HTTP/2 (h2c, what the SDK speaks) or HTTP/1.1 server by its first bytes. */
-function routeConnection(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
-  const first: Buffer | null = socket.read();
-  if (!first) {
-    socket.destroy();
-    return;
-  }
-  socket.unshift(first);
-  const n = Math.min(first.length, H2_PREFACE.length);
-  (first.subarray(0, n).equals(H2_PREFACE.subarray(0, n)) ? h2 : h1).emit('connection', socket);
 }

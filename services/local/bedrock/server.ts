@@ -4,6 +4,7 @@
  * told apart by the HTTP/2 connection preface. A separate HTTP/1.1 port serves the
  * control plane (call log, faults, timing).
  */
+import type { AnyRequest, AnyResponse } from './wire.js';
 import { listen } from '../../shared/net.js';
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -60,16 +61,7 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
     recordings: new RecordingBook(loadRecordings(opts.recordingsDir ?? DEFAULT_RECORDINGS_DIR)),
   });
 
-  const h2 = http2.createServer(modelHandler);
-  const h1 = http.createServer(modelHandler);
-  const sockets = new Set<net.Socket>();
-  const front = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    // A reset before the first byte must not crash the process; the HTTP servers handle later errors.
-    socket.on('error', () => socket.destroy());
-    socket.once('readable', () => routeConnection(socket, h2, h1));
-  });
+  const front = createModelFront(modelHandler);
   const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults }));
 
   const port = await listen(front, opts.port ?? 0, host);
@@ -84,11 +76,35 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
     close: () =>
       (closed ??= (async () => {
         closing.abort(new Error('the Bedrock stand-in is closing'));
-        for (const socket of sockets) socket.destroy();
+        front.destroyConnections();
         control.closeAllConnections();
         await Promise.all([close(front), close(control)]);
       })()),
   };
+}
+
+type ModelHandler = (req: AnyRequest, res: AnyResponse) => void;
+
+/**
+ * The model port: one TCP server that hands each connection to an HTTP/2 (h2c, the SDK's
+ * default) or an HTTP/1.1 server by its first bytes, both serving `handler`.
+ */
+export function createModelFront(handler: ModelHandler): net.Server & { destroyConnections(): void } {
+  const h2 = http2.createServer(handler as never);
+  const h1 = http.createServer(handler as never);
+  const sockets = new Set<net.Socket>();
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    // A reset before the first byte must not crash the process; the HTTP servers handle later errors.
+    socket.on('error', () => socket.destroy());
+    socket.once('readable', () => routeConnection(socket, h2, h1));
+  });
+  return Object.assign(front, {
+    destroyConnections: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  });
 }
 
 /** Hands a new connection to the HTTP/2 or the HTTP/1.1 server by its first bytes. */
