@@ -25,7 +25,7 @@ interface Endpoints {
   oidc?: { issuer: string; audience: string };
 }
 
-const USAGE = `usage: npm run ask -- [--quick] [--advisors claude,mistral] [--json] "your question"`;
+const USAGE = `usage: npm run ask -- [--quick] [--advisors claude,mistral] [--conversation <id>] [--json] "your question"`;
 
 async function endpoints(env: NodeJS.ProcessEnv): Promise<Endpoints> {
   let stack: Partial<Endpoints> = {};
@@ -78,6 +78,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       advisors: { type: 'string' },
+      conversation: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -94,6 +95,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     question,
     mode: values.quick ? 'quick' : 'full',
     ...(values.advisors ? { advisors: values.advisors.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
+    ...(values.conversation ? { conversationId: values.conversation } : {}),
   };
   const { jobId } = await api<{ jobId: string }>(ep, await token(), 'POST', '/chat', body);
 

@@ -100,6 +100,7 @@ export function createRenderer(out: Writable, color: boolean): Renderer {
       if (s?.confidence) line(`${bold('Confidence:')} ${s.confidence}`);
       for (const note of view.notes) line(dim(`note: ${note}`));
       line(dim(`${view.usage.inputTokens + view.usage.outputTokens} tokens, about $${view.costUsd.toFixed(4)}`));
+      if (view.conversationId) line(dim(`follow up: npm run ask -- --conversation ${view.conversationId} "…"`));
     },
   };
 }

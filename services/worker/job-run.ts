@@ -17,6 +17,7 @@ import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
 import { FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
+import type { Turn } from './history.js';
 import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
 
 export type RunOutcome =
@@ -41,6 +42,8 @@ export interface JobRunDeps extends StepRunnerDeps {
   heartbeatMs: number;
   /** Extends the SQS message's visibility together with the lease. */
   extendMessage(): Promise<void>;
+  /** The earlier turns of the job's conversation. */
+  loadHistory(job: JobItem): Promise<Turn[]>;
 }
 
 type SnapshotLike = { value: unknown; context: AdvisoryInput & Record<string, unknown>; status: string };
@@ -56,6 +59,7 @@ export class JobRun {
   /** The newest snapshot not yet committed: commits are grouped when snapshots arrive faster. */
   private queued?: { json: string; view: SnapshotView; terminal: boolean };
   private committing = false;
+  private history?: Promise<Turn[]>;
   private commits: Promise<void> = Promise.resolve();
   private stopped = false;
   private restoring = false;
@@ -238,6 +242,7 @@ export class JobRun {
         {
           job: this.job,
           maybeStored,
+          history: () => (this.history ??= this.deps.loadHistory(this.job)),
           onDelta: (stepId, attempt, text) => this.deps.events.delta(this.job.jobId, stepId, attempt, text),
           onInfrastructureError: (error) => {
             if (!signal.aborted) this.finish({ kind: 'failed', error });

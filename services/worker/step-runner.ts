@@ -14,6 +14,7 @@ import type { ModelClient, ModelRequest, ModelResponse } from '../shared/ports/m
 import type { ResultStore } from '../shared/ports/result-store.js';
 import type { Tracer } from '../shared/ports/tracer.js';
 import { ModelCallError } from '../shared/errors.js';
+import type { Turn } from './history.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, parseReview, parseSynthesis } from './prompts.js';
 
 export interface StepRunnerDeps {
@@ -32,6 +33,8 @@ export interface StepContext {
   maybeStored: boolean;
   /** Streamed text of the step, in order (for live push). */
   onDelta(stepId: string, attempt: number, text: string): void;
+  /** The conversation's earlier turns (loaded once per run, for advise steps). */
+  history(): Promise<Turn[]>;
   /** Storage or other infrastructure failed: the run must stop and be retried elsewhere, not the step. */
   onInfrastructureError(err: unknown): void;
 }
@@ -47,7 +50,7 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
 
     const member = memberOf(deps.circle, input.advisorId);
     if (!member) throw new ModelCallError('States.Runtime', `advisor "${input.advisorId}" is not in the circle`);
-    const { prompt, labels } = await promptFor(deps, ctx.job, member, input);
+    const { prompt, labels } = await promptFor(deps, ctx, member, input);
 
     const timeout = AbortSignal.timeout(input.timeoutSeconds * 1000);
     const response = await callModel(deps, input, {
@@ -117,11 +120,12 @@ function outputOf(item: ResultItem, now: number): StepOutput {
   };
 }
 
-async function promptFor(deps: StepRunnerDeps, job: JobItem, member: CircleMember, input: StepInput) {
+async function promptFor(deps: StepRunnerDeps, ctx: StepContext, member: CircleMember, input: StepInput) {
+  const job = ctx.job;
   const question = job.question;
   switch (input.kind) {
     case 'advise':
-      return { prompt: buildAdvicePrompt({ persona: member.persona, question }), labels: [] };
+      return { prompt: buildAdvicePrompt({ persona: member.persona, question, history: await ctx.history() }), labels: [] };
     case 'review': {
       const anonymised = input.anonymised ?? [];
       const texts = await textsOf(deps, input.jobId, anonymised.map((a) => a.resultRef));

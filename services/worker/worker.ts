@@ -17,6 +17,7 @@ import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
 import { JobRun, type JobEvents, type RunOutcome } from './job-run.js';
 import type { StepRunnerDeps } from './step-runner.js';
+import { loadHistory } from './history.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -180,6 +181,7 @@ export class Worker {
         leaseMs: this.settings.leaseMs,
         heartbeatMs: this.settings.heartbeatMs,
         extendMessage: () => queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds),
+        loadHistory: (j) => loadHistory(this.deps, j),
       },
       job,
       lease,

@@ -189,4 +189,34 @@ describe('asking the circle', () => {
     expect(list.body.items.map((i) => i.jobId)).not.toContain(jobId);
     await waitForView(alice, jobId, (v) => v.status === 'succeeded', 'alice to see her advice');
   });
+
+  it('answers a follow-up in the context of the conversation, for its owner only', async () => {
+    const hana = await fx.client('hana');
+    const first = await hana.post<{ jobId: string; conversationId: string }>('/chat', { question: 'Should I sell my car and rely on cycling?', mode: 'quick' });
+    expect(first.status).toBe(202);
+    expect(first.body.conversationId).toBe(first.body.jobId);
+    expect((await waitForEnd(hana, first.body.jobId)).status).toBe('succeeded');
+
+    const question = 'What about the winter months?';
+    const followUp = await hana.post<{ jobId: string; conversationId: string }>('/chat', { question, mode: 'quick', conversationId: first.body.conversationId });
+    expect(followUp.status).toBe(202);
+    expect(followUp.body.conversationId).toBe(first.body.conversationId);
+    const standalone = await submit(hana, { question, mode: 'quick' });
+    const [inContext, alone] = await Promise.all([waitForEnd(hana, followUp.body.jobId), waitForEnd(hana, standalone)]);
+    expect(inContext.status).toBe('succeeded');
+    expect(inContext.conversationId).toBe(first.body.conversationId);
+    // The advisors saw the earlier turn: the same question reads differently in context.
+    for (const id of ['claude', 'mistral', 'llama']) {
+      expect(answerOf(inContext, id).text).not.toBe(answerOf(alone, id).text);
+    }
+    expect(answerOf(inContext, 'claude').text).toMatch(/car|cycling/i);
+
+    // Nobody else can continue hana's conversation, and a refused follow-up stores nothing.
+    const ivan = await fx.client('ivan');
+    const before = (await ivan.get<{ items: unknown[] }>('/jobs')).body.items.length;
+    const refused = await ivan.post<{ error: { code: string } }>('/chat', { question: 'And in summer?', conversationId: first.body.conversationId });
+    expect(refused.status).toBe(404);
+    expect(refused.body.error.code).toBe('not_found');
+    expect((await ivan.get<{ items: unknown[] }>('/jobs')).body.items).toHaveLength(before);
+  });
 });

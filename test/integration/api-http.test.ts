@@ -154,7 +154,7 @@ describe('POST /chat over HTTP', () => {
     const res = await request(alice, 'POST', '/chat', { question: 'Should I take the job in Lisbon?', advisors: ['mistral', 'claude'] });
 
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ jobId: expect.any(String), status: 'queued' });
+    expect(res.body).toEqual({ jobId: expect.any(String), status: 'queued', conversationId: res.body.jobId });
     const jobId = res.body.jobId as string;
     const job = (await aws.doc.send(new GetCommand({ TableName: aws.tables.jobs, Key: { jobId } }))).Item as JobItem | undefined;
     expect(job).toMatchObject({ jobId, owner: subOf(alice), question: 'Should I take the job in Lisbon?', advisors: ['claude', 'mistral'], status: 'queued' });

@@ -320,6 +320,7 @@ describe('worker tracing', () => {
         leaseMs: 30_000,
         heartbeatMs: 10_000,
         extendMessage: async () => {},
+        loadHistory: async () => [],
       },
       job,
       lease,

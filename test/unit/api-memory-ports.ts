@@ -45,6 +45,14 @@ export class MemoryJobStore implements JobStore {
     return next ? { items, cursor: next } : { items };
   }
 
+  async listConversation(conversationId: string, limit: number): Promise<JobItem[]> {
+    return [...this.jobs.values()]
+      .filter((j) => j.conversationId === conversationId)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit)
+      .map((j) => structuredClone(j));
+  }
+
   async setStatus(jobId: string, status: JobStatus, stage: JobStage, reason?: string): Promise<void> {
     const job = this.jobs.get(jobId);
     if (!job || isTerminal(job.status)) return;

@@ -60,10 +60,11 @@ describe('POST /chat', () => {
   it('stores the job for the token subject, enqueues its id and answers 202 queued', async () => {
     const h = await start();
 
-    const { res, body } = await ask(h, 'alice', { question: '  Should I learn Rust?\r\nOr Go?  ', advisors: ['llama', 'claude'], mode: 'quick', conversationId: 'conv-1' });
+    const { res, body } = await ask(h, 'alice', { question: '  Should I learn Rust?\r\nOr Go?  ', advisors: ['llama', 'claude'], mode: 'quick' });
 
     expect(res.status).toBe(202);
-    expect(body).toEqual({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' });
+    // A new conversation is named after its first job.
+    expect(body).toEqual({ jobId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued', conversationId: body.jobId });
     expect(res.headers.get('location')).toBe(`/jobs/${body.jobId}`);
     expect(h.queue.sent).toEqual([JSON.stringify({ jobId: body.jobId })]);
     const job = h.jobs.jobs.get(body.jobId as string);
@@ -74,13 +75,31 @@ describe('POST /chat', () => {
       questionPreview: 'Should I learn Rust?\nOr Go?',
       advisors: ['claude', 'llama'], // circle order
       mode: 'quick',
-      conversationId: 'conv-1',
+      conversationId: body.jobId as string,
       status: 'queued',
       stage: 'queued',
       createdAt: '2025-01-01T10:00:00.000Z',
       updatedAt: '2025-01-01T10:00:00.000Z',
       expiresAt: Date.UTC(2025, 0, 1, 10) / 1000 + 90 * 24 * 3600,
     } satisfies JobItem);
+  });
+
+  it('continues one of the caller’s conversations and refuses anyone else’s, storing nothing', async () => {
+    const h = await start();
+    const { body: first } = await ask(h, 'alice', { question: 'Should I learn Rust?' });
+
+    const { res, body } = await ask(h, 'alice', { question: 'And Go?', conversationId: first.conversationId });
+    expect(res.status).toBe(202);
+    expect(body.conversationId).toBe(first.jobId);
+    expect(h.jobs.jobs.get(body.jobId as string)?.conversationId).toBe(first.jobId);
+
+    for (const [user, conversationId] of [['mallory', first.conversationId], ['alice', 'no-such-conversation'], ['alice', body.jobId]] as const) {
+      const refused = await ask(h, user, { question: 'And Zig?', conversationId });
+      expect(refused.res.status).toBe(404);
+      expect(refused.body.error?.code).toBe('not_found');
+    }
+    expect(h.jobs.jobs.size).toBe(2);
+    expect(h.queue.sent).toHaveLength(2);
   });
 
   it('asks the whole circle in full mode by default and previews the first 120 characters', async () => {

@@ -4,7 +4,7 @@ import { RETENTION_DAYS } from '../../shared/contracts/tables.js';
 import type { Circle } from '../../shared/circle/circle.js';
 import type { Logger } from '../../shared/logging.js';
 import type { JobQueue, JobStore } from '../../shared/ports/index.js';
-import { UnavailableError } from '../errors.js';
+import { NotFoundError, UnavailableError } from '../errors.js';
 import { callerOf, type ApiContext, type ApiMiddleware } from '../middleware/context.js';
 import { createChatRequestParser, type ChatLimits, type ChatRequest } from '../schemas/chat.schema.js';
 
@@ -38,7 +38,8 @@ export function newJob(request: ChatRequest, owner: string, jobId: string, now: 
     updatedAt: at,
     expiresAt: Math.floor(now / 1000) + RETENTION_DAYS * DAY_SECONDS,
   };
-  if (request.conversationId !== undefined) job.conversationId = request.conversationId;
+  // A new conversation is named after its first job; follow-ups carry that id.
+  job.conversationId = request.conversationId ?? jobId;
   return job;
 }
 
@@ -47,13 +48,24 @@ export function createChat(deps: ChatRouteDeps): ApiMiddleware {
   const parse = createChatRequestParser(deps.circle, deps.limits);
   return async function createChat(ctx: ApiContext) {
     const request = parse(ctx.request.body);
-    const job = newJob(request, callerOf(ctx).sub, deps.newJobId(), deps.now());
+    const owner = callerOf(ctx).sub;
+    if (request.conversationId !== undefined) await assertOwnConversation(deps.jobs, request.conversationId, owner);
+    const job = newJob(request, owner, deps.newJobId(), deps.now());
     await store(deps.jobs, job);
     await enqueue(deps, job, ctx.state.requestId);
     ctx.status = 202;
     ctx.set('Location', `/jobs/${job.jobId}`);
-    ctx.body = { jobId: job.jobId, status: 'queued' };
+    ctx.body = { jobId: job.jobId, status: 'queued', conversationId: job.conversationId };
   };
+}
+
+/** A follow-up must continue one of the caller's conversations (named after its first job). */
+async function assertOwnConversation(jobs: JobStore, conversationId: string, owner: string): Promise<void> {
+  const first = await jobs.get(conversationId);
+  // The same answer for a missing conversation and someone else's: no existence oracle.
+  if (!first || first.owner !== owner || first.conversationId !== conversationId) {
+    throw new NotFoundError('no such conversation among yours; start one without conversationId');
+  }
 }
 
 async function store(jobs: JobStore, job: JobItem): Promise<void> {

@@ -19,6 +19,7 @@ export interface JobItem {
   questionPreview: string;
   advisors: string[];
   mode: Mode;
+  /** The conversation this job is a turn of: the id of its first job (its own id for a new one). */
   conversationId?: string;
   status: JobStatus;
   stage: JobStage;

@@ -59,6 +59,8 @@ export const DEFAULT_NAMES = {
 export const INDEX = {
   /** Jobs by owner, newest first: PK owner, SK createdAt. */
   jobsByOwner: 'byOwner',
+  /** The turns of a conversation: PK conversationId (the first job's id), SK createdAt. */
+  jobsByConversation: 'byConversation',
   /** Connections by subscribed job: PK jobId, SK connectionId. */
   connectionsByJob: 'byJob',
 } as const;

@@ -48,6 +48,12 @@ export const TABLES = {
         sortKey: { name: 'createdAt', type: 'S' },
         projection: 'ALL',
       },
+      {
+        name: INDEX.jobsByConversation,
+        partitionKey: { name: 'conversationId', type: 'S' },
+        sortKey: { name: 'createdAt', type: 'S' },
+        projection: 'ALL',
+      },
     ],
     ttlAttribute: 'expiresAt',
     description: 'Jobs: owner, question, options and status summary.',

@@ -13,6 +13,8 @@ export interface JobStore {
   get(jobId: string): Promise<JobItem | undefined>;
   /** The owner's jobs, newest first. */
   listByOwner(owner: string, limit: number, cursor?: string): Promise<JobPage>;
+  /** The turns of a conversation, newest first. */
+  listConversation(conversationId: string, limit: number): Promise<JobItem[]>;
   /** Updates the status summary; never moves a terminal job. */
   setStatus(jobId: string, status: JobStatus, stage: JobStage, reason?: string): Promise<void>;
 }

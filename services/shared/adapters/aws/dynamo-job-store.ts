@@ -58,6 +58,20 @@ export class DynamoJobStore implements JobStore {
     return { items: (out.Items ?? []) as JobItem[], cursor: last ? encodeCursor(last) : undefined };
   }
 
+  async listConversation(conversationId: string, limit: number): Promise<JobItem[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tables.jobs,
+        IndexName: INDEX.jobsByConversation,
+        KeyConditionExpression: 'conversationId = :c',
+        ExpressionAttributeValues: { ':c': conversationId },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []) as JobItem[];
+  }
+
   async setStatus(jobId: string, status: JobStatus, stage: JobStage, reason?: string): Promise<void> {
     try {
       await this.doc.send(
