@@ -5,12 +5,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withLocalStack } from '../support/local-stack.js';
 import type { WorkerProcess } from '../support/index.js';
-import { bedrockOf, callsOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd } from '../support/jobs.js';
+import { bedrockOf, callsOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd, waitForView } from '../support/jobs.js';
 
 const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.json', import.meta.url));
 
@@ -231,5 +231,21 @@ describe('durable execution', () => {
     const inDlq = Number(dlq.Attributes?.ApproximateNumberOfMessages) + Number(dlq.Attributes?.ApproximateNumberOfMessagesNotVisible);
     expect(inDlq).toBe(2);
     expect(await callsOf(fx.stack, jobId)).toEqual([]);
+  });
+
+  it('fails a job whose stored snapshot this version cannot restore, instead of guessing', async () => {
+    const hal = await fx.client('hal');
+    const jobId = await submit(hal, { question: 'Placeholder while the snapshot is swapped', mode: 'quick' });
+    await waitForEnd(hal, jobId);
+    // The same job as a future machine version would have left it, with its status reopened.
+    const state = (await stateOf(fx.stack, jobId))!;
+    await fx.stack.aws.doc.send(new PutCommand({ TableName: fx.stack.tables.state, Item: { ...state, machineVersion: 'advisory/99', leaseOwner: undefined, leaseExpiresAt: 0 } }));
+    await fx.stack.aws.doc.send(new UpdateCommand({ TableName: fx.stack.tables.jobs, Key: { jobId }, UpdateExpression: 'SET #s = :q', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':q': 'running' } }));
+    const callsBefore = (await callsOf(fx.stack, jobId)).length;
+    await fx.stack.aws.sqs.send(new SendMessageCommand({ QueueUrl: fx.stack.jobQueueUrl, MessageBody: JSON.stringify({ jobId }) }));
+
+    const view = await waitForView(hal, jobId, (v) => v.status === 'failed', 'the job to be failed', 20_000);
+    expect(view.reason).toMatch(/incompatible version/);
+    expect((await callsOf(fx.stack, jobId)).length).toBe(callsBefore);
   });
 });
