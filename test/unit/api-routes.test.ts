@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../services/api/app.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
@@ -55,6 +57,33 @@ async function call(h: Harness, user: string | undefined, method: string, path: 
   const text = await res.text();
   return { res, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & { error?: { code: string; message: string } } };
 }
+
+describe('GET /jobs/{id} while the worker commits', () => {
+  const fixture = (name: string) =>
+    JSON.parse(readFileSync(fileURLToPath(new URL(`../../fixtures/snapshots/advisory-1/${name}.json`, import.meta.url)), 'utf8')) as { snapshot: unknown };
+
+  it('never pairs a finished status with the snapshot from before the end', async () => {
+    const h = await start();
+    const { body } = await ask(h, 'alice');
+    const jobId = body.jobId as string;
+    Object.assign(h.jobs.jobs.get(jobId)!, { status: 'running', stage: 'synthesizing' });
+    Object.assign(h.jobs.states.get(jobId)!, { version: 9, machineVersion: 'advisory/1', snapshot: JSON.stringify(fixture('synthesizing').snapshot) });
+
+    // The worker's final commit (Jobs status and State snapshot in one transaction) lands
+    // while the API is reading the job.
+    const read = h.jobs.get.bind(h.jobs);
+    h.jobs.get = async (id: string) => {
+      await new Promise((r) => setTimeout(r, 5));
+      Object.assign(h.jobs.jobs.get(jobId)!, { status: 'succeeded', stage: 'done' });
+      Object.assign(h.jobs.states.get(jobId)!, { version: 10, snapshot: JSON.stringify(fixture('succeeded').snapshot) });
+      return read(id);
+    };
+
+    const { res, body: view } = await call(h, 'alice', 'GET', `/jobs/${jobId}`);
+    expect(res.status).toBe(200);
+    expect(view).toMatchObject({ status: 'succeeded', seq: 10, synthesis: { status: 'succeeded' } });
+  });
+});
 
 describe('POST /chat', () => {
   it('stores the job for the token subject, enqueues its id and answers 202 queued', async () => {

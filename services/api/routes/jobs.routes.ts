@@ -36,9 +36,11 @@ export function listJobs({ jobs }: Pick<JobsRouteDeps, 'jobs'>): Handler<ApiCont
 
 /** The job's view if it is `owner`'s; NotFoundError otherwise. Shared by GET /jobs/{id} and WebSocket subscribe. */
 export async function ownJobView({ jobs, snapshots, results, circle }: JobsRouteDeps, jobId: string, owner: string): Promise<{ job: JobItem; view: JobView }> {
-  // The State item is read alongside the job for latency; it is only used once ownership is checked.
-  const [found, state] = await Promise.all([jobs.get(jobId), snapshots.get(jobId)]);
-  const job = ownJob(found, owner);
+  // Job first, then State: the worker commits both in one transaction, so a job read as
+  // finished guarantees the State read after it sees the final snapshot. Reading them in
+  // parallel could pair a finished status with the snapshot before it.
+  const job = ownJob(await jobs.get(jobId), owner);
+  const state = await snapshots.get(jobId);
   const refs = resultRefsOf(state);
   const items = refs.length === 0 ? [] : await results.getMany(jobId, refs);
   return { job, view: buildJobView({ job, state, results: items.filter((r) => r !== undefined), circle }) };
