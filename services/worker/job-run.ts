@@ -79,10 +79,6 @@ export class JobRun {
     this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
   }
 
-  get jobId(): string {
-    return this.job.jobId;
-  }
-
   /**
    * Restores or creates the actor and starts it, in the run's trace segment: open until the
    * outcome, it collects the model calls, commits and heartbeats the run starts.
@@ -127,11 +123,6 @@ export class JobRun {
     if (state.cancelRequested) this.cancel(state.cancelReason ?? 'Cancelled by the user.');
   }
 
-  /** Sends an event to the machine (e.g. job.fail for a poison job). */
-  send(event: { type: 'job.cancel' | 'job.fail'; reason: string }): void {
-    if (!this.stopped) this.actor?.send(event);
-  }
-
   /** Stops starting steps, lets in-flight ones finish and commit within graceMs, then stops. */
   async handOver(graceMs: number): Promise<void> {
     this.draining = true;
@@ -142,12 +133,6 @@ export class JobRun {
       await Promise.race([new Promise<void>((r) => (this.changed = r)), delay(deadline - Date.now())]);
     }
     this.finish({ kind: 'handed-over' });
-    await this.commits;
-  }
-
-  /** Stops the run (aborting in-flight calls) and waits for a commit already in progress. */
-  async stop(outcome: RunOutcome): Promise<void> {
-    this.finish(outcome);
     await this.commits;
   }
 
@@ -287,7 +272,7 @@ export class JobRun {
   private cancel(reason: string): void {
     if (this.cancelSent) return;
     this.cancelSent = true;
-    this.send({ type: 'job.cancel', reason });
+    if (!this.stopped) this.actor?.send({ type: 'job.cancel', reason });
   }
 
   private finish(outcome: RunOutcome): void {

@@ -253,7 +253,8 @@ export class Worker {
       advisors: job.advisors,
       chair: circle.chair.id,
       mode: job.mode,
-      quorum: Math.min(circle.quorum, job.advisors.length),
+      // The machine clamps the quorum to the job's advisors.
+      quorum: circle.quorum,
       seed: job.jobId,
       policies: circle.policies,
     };
