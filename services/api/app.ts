@@ -89,7 +89,7 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs', auth, listJobs(deps));
   router.get('/jobs/:id', auth, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
-  router.get('/advisors', auth, listAdvisors(deps.circle));
+  router.get('/advisors', auth, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   if (deps.ws) {
     // Called by the WebSocket API's integration, never by browsers; $connect checks the token itself.
     const wsDeps = { ...deps, ...deps.ws, now: () => clock.now() };

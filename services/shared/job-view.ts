@@ -24,8 +24,21 @@ import type {
   StepView,
 } from './contracts/job.js';
 import { isTerminal } from './contracts/job.js';
+import type * as Contract from './contracts/job.js';
+import type * as Machine from '../../machines/advisory.types.js';
 import type { Circle } from './circle/circle.js';
 import { memberOf } from './circle/circle.js';
+
+/** The machine's types must fit the contracts clients read (contracts import no machine code). */
+type Fits<A extends B, B> = [A, B];
+export type MachineFitsContracts = [
+  Fits<Machine.Mode, Contract.Mode>,
+  Fits<Machine.StepStatus, Contract.StepStatus>,
+  Fits<Machine.StepError, Contract.StepError>,
+  Fits<Machine.Usage, Contract.Usage>,
+  Fits<Machine.Aggregate, Contract.Aggregate>,
+  Fits<NonNullable<Machine.AdvisoryContext['confidence']>, Contract.Confidence>,
+];
 
 export interface JobViewInput {
   job: JobItem;

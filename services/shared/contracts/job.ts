@@ -1,7 +1,53 @@
 /**
- * The job as the API, the worker, the WebSocket protocol and the UI see it.
+ * The job as the API, the worker, the WebSocket protocol and the UI see it. Contracts
+ * import nothing but other contracts, so the web app and the infra can use them alone; the
+ * machine's own types are checked against these in services/shared/job-view.ts.
  */
-import type { Mode, StepError, StepStatus, Usage, Aggregate } from '../../../machines/advisory.types.js';
+
+export type Mode = 'full' | 'quick';
+export const MODES: readonly Mode[] = ['full', 'quick'];
+
+/** A step's state; `cancelled` is an unfinished step of a job that was cancelled. */
+export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+export interface StepError {
+  /** Error name (e.g. ThrottlingException, States.Timeout, Review.InvalidOutput). */
+  error: string;
+  /** Human-readable cause. */
+  cause: string;
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface RankedAdvisor {
+  advisorId: string;
+  /** Mean 1-based position over the reviewers that ranked this advisor (lower is better). */
+  meanPosition: number;
+  /** Number of reviewers that ranked this advisor. */
+  votes: number;
+}
+
+export interface Aggregate {
+  /** Best first. */
+  ranking: RankedAdvisor[];
+  /** agreement[a][b] for reviewers a, b in [0, 1] (1 = placed the advisors alike); absent when they share no advisor. */
+  agreement: Record<string, Record<string, number>>;
+}
+
+/** The chair's stated confidence; `unstated` when the chair's text names none. */
+export type Confidence = 'high' | 'medium' | 'low' | 'unstated';
+
+/**
+ * How complete the advice of a finished job is (a job still succeeds while the quorum
+ * answered): `complete`; `unranked` (every review failed, the chair wrote without a
+ * ranking); `unstructured` (the chair's text could not be read into sections and is shown
+ * as written); `unsynthesized` (the chair could not write: the answers and the ranking are
+ * the advice).
+ */
+export type AdviceQuality = 'complete' | 'unranked' | 'unstructured' | 'unsynthesized';
 
 export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type JobStage = 'queued' | 'advising' | 'reviewing' | 'synthesizing' | 'done';
@@ -81,7 +127,7 @@ export interface SynthesisParsed {
   recommendation: string;
   agreement: string;
   dissent: string;
-  confidence: 'high' | 'medium' | 'low';
+  confidence: Exclude<Confidence, 'unstated'>;
 }
 
 /** One committed transition: the Transitions table item and the `job.transition` payload. */
@@ -119,7 +165,10 @@ export interface StepView {
   error?: StepError;
   usage?: Usage;
   costUsd?: number;
+  /** Epoch ms of the next attempt while retrying. */
   dueAt?: number;
+  /** The model stopped at its token limit: the text is kept but cut short. */
+  truncated?: boolean;
 }
 
 export interface AdvisorView {
@@ -153,6 +202,10 @@ export interface JobView {
   reason?: string;
   /** Things a reader should know, e.g. an advisor that could not answer. */
   notes: string[];
+  /** How complete the advice is, once the job has succeeded (absent before). */
+  adviceQuality?: AdviceQuality;
+  /** The advisors were the local simulation: the text is template text, not advice. */
+  simulated?: boolean;
 }
 
 /** GET /jobs item. */
