@@ -320,7 +320,7 @@ describe('POST /jobs/{id}/cancel', () => {
 });
 
 describe('GET /advisors', () => {
-  it('describes the circle without the personas’ prompts', async () => {
+  it('describes the circle and the question limit without the personas’ prompts', async () => {
     const h = await start();
 
     const { res, body } = await call(h, 'alice', 'GET', '/advisors');
@@ -335,6 +335,7 @@ describe('GET /advisors', () => {
       chair: { id: 'chair', name: 'Chair', modelId: circle.chair.modelId },
       quorum: 2,
       modes: ['full', 'quick'],
+      limits: { maxQuestionChars: 4000 },
     });
     expect(JSON.stringify(body)).not.toContain('You are');
   });
