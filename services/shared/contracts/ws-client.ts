@@ -387,7 +387,8 @@ function endView(view: JobView, end: JobEnd): JobView {
     stage: 'done',
     advisors: view.advisors.map((a) => ({ ...a, answer: finish(a.answer), review: finish(a.review) })),
   };
-  if (view.synthesis) next.synthesis = finish(view.synthesis);
+  // The chair's step is always there once the job ends, as the server shows it.
+  next.synthesis = finish(view.synthesis ?? { status: 'pending', attempt: 0 });
   if (end.reason) next.reason = end.reason;
   return withTotals(next);
 }

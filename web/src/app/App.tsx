@@ -25,7 +25,6 @@ export function App() {
     // A new page (not the first): focus its content, so keyboards and screen readers start there.
     if (!firstPage.current && route.name !== 'callback') document.getElementById('main')?.focus();
     firstPage.current = false;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path]);
 
   const signIn = () => void auth.signIn(window.location.pathname);

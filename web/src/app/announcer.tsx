@@ -12,6 +12,11 @@ export function announce(text: string): void {
   message.set((m) => ({ text, n: m.n + 1 }));
 }
 
+/** Forgets the last announcement (a new page starts silent). */
+export function clearAnnouncement(): void {
+  message.set((m) => ({ text: '', n: m.n + 1 }));
+}
+
 export function StatusRegion({ className }: { className?: string }) {
   const { text, n } = useStore(message);
   // The key renews the node content so a repeated message is read again.

@@ -64,14 +64,11 @@ function MemberTabs({ members, label }: { members: Member[]; label: string }) {
               aria-controls={`tabpanel-${m.key}`}
               tabIndex={on ? 0 : -1}
               className={styles.tab}
+              aria-label={`${m.name}: ${PHASE_LABEL[m.phase]}`}
               onClick={() => setSelectedKey(m.key)}
             >
               {m.name}
-              <span className={styles.tabPhase}>
-                {' '}
-                <span aria-hidden="true">{PHASE_ICON[m.phase]}</span>
-                <span className="visually-hidden">{PHASE_LABEL[m.phase]}</span>
-              </span>
+              <span className={styles.tabPhase}>{` ${PHASE_ICON[m.phase]}`}</span>
             </button>
           );
         })}

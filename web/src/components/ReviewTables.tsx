@@ -106,12 +106,15 @@ function MatrixCell({ reviewer, advisor, open, onToggle }: { reviewer: AdvisorVi
   }
   return (
     <td className={styles.num}>
-      <button type="button" className={styles.cell} aria-expanded={open} aria-controls="critique-panel" onClick={onToggle}>
+      <button
+        type="button"
+        className={styles.cell}
+        aria-expanded={open}
+        aria-controls="critique-panel"
+        aria-label={`${i + 1} — ${reviewer.name} on ${advisor.name}: show critique`}
+        onClick={onToggle}
+      >
         {i + 1}
-        <span className="visually-hidden">
-          {' '}
-          — {reviewer.name} on {advisor.name}: show critique
-        </span>
       </button>
     </td>
   );

@@ -95,11 +95,16 @@ export function totalMeter(members: readonly Member[], view: JobView): Meter {
   };
 }
 
-/** "2 of 3 advisors answered" once an advisor dropped out; undefined while none has. */
+/**
+ * The quorum badge once an advisor dropped out: "2 of 3 advisors answered" when the
+ * answers are in, "2 of 3 advisors still answering" while they are not; undefined while
+ * nobody dropped out.
+ */
 export function quorumText(view: JobView): string | undefined {
   const total = view.advisors.length;
   const out = view.advisors.filter((a) => ['failed', 'skipped', 'cancelled'].includes(a.answer.status)).length;
   if (out === 0) return undefined;
   const answered = view.advisors.filter((a) => a.answer.status === 'succeeded').length;
-  return `${answered} of ${total} advisors answered`;
+  const advising = view.advisors.some((a) => ['pending', 'running', 'retrying'].includes(a.answer.status));
+  return advising ? `${total - out} of ${total} advisors still answering` : `${answered} of ${total} advisors answered`;
 }

@@ -38,6 +38,7 @@ export function jobView(patch: Partial<JobView> = {}): JobView {
     seq: 0,
     advisors: [advisor('claude', 'Claude'), advisor('mistral', 'Mistral'), advisor('llama', 'Llama')],
     chair: { id: 'chair', name: 'Chair', modelId: 'anthropic.claude' },
+    synthesis: pending(),
     usage: { inputTokens: 0, outputTokens: 0 },
     costUsd: 0,
     notes: [],

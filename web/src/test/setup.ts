@@ -1,6 +1,7 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterEach } from 'vitest';
+import { clearAnnouncement } from '../app/announcer';
 import { installMatchMedia } from './media';
 
 installMatchMedia();
@@ -8,4 +9,5 @@ installMatchMedia();
 afterEach(() => {
   cleanup();
   sessionStorage.clear();
+  clearAnnouncement();
 });
