@@ -5,7 +5,7 @@
  * resource (RFC 8707), it is sent on the authorize and token requests so the access token
  * is a JWT for the API's audience.
  */
-import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
+import { UserManager, WebStorageStateStore, type INavigator, type User } from 'oidc-client-ts';
 import type { WebConfig } from '../contracts';
 import { createStore, type Store } from '../app/store';
 
@@ -26,8 +26,12 @@ export class Auth {
   private readonly manager: UserManager;
   private user?: User;
 
-  constructor(config: WebConfig['oidc'], origin: string, storage: Storage = sessionStorage) {
-    const store = new WebStorageStateStore({ store: storage });
+  /**
+   * `origin` is where the provider sends the browser back (`<origin>/callback`). A test may
+   * pass the page navigation (`redirect`), the one part of the flow a test cannot perform.
+   */
+  constructor(config: WebConfig['oidc'], origin: string, options: { storage?: Storage; redirect?: INavigator } = {}) {
+    const store = new WebStorageStateStore({ store: options.storage ?? sessionStorage });
     const resource = config.resource ? { resource: config.resource } : undefined;
     this.manager = new UserManager({
       authority: config.authority,
@@ -42,7 +46,7 @@ export class Auth {
       // Public client without refresh tokens: an expired session asks to sign in again.
       automaticSilentRenew: false,
       loadUserInfo: false,
-    });
+    }, options.redirect);
     this.manager.events.addAccessTokenExpired(() => this.expire());
   }
 
