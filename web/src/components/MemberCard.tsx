@@ -3,6 +3,7 @@
  * retrying with the attempt and the next try, answered, failed with the real error), how
  * long it has taken, its tokens and cost, and — for an advisor — its answer as it streams.
  */
+import { useLayoutEffect, useRef } from 'react';
 import { useNow } from '../app/hooks';
 import { PHASE_ICON, PHASE_LABEL, clockTime, formatElapsed } from '../format/format';
 import type { Member } from '../live/job-model';
@@ -15,6 +16,17 @@ export function MemberCard({ member, headingLevel = 3 }: { member: Member; headi
   const Heading = headingLevel === 2 ? 'h2' : 'h3';
   const headingId = `member-${member.key}`;
   const streaming = phase === 'streaming';
+  // While text streams in, the panel follows it, unless the reader scrolled up to read.
+  const panel = useRef<HTMLElement>(null);
+  const following = useRef(true);
+  useLayoutEffect(() => {
+    const el = panel.current;
+    if (el && streaming && following.current) el.scrollTop = el.scrollHeight;
+  }, [member.text, streaming]);
+  const onScroll = () => {
+    const el = panel.current;
+    if (el) following.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+  };
   return (
     <article className={`${styles.card} ${styles[phase] ?? ''}`} aria-labelledby={headingId}>
       <header className={styles.head}>
@@ -47,7 +59,7 @@ export function MemberCard({ member, headingLevel = 3 }: { member: Member; headi
         <MeterText meter={member.meter} />
       </p>
       {member.role === 'advisor' && (phase === 'streaming' || phase === 'done' || member.text) && (
-        <section className={styles.answer} aria-label={`Answer from ${member.name}`} aria-busy={streaming} tabIndex={0}>
+        <section ref={panel} onScroll={onScroll} className={styles.answer} aria-label={`Answer from ${member.name}`} aria-busy={streaming} tabIndex={0}>
           {member.text ? <Markdown text={member.text} /> : <p className={styles.muted}>No text.</p>}
           {step?.truncated && <p className={styles.detail}>This answer was cut short at the model’s length limit.</p>}
         </section>

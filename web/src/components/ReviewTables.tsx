@@ -14,27 +14,29 @@ export function RankingTable({ view }: { view: JobView }) {
   if (!view.ranking?.length) return null;
   return (
     <div className={styles.block}>
-      <table className={styles.table}>
-        <caption>Ranking by the circle</caption>
-        <thead>
-          <tr>
-            <th scope="col">Rank</th>
-            <th scope="col">Advisor</th>
-            <th scope="col">Mean position</th>
-            <th scope="col">Votes</th>
-          </tr>
-        </thead>
-        <tbody>
-          {view.ranking.map((r, i) => (
-            <tr key={r.advisorId}>
-              <td className={styles.num}>{i + 1}</td>
-              <th scope="row">{name(r.advisorId)}</th>
-              <td className={styles.num}>{r.meanPosition.toFixed(2)}</td>
-              <td className={styles.num}>{r.votes}</td>
+      <div className={styles.scroll} tabIndex={0} role="group" aria-label="Ranking">
+        <table className={styles.table}>
+          <caption>Ranking by the circle</caption>
+          <thead>
+            <tr>
+              <th scope="col">Rank</th>
+              <th scope="col">Advisor</th>
+              <th scope="col">Mean position</th>
+              <th scope="col">Votes</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {view.ranking.map((r, i) => (
+              <tr key={r.advisorId}>
+                <td className={styles.num}>{i + 1}</td>
+                <th scope="row">{name(r.advisorId)}</th>
+                <td className={styles.num}>{r.meanPosition.toFixed(2)}</td>
+                <td className={styles.num}>{r.votes}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p className={styles.legend}>Mean position: lower is better (1 = every reviewer put this answer first). Votes: how many reviewers ranked it.</p>
     </div>
   );

@@ -51,7 +51,7 @@ describe('the history page', () => {
     const { user } = await renderApp('/history', { api });
     await user.click(await screen.findByRole('link', { name: 'Question number 8?' }));
     expect(window.location.pathname).toBe('/jobs/job-8');
-    expect(await screen.findByText(/Loading the job|This job cannot be shown/)).toBeInTheDocument();
+    expect(await screen.findByRole('heading', { name: 'This job cannot be shown' })).toBeInTheDocument();
   });
 
   it('says so when there is nothing yet', async () => {
