@@ -99,6 +99,23 @@ describe('Auth', () => {
     expect(localStorage.length).toBe(0);
   });
 
+  it('signs out here and at the provider, coming back to the landing page', async () => {
+    vi.stubGlobal('fetch', fakeProvider().fetch);
+    await renderApp('/', { api: fakeApi(CONFIG.apiUrl) });
+    const redirect = recordingNavigator();
+    const auth = new Auth(CONFIG.oidc, 'http://localhost:3000', { redirect });
+    await auth.init();
+    expect(auth.state.get()).toEqual({ status: 'signed-in', name: 'alice' });
+    await auth.signOut();
+    expect(auth.state.get()).toEqual({ status: 'signed-out' });
+    expect(Object.keys(sessionStorage).filter((k) => k.startsWith('oidc.user'))).toEqual([]);
+    const end = new URL(redirect.urls[0]!);
+    expect(end.origin + end.pathname).toBe(`${ISSUER}/session/end`);
+    expect(end.searchParams.get('id_token_hint')).toBe('id-token-alice');
+    expect(end.searchParams.get('post_logout_redirect_uri')).toBe('http://localhost:3000/');
+    expect(end.searchParams.has('resource')).toBe(false);
+  });
+
   it('refuses a callback it did not start, and offers to sign in again', async () => {
     vi.stubGlobal('fetch', fakeProvider().fetch);
     await renderApp('/callback?code=stolen&state=unknown', { signedIn: false });

@@ -32,6 +32,8 @@ export class Auth {
    */
   constructor(config: WebConfig['oidc'], origin: string, options: { storage?: Storage; redirect?: INavigator } = {}) {
     const store = new WebStorageStateStore({ store: options.storage ?? sessionStorage });
+    // The resource rides on the authorize request (`resource`) and the token request
+    // (`extraTokenParams`); not extraQueryParams, which would also go to the sign-out URL.
     const resource = config.resource ? { resource: config.resource } : undefined;
     this.manager = new UserManager({
       authority: config.authority,
@@ -42,7 +44,7 @@ export class Auth {
       scope: config.scope,
       userStore: store,
       stateStore: store,
-      ...(resource ? { extraQueryParams: resource, extraTokenParams: resource } : {}),
+      ...(resource ? { resource: resource.resource, extraTokenParams: resource } : {}),
       // Public client without refresh tokens: an expired session asks to sign in again.
       automaticSilentRenew: false,
       loadUserInfo: false,
