@@ -3,11 +3,14 @@
  * order (dropping duplicates by seq, healing gaps by resubscribing), joins chunked
  * frames, keeps streamed text per step, and reconnects with its last seq when the socket
  * drops. Resolves when the job is done and every transition up to its end was applied.
+ * The protocol itself is contracts/ws-client.ts (shared with the web app); this class is
+ * the socket around it and turns what changed into FollowEvents.
  */
 import WebSocket from 'ws';
 import type { JobStatus, JobView, TransitionRecord } from '../shared/contracts/job.js';
 import type { ClientMessage, ServerMessage } from '../shared/contracts/ws.js';
-import { FrameDecoder } from '../shared/push/frames.js';
+import type { JobStream } from '../shared/contracts/ws-client.js';
+import { FrameDecoder, applyMessage, createJobStream, gapAfter, isComplete, reconnectDelayMs, streamKey, subscribeMessage } from '../shared/contracts/ws-client.js';
 
 export type FollowEvent =
   | { type: 'view'; view: JobView }
@@ -41,19 +44,17 @@ export interface FollowResult {
 const FATAL_CODES = new Set(['not_found', 'forbidden', 'unauthorized']);
 
 export class JobFollower {
-  private seq = 0;
-  private readonly buffered = new Map<number, TransitionRecord>();
-  private readonly transitions: TransitionRecord[] = [];
-  private readonly texts = new Map<string, string>();
+  private stream: JobStream;
   private readonly frames = new FrameDecoder();
-  private done?: { status: JobStatus; reason?: string; seq: number };
   private socket?: WebSocket;
   private reconnects = 0;
   private gapTimer?: NodeJS.Timeout;
   private closedByUs = false;
   private settle!: { resolve: (r: FollowResult) => void; reject: (e: Error) => void };
 
-  constructor(private readonly options: FollowOptions) {}
+  constructor(private readonly options: FollowOptions) {
+    this.stream = createJobStream(options.jobId);
+  }
 
   /** Follows the job to its end. */
   follow(): Promise<FollowResult> {
@@ -75,7 +76,7 @@ export class JobFollower {
   }
 
   get lastSeq(): number {
-    return this.seq;
+    return this.stream.seq;
   }
 
   private async connect(): Promise<void> {
@@ -89,7 +90,7 @@ export class JobFollower {
     url.searchParams.set('token', token);
     const socket = new WebSocket(url);
     this.socket = socket;
-    socket.on('open', () => this.send({ action: 'subscribe', jobId: this.options.jobId, afterSeq: this.seq }));
+    socket.on('open', () => this.send(subscribeMessage(this.stream)));
     socket.on('message', (data) => this.onFrame(String(data)));
     socket.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
@@ -100,7 +101,7 @@ export class JobFollower {
       /* followed by close */
     });
     socket.on('close', () => {
-      if (this.socket !== socket || this.closedByUs || this.done?.seq === this.seq) return;
+      if (this.socket !== socket || this.closedByUs || isComplete(this.stream)) return;
       void this.reconnect();
     });
   }
@@ -109,8 +110,8 @@ export class JobFollower {
     const max = this.options.maxReconnects ?? 20;
     if (this.reconnects >= max) return this.fail(new Error(`lost the connection ${max} times; giving up`));
     this.reconnects++;
-    this.options.onEvent?.({ type: 'reconnecting', attempt: this.reconnects, afterSeq: this.seq });
-    await new Promise((r) => setTimeout(r, Math.min(5000, 100 * 2 ** Math.min(this.reconnects, 6))));
+    this.options.onEvent?.({ type: 'reconnecting', attempt: this.reconnects, afterSeq: this.stream.seq });
+    await new Promise((r) => setTimeout(r, reconnectDelayMs(this.reconnects)));
     if (!this.closedByUs) await this.connect();
   }
 
@@ -124,66 +125,50 @@ export class JobFollower {
 
   private onMessage(message: ServerMessage): void {
     if ('jobId' in message && message.jobId && message.jobId !== this.options.jobId) return;
-    switch (message.type) {
-      case 'job.view':
-        this.options.onEvent?.({ type: 'view', view: message.view });
-        return;
-      case 'job.transition':
-        this.onTransition(message.transition);
-        return;
-      case 'step.delta':
-        this.onDelta(message.stepId, message.attempt, message.offset, message.text);
-        return;
-      case 'job.done':
-        this.done = { status: message.status, reason: message.reason, seq: message.seq };
-        this.finishIfComplete();
-        return;
-      case 'error':
-        this.options.onEvent?.({ type: 'error', code: message.code, message: message.message });
-        if (FATAL_CODES.has(message.code)) this.fail(new Error(message.message));
-        return;
-      default:
-        return;
+    const prev = this.stream;
+    const next = applyMessage(prev, message);
+    this.stream = next;
+    const emit = this.options.onEvent;
+    if (message.type === 'job.view') emit?.({ type: 'view', view: message.view });
+    for (const transition of next.transitions.slice(prev.transitions.length)) emit?.({ type: 'transition', transition });
+    if (message.type === 'step.delta') {
+      const key = streamKey(message.stepId, message.attempt);
+      const before = prev.texts[key] ?? '';
+      const full = next.texts[key] ?? '';
+      // Only new text is reported: a resend after a reconnect adds nothing twice.
+      if (full !== before) emit?.({ type: 'delta', stepId: message.stepId, attempt: message.attempt, text: full.startsWith(before) ? full.slice(before.length) : full, full });
     }
-  }
-
-  private onTransition(t: TransitionRecord): void {
-    if (t.seq <= this.seq) return; // duplicate
-    this.buffered.set(t.seq, t);
-    let next: TransitionRecord | undefined;
-    while ((next = this.buffered.get(this.seq + 1))) {
-      this.buffered.delete(next.seq);
-      this.seq = next.seq;
-      this.transitions.push(next);
-      this.options.onEvent?.({ type: 'transition', transition: next });
-      // The terminal transition is the end, even if its job.done frame was missed.
-      if (next.status !== 'running') this.done ??= { status: next.status, reason: next.reason, seq: next.seq };
+    if (message.type === 'error') {
+      emit?.({ type: 'error', code: message.code, message: message.message });
+      if (FATAL_CODES.has(message.code)) this.fail(new Error(message.message));
+      return;
     }
-    clearTimeout(this.gapTimer);
-    if (this.buffered.size > 0) {
-      // A gap: normally filled within milliseconds; if not, resubscribe from our seq.
-      this.gapTimer = setTimeout(() => this.send({ action: 'subscribe', jobId: this.options.jobId, afterSeq: this.seq }), this.options.gapTimeoutMs ?? 2000);
-    }
+    this.watchGap();
     this.finishIfComplete();
   }
 
-  private onDelta(stepId: string, attempt: number, offset: number, text: string): void {
-    const key = `${stepId}#${attempt}`;
-    const current = this.texts.get(key) ?? '';
-    // Overlapping resends are cut at their offset; a late joiner starts mid-text.
-    const full = offset <= current.length ? current.slice(0, offset) + text : current + text;
-    this.texts.set(key, full);
-    this.options.onEvent?.({ type: 'delta', stepId, attempt, text, full });
+  /** A gap is normally filled within milliseconds; if not, resubscribe from our seq. */
+  private watchGap(): void {
+    if (gapAfter(this.stream) === undefined) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+      return;
+    }
+    this.gapTimer ??= setTimeout(() => {
+      this.gapTimer = undefined;
+      if (gapAfter(this.stream) !== undefined) this.send(subscribeMessage(this.stream));
+    }, this.options.gapTimeoutMs ?? 2000);
   }
 
   private finishIfComplete(): void {
-    if (!this.done || this.seq < this.done.seq) return;
+    const end = this.stream.end;
+    if (!end || !isComplete(this.stream)) return;
     this.close();
     this.settle.resolve({
-      status: this.done.status,
-      reason: this.done.reason,
-      transitions: this.transitions,
-      texts: this.texts,
+      status: end.status,
+      reason: end.reason,
+      transitions: [...this.stream.transitions],
+      texts: new Map(Object.entries(this.stream.texts)),
       reconnects: this.reconnects,
     });
   }

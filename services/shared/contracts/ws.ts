@@ -2,7 +2,7 @@
  * The live-progress protocol over the WebSocket API (DESIGN.md §5). All frames are JSON
  * text of at most MAX_FRAME_BYTES: one ServerMessage, or several as a JSON array (to be
  * applied in order), or one `chunk` of a message too large for a frame.
- * services/shared/push/frames.ts FrameDecoder reads all three.
+ * ws-client.ts is the client side: FrameDecoder reads all three, applyMessage follows a job.
  */
 import type { JobStatus, JobView, TransitionRecord } from './job.js';
 

@@ -2,12 +2,15 @@
  * Encoding server messages into WebSocket payloads that each fit one API Gateway frame
  * (32 KB): a frame holds one message, or several as a JSON array (in order), and a message
  * too large for a frame travels as ordered `chunk` messages that the client joins by id.
- * FrameDecoder is the client side of all three.
+ * The client side of all three, FrameDecoder, lives with the rest of the client protocol in
+ * contracts/ws-client.ts (browser-safe); it is re-exported here for the services' tools.
  */
 import { randomUUID } from 'node:crypto';
 import type { ChunkMessage, ServerMessage } from '../contracts/ws.js';
 import { MAX_FRAME_BYTES } from '../contracts/ws.js';
 import { splitByBytes } from '../text.js';
+
+export { ChunkAssembler, FrameDecoder } from '../contracts/ws-client.js';
 
 /** Room left in a frame for the chunk envelope ({"type":"chunk","id":…,"index":…,"count":…,"data":…}). */
 const ENVELOPE_BYTES = 256;
@@ -57,44 +60,4 @@ export function packFrames(messages: readonly ServerMessage[], maxBytes: number 
   }
   closeRun();
   return frames;
-}
-
-/** Client side: the messages a frame carries (one, an array, or none until a chunked message is complete). */
-export class FrameDecoder {
-  private readonly chunks = new ChunkAssembler();
-
-  decode(raw: string): ServerMessage[] {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      return [];
-    }
-    const out: ServerMessage[] = [];
-    for (const item of Array.isArray(parsed) ? parsed : [parsed]) {
-      const message = item as ServerMessage;
-      if (message?.type !== 'chunk') {
-        out.push(message);
-        continue;
-      }
-      const whole = this.chunks.add(message);
-      if (whole) out.push(whole);
-    }
-    return out;
-  }
-}
-
-/** Client side: joins chunk messages back into the messages they carry. */
-export class ChunkAssembler {
-  private readonly parts = new Map<string, string[]>();
-
-  /** Returns the complete message when `chunk` was the last part missing. */
-  add(chunk: ChunkMessage): ServerMessage | undefined {
-    const parts = this.parts.get(chunk.id) ?? new Array<string>(chunk.count);
-    parts[chunk.index] = chunk.data;
-    this.parts.set(chunk.id, parts);
-    if (parts.filter((p) => p !== undefined).length < chunk.count) return undefined;
-    this.parts.delete(chunk.id);
-    return JSON.parse(parts.join('')) as ServerMessage;
-  }
 }

@@ -1,0 +1,24 @@
+/**
+ * Everything the web app takes from outside web/: the shared contracts (types, names and
+ * the pure client side of the live protocol). Nothing else in services/ may be imported.
+ */
+export type * from '../../services/shared/contracts/job.js';
+export type * from '../../services/shared/contracts/api.js';
+export type * from '../../services/shared/contracts/ws.js';
+export type * from '../../services/shared/contracts/web-config.js';
+export { isTerminal, MODES } from '../../services/shared/contracts/job.js';
+export { WEB_CONFIG_PATH } from '../../services/shared/contracts/web-config.js';
+export {
+  FrameDecoder,
+  applyMessage,
+  createJobStream,
+  gapAfter,
+  isComplete,
+  needsRefetch,
+  reconnectDelayMs,
+  stepOf,
+  stepText,
+  streamKey,
+  subscribeMessage,
+} from '../../services/shared/contracts/ws-client.js';
+export type { JobEnd, JobStream } from '../../services/shared/contracts/ws-client.js';
