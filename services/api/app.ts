@@ -22,6 +22,7 @@ import { tracing } from './middleware/tracing.js';
 import { listAdvisors } from './routes/advisors.routes.js';
 import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
+import { openApiDocument } from './routes/openapi.routes.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.routes.js';
 import { wsConnect, wsDefault, wsDisconnect } from './routes/ws.routes.js';
 
@@ -71,6 +72,7 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   const chatLimit = rateLimit(new TokenBuckets(deps.config.rateLimitPerMinute, () => clock.now()));
 
   router.get('/healthz', healthz);
+  router.get('/openapi.json', openApiDocument(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   router.post(
     '/chat',
     auth,

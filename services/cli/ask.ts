@@ -1,124 +1,43 @@
 /**
- * `npm run ask -- "question"`: submits a question to the circle and shows it think, live:
- * each advisor's state and streamed answer, the review ranking, then the chair's advice.
- * Exits 0 when the advice is ready, 1 when the job failed or was cancelled, 2 for bad use.
- *
- * Endpoints come from COT_API_URL / COT_WS_URL or .local/stack.json (written by npm start);
- * the token from COT_TOKEN, else a local sign-in as COT_USER (default: your user name).
+ * `npm run ask -- "question"`: asks the circle and shows it think, live: each advisor's
+ * state and answer, the review ranking, then the chair's advice. Also `list`, `show`,
+ * `attach`, `cancel` and `whoami` (USAGE in cli-args.ts says it all; README documents it).
+ * Says who it is signed in as on stderr, so stdout stays the answer (or the JSON).
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
-import type { JobView, TransitionRecord } from '../shared/contracts/job.js';
-import { getAccessToken } from '../local/oidc/token-client.js';
-import { JobFollower, type FollowEvent } from './job-follower.js';
-import { createRenderer } from './render.js';
+import { pathToFileURL } from 'node:url';
+import { parseCommandLine, USAGE } from './cli-args.js';
+import { runCommand, type Io } from './commands.js';
+import { UsageError } from './errors.js';
+import { openSession } from './session.js';
+import { clean, styleFor, wantsColor } from './terminal-text.js';
 
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-interface Endpoints {
-  apiUrl: string;
-  wsUrl: string;
-  oidc?: { issuer: string; audience: string };
-}
-
-const USAGE = `usage: npm run ask -- [--quick] [--advisors claude,mistral] [--conversation <id>] [--json] "your question"`;
-
-async function endpoints(env: NodeJS.ProcessEnv): Promise<Endpoints> {
-  let stack: Partial<Endpoints> = {};
-  try {
-    stack = JSON.parse(await readFile(join(process.cwd(), '.local', 'stack.json'), 'utf8')) as Partial<Endpoints>;
-  } catch {
-    /* no local stack: env must say where */
-  }
-  const apiUrl = env.COT_API_URL ?? stack.apiUrl;
-  const wsUrl = env.COT_WS_URL ?? stack.wsUrl;
-  if (!apiUrl || !wsUrl) throw new UsageError('no stack found: start it with `npm start`, or set COT_API_URL and COT_WS_URL');
-  const issuer = env.COT_OIDC_ISSUER ?? stack.oidc?.issuer;
-  const audience = env.COT_OIDC_AUDIENCE ?? stack.oidc?.audience;
-  return { apiUrl, wsUrl, oidc: issuer && audience ? { issuer, audience } : undefined };
-}
-
-function tokenSource(env: NodeJS.ProcessEnv, ep: Endpoints): () => Promise<string> {
-  if (env.COT_TOKEN) {
-    const token = env.COT_TOKEN;
-    return async () => token;
-  }
-  const oidc = ep.oidc;
-  if (!oidc) throw new UsageError('no token: set COT_TOKEN, or start the local stack with `npm start`');
-  const user = (env.COT_USER ?? userInfo().username).toLowerCase().replace(/[^a-z0-9._-]/g, '') || 'me';
-  let cached: { token: string; at: number } | undefined;
-  return async () => {
-    // Local tokens live an hour; refresh well before that on a reconnect.
-    if (!cached || Date.now() - cached.at > 30 * 60_000) cached = { token: await getAccessToken({ issuer: oidc.issuer, user, audience: oidc.audience }), at: Date.now() };
-    return cached.token;
-  };
-}
-
-async function api<T>(ep: Endpoints, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, ep.apiUrl), {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
-  if (!res.ok) throw new Error(json.error ? `${json.error.message} (${json.error.code})` : `the API answered ${res.status}`);
-  return json;
-}
-
-/** Runs the command; returns the process exit code. */
-async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      json: { type: 'boolean', default: false },
-      quick: { type: 'boolean', default: false },
-      advisors: { type: 'string' },
-      conversation: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) {
+/** Runs the command line; returns the process exit code. */
+export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const command = parseCommandLine(argv);
+  if (command.name === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const question = positionals.join(' ').trim();
-  if (!question) throw new UsageError(`ask a question.\n${USAGE}`);
-
-  const ep = await endpoints(env);
-  const token = tokenSource(env, ep);
-  const body = {
-    question,
-    mode: values.quick ? 'quick' : 'full',
-    ...(values.advisors ? { advisors: values.advisors.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
-    ...(values.conversation ? { conversationId: values.conversation } : {}),
+  const session = await openSession(env, command.user);
+  const errStyle = styleFor(wantsColor(process.stderr, env));
+  process.stderr.write(errStyle.dim(`signed in as ${session.who} (${session.how}) · ${session.apiUrl}`) + '\n');
+  const io: Io = {
+    out: process.stdout,
+    err: process.stderr,
+    style: styleFor(wantsColor(process.stdout, env)),
+    // Ctrl-C detaches. A terminal's Ctrl-C may reach us twice (from the terminal and relayed
+    // by npm/tsx), so the handler stays installed and the first one decides.
+    interrupted: () => new Promise((resolve) => process.on('SIGINT', () => resolve())),
   };
-  const { jobId } = await api<{ jobId: string }>(ep, await token(), 'POST', '/chat', body);
-
-  const render = values.json ? undefined : createRenderer(process.stdout, process.stdout.isTTY === true);
-  render?.submitted(jobId, question);
-  const follower = new JobFollower({
-    wsUrl: ep.wsUrl,
-    jobId,
-    token,
-    onEvent: (e: FollowEvent) => render?.event(e),
-  });
-  const outcome = await follower.follow();
-  const view = await api<JobView>(ep, await token(), 'GET', `/jobs/${encodeURIComponent(jobId)}`);
-  if (values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
-  else render?.finished(view, outcome.transitions as TransitionRecord[]);
-  return view.status === 'succeeded' ? 0 : 1;
+  return runCommand(command, session, io);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`ask: ${err.message}\n`);
-    // parseArgs reports unknown options as TypeError: a usage problem, like a missing question.
-    process.exit(err instanceof UsageError || err.name === 'TypeError' ? 2 : 1);
-  },
-);
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`ask: ${clean(err.message)}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}

@@ -337,13 +337,16 @@ describe('api stack', () => {
     });
   });
 
-  it('routes every HTTP call to the API service, authenticated except /healthz', () => {
+  it('routes every HTTP call to the API service, authenticated except the public ones', () => {
     const routes = Object.values(t.api.findResources('AWS::ApiGatewayV2::Route') as Resources).map((r) => r.Properties);
     for (const { method, path, authenticated } of HTTP_ROUTES) {
       const route = routes.find((r) => r.RouteKey === `${method} ${path}`);
       expect(route, `${method} ${path}`).toBeDefined();
       expect(route!.AuthorizationType).toBe(authenticated ? 'JWT' : 'NONE');
     }
+    // Exactly the API's routes (the list its OpenAPI description documents): none forwarded that it does not serve.
+    const httpRouteKeys = routes.map((r) => r.RouteKey as string).filter((key) => !key.startsWith('$'));
+    expect(httpRouteKeys.sort()).toEqual(HTTP_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     t.api.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'HTTP_PROXY', ConnectionType: 'VPC_LINK', PayloadFormatVersion: '1.0' });
   });
 

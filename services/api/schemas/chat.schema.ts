@@ -34,7 +34,8 @@ const codePoints = (text: string): number => [...text].length;
 const required = (field: string, kind: string) => (issue: { input: unknown }) =>
   issue.input === undefined ? `${field} is required` : `${field} must be ${kind}`;
 
-function chatSchema({ maxQuestionChars }: ChatLimits) {
+/** The body schema itself (the OpenAPI description is derived from it). */
+export function chatSchema({ maxQuestionChars }: ChatLimits) {
   return z.strictObject(
     {
       question: z

@@ -6,10 +6,10 @@ import { firstIssueMessage } from './issues.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
-const MAX_CURSOR_CHARS = 2048;
+export const MAX_CURSOR_CHARS = 2048;
 
 /** Job ids are crypto.randomUUID() values. */
-const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface ListJobsQuery {
   limit: number;
