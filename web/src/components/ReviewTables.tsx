@@ -4,7 +4,7 @@
  * answer, own answer greyed and not selectable, the critique behind each number), and how
  * alike the reviewers ranked.
  */
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import type { AdvisorView, JobView } from '../contracts';
 import { Markdown } from './Markdown';
 import styles from './ReviewTables.module.css';
@@ -50,31 +50,9 @@ export function ReviewMatrix({ view }: { view: JobView }) {
   const critique = open ? view.advisors.find((a) => a.id === open.reviewer)?.review.critiques?.[open.advisor] : undefined;
   return (
     <div className={styles.block}>
-      <div className={styles.scroll} tabIndex={0} role="group" aria-label="Review matrix">
-        <table className={styles.table}>
-          <caption>How each reviewer ranked the others’ answers</caption>
-          <thead>
-            <tr>
-              <th scope="col">Reviewer</th>
-              {view.advisors.map((a) => (
-                <th scope="col" key={a.id}>
-                  {a.name}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {reviewers.map((r) => (
-              <tr key={r.id}>
-                <th scope="row">{r.name}</th>
-                {view.advisors.map((a) => (
-                  <MatrixCell key={a.id} reviewer={r} advisor={a} open={open?.reviewer === r.id && open.advisor === a.id} onToggle={() => setOpen((o) => (o?.reviewer === r.id && o.advisor === a.id ? undefined : { reviewer: r.id, advisor: a.id }))} />
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ReviewerTable label="Review matrix" caption="How each reviewer ranked the others’ answers" rows={reviewers} columns={view.advisors}>
+        {(r, a) => <MatrixCell key={a.id} reviewer={r} advisor={a} open={open?.reviewer === r.id && open.advisor === a.id} onToggle={() => setOpen((o) => (o?.reviewer === r.id && o.advisor === a.id ? undefined : { reviewer: r.id, advisor: a.id }))} />}
+      </ReviewerTable>
       <p className={styles.legend}>Each number is the position the reviewer gave that answer (1 = best). A reviewer does not rank its own answer (—). Select a number to read the critique.</p>
       <div id="critique-panel" className={styles.critique} hidden={!open}>
         {open && (
@@ -128,37 +106,58 @@ export function AgreementTable({ view }: { view: JobView }) {
   if (!agreement || reviewers.length < 2) return null;
   return (
     <div className={styles.block}>
-      <div className={styles.scroll} tabIndex={0} role="group" aria-label="Agreement between reviewers">
-        <table className={styles.table}>
-          <caption>How alike the reviewers ranked</caption>
-          <thead>
-            <tr>
-              <th scope="col">Reviewer</th>
-              {reviewers.map((a) => (
-                <th scope="col" key={a.id}>
-                  {a.name}
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {reviewers.map((r) => (
-              <tr key={r.id}>
-                <th scope="row">{r.name}</th>
-                {reviewers.map((a) => {
-                  const v = agreement[r.id]?.[a.id];
-                  return (
-                    <td key={a.id} className={r.id === a.id ? styles.own : styles.num}>
-                      {r.id === a.id ? <Dash hidden="same reviewer" /> : v === undefined ? <Dash hidden="no answer ranked by both" /> : `${Math.round(v * 100)}%`}
-                    </td>
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <ReviewerTable label="Agreement between reviewers" caption="How alike the reviewers ranked" rows={reviewers} columns={reviewers}>
+        {(r, a) => {
+          const v = agreement[r.id]?.[a.id];
+          return (
+            <td key={a.id} className={r.id === a.id ? styles.own : styles.num}>
+              {r.id === a.id ? <Dash hidden="same reviewer" /> : v === undefined ? <Dash hidden="no answer ranked by both" /> : `${Math.round(v * 100)}%`}
+            </td>
+          );
+        }}
+      </ReviewerTable>
       <p className={styles.legend}>100% means two reviewers put the answers they both ranked in the same order.</p>
+    </div>
+  );
+}
+
+/** A table with one row per reviewer and one column per advisor, scrolling sideways when narrow. */
+function ReviewerTable({
+  label,
+  caption,
+  rows,
+  columns,
+  children: cell,
+}: {
+  label: string;
+  caption: string;
+  rows: AdvisorView[];
+  columns: AdvisorView[];
+  children: (row: AdvisorView, column: AdvisorView) => ReactNode;
+}) {
+  return (
+    <div className={styles.scroll} tabIndex={0} role="group" aria-label={label}>
+      <table className={styles.table}>
+        <caption>{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Reviewer</th>
+            {columns.map((a) => (
+              <th scope="col" key={a.id}>
+                {a.name}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.id}>
+              <th scope="row">{r.name}</th>
+              {columns.map((a) => cell(r, a))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

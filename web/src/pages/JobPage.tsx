@@ -63,7 +63,13 @@ export function JobPage({ jobId }: { jobId: string }) {
       </>
     );
   }
-  if (!view) return <p>Loading the job…</p>;
+  if (!view)
+    return (
+      <>
+        <p>Loading the job…</p>
+        <ConnectionNotice state={state} />
+      </>
+    );
   return <JobContent view={view} state={state} live={live} />;
 }
 
