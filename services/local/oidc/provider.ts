@@ -3,8 +3,8 @@
  * signing JWT access tokens for the API with an RS256 key made at start-up. Users sign in
  * with a username only; consent for our own clients is automatic.
  */
-import { listen } from '../../shared/net.js';
-import { createServer, type Server } from 'node:http';
+import { closeServer, listen } from '../../shared/net.js';
+import { createServer } from 'node:http';
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -197,14 +197,6 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (!server.listening) return resolve();
-    server.close((err) => (err ? reject(err) : resolve()));
-    // Keep-alive sockets of finished requests would otherwise hold close() open.
-    server.closeIdleConnections();
-  });
-}
 
 /** `tsx services/local/oidc/provider.ts [port]`: runs the provider alone until interrupted. */
 export async function main(argv = process.argv.slice(2)): Promise<void> {
