@@ -23,12 +23,12 @@ const CONFIG: WebConfig = {
 let app: PlaceholderWebApp;
 let host: WebHost;
 
-beforeAll(async () => {
-  app = await createPlaceholderWebApp();
+beforeAll(() => {
+  app = createPlaceholderWebApp();
 });
 afterAll(async () => {
   await host?.close();
-  await app?.remove();
+  app?.remove();
 });
 
 const stamp = async (dir: string) => JSON.parse(await readFile(join(dir, 'dist', BUILD_STAMP_FILE), 'utf8')) as { hash: string };
@@ -121,6 +121,14 @@ describe('web host', () => {
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     const again = await fetch(`${host.url}${script}`, { headers: { 'if-none-match': js.headers.get('etag')! } });
     expect(again.status).toBe(304);
+  });
+
+  it('serves unhashed files from public/ with their type, revalidated every time', async () => {
+    const icon = await fetch(`${host.url}/favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(icon.headers.get('cache-control')).toBe('no-cache');
+    expect(await icon.text()).toMatch(/^<svg /);
   });
 
   it('answers 404 for a missing file, the build stamp and paths leaving the build', async () => {

@@ -119,6 +119,20 @@ export async function signInAs(page: Page, user: string, opts: { timeoutMs?: num
   await page.waitForURL((url) => url.origin !== providerOrigin, { timeout });
 }
 
+/**
+ * Confirms the sign-out on the local provider's logout page, which the page must be on or be
+ * heading to (after the app sent it to the end-session endpoint); resolves once the browser
+ * has left the provider (for the app's post-logout redirect URI).
+ */
+export async function confirmSignOut(page: Page, opts: { timeoutMs?: number } = {}): Promise<void> {
+  const timeout = opts.timeoutMs ?? 20_000;
+  const button = page.getByRole('button', { name: 'Yes, sign me out', exact: true });
+  await button.waitFor({ timeout });
+  const providerOrigin = new URL(page.url()).origin;
+  await button.click();
+  await page.waitForURL((url) => url.origin !== providerOrigin, { timeout });
+}
+
 /** Writes a full-page PNG to test-artifacts/<name>.png (name may contain folders); returns its path. */
 export async function saveScreenshot(page: Page, name: string): Promise<string> {
   const safe = name.split('/').map((part) => part.replace(/[^\w.-]+/g, '-')).join('/');

@@ -19,6 +19,7 @@ export {
   launchBrowser,
   newUserContext,
   signInAs,
+  confirmSignOut,
   saveScreenshot,
   axeViolations,
   pageProblems,

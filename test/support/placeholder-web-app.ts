@@ -5,14 +5,14 @@
  * provider's login page, redeems the code at the token endpoint (cross-origin, under the
  * host's CSP) and calls the API with the access token (cross-origin, CORS).
  */
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface PlaceholderWebApp {
   /** The app's folder (index.html, src/); `dist/` appears there once built. */
   dir: string;
-  remove(): Promise<void>;
+  remove(): void;
 }
 
 const INDEX_HTML = `<!doctype html>
@@ -21,6 +21,7 @@ const INDEX_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Circle of Trust (placeholder)</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/src/style.css">
 </head>
 <body>
@@ -33,6 +34,9 @@ const INDEX_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+/** In public/: copied to dist/ as it is, unhashed (so served with no-cache). */
+const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1a55c4"/></svg>\n';
 
 const STYLE_CSS = `body { font-family: system-ui, sans-serif; margin: 2rem; color: #1a1a1a; background: #fff; }\n`;
 
@@ -93,14 +97,14 @@ async function main() {
 main().catch((e) => say('failed: ' + e.message));
 `;
 
-/** Writes the placeholder app into a fresh temporary folder. */
-export async function createPlaceholderWebApp(): Promise<PlaceholderWebApp> {
-  const dir = await mkdtemp(join(tmpdir(), 'cot-web-app-'));
-  await mkdir(join(dir, 'src'));
-  await Promise.all([
-    writeFile(join(dir, 'index.html'), INDEX_HTML),
-    writeFile(join(dir, 'src/style.css'), STYLE_CSS),
-    writeFile(join(dir, 'src/main.js'), MAIN_JS),
-  ]);
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+/** Writes the placeholder app into a fresh temporary folder (synchronously, so a test file can pass it to withLocalStack at load). */
+export function createPlaceholderWebApp(): PlaceholderWebApp {
+  const dir = mkdtempSync(join(tmpdir(), 'cot-web-app-'));
+  mkdirSync(join(dir, 'src'));
+  mkdirSync(join(dir, 'public'));
+  writeFileSync(join(dir, 'public/favicon.svg'), FAVICON_SVG);
+  writeFileSync(join(dir, 'index.html'), INDEX_HTML);
+  writeFileSync(join(dir, 'src/style.css'), STYLE_CSS);
+  writeFileSync(join(dir, 'src/main.js'), MAIN_JS);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -78,3 +78,19 @@ export function errorPage(out: Record<string, unknown>): string {
     `<p class="error" role="alert"><strong>${escapeHtml(error)}</strong>${description ? `: ${escapeHtml(description)}` : ''}</p>`,
   );
 }
+
+/** The confirmation the provider asks for before it ends a session; `form` is its own form (a hidden xsrf field). */
+export function logoutPage(form: string): string {
+  return page(
+    'Sign out of Circle of Trust?',
+    `<p>This ends your session at the local development sign-in; the application then shows its signed-out page.</p>
+${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button>`,
+  );
+}
+
+/** Shown after a sign-out that names no application to return to. */
+export function signedOutPage(): string {
+  return page('Signed out', '<p>You are signed out of the local development sign-in. You can close this page.</p>');
+}

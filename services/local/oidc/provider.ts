@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../shared/logging.js';
 import { interactionRoutes } from './interactions.routes.js';
-import { errorPage } from './login-page.js';
+import { errorPage, logoutPage, signedOutPage } from './login-page.js';
 import {
   API_SCOPES,
   CLI_REDIRECT_URI,
@@ -117,6 +117,18 @@ async function providerConfiguration(input: ConfigurationInput): Promise<Configu
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // The provider's own pages instead of its defaults (which load web fonts and fail contrast checks).
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.body = signedOutPage();
+        },
+      },
       resourceIndicators: {
         enabled: true,
         // A client that names no resource still gets tokens for the API: it is the only one.
