@@ -15,6 +15,9 @@ const local = withLocalStack({ workers: 0, web: { dir: app.dir } });
 const web = withBrowser();
 afterAll(() => app.remove());
 
+/** Sign-in tests walk several pages and run axe: generous on a loaded 2-core machine (not a timing assertion). */
+const SIGN_IN_TIMEOUT_MS = 150_000;
+
 const webUrl = () => {
   const url = local.stack.webUrl;
   if (!url) throw new Error('the stack serves no web app');
@@ -116,7 +119,7 @@ describe('web app in the local stack', () => {
     await page.getByText('signed in as alice; GET /jobs answered 200').waitFor();
     await saveScreenshot(page, 'web-host/signed-in');
     expect(problems).toEqual([]);
-  });
+  }, SIGN_IN_TIMEOUT_MS);
 
   it('signs in a name typed on the login page, and signs out back to the app', async () => {
     const { page } = await web.newUser({ baseURL: webUrl() });
@@ -141,5 +144,5 @@ describe('web app in the local stack', () => {
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL((url) => url.pathname.startsWith('/interaction/'));
     await page.getByLabel('Username').waitFor();
-  });
+  }, SIGN_IN_TIMEOUT_MS);
 });
