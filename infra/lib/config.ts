@@ -43,6 +43,8 @@ const contextSchema = z
     pingAudience: z.string().min(1),
     pingClientId: z.string().min(1),
     pingScopes: list,
+    /** An RFC 8707 resource indicator the web app sends, when PingID needs one to pick the API's audience. */
+    pingResource: optionalText,
     circleFile: z.string().min(1).default('services/shared/circle/circle.json'),
     bedrockModelIds: list,
     minWorkerTasks: count(1),

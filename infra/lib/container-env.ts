@@ -39,6 +39,8 @@ export interface ApiEnvironmentOptions {
   readonly issuer: string;
   readonly audience: string;
   readonly port: number;
+  /** Origins whose pages may call the API from a browser (the web app's). */
+  readonly corsOrigins?: readonly string[];
 }
 
 function sharedEnvironment(shared: SharedEnvironment): Record<string, string> {
@@ -73,5 +75,6 @@ export function apiEnvironment(shared: SharedEnvironment, options: ApiEnvironmen
     [ENV.oidcAudience]: options.audience,
     [ENV.apiHost]: '0.0.0.0',
     [ENV.apiPort]: String(options.port),
+    ...(options.corsOrigins?.length ? { [ENV.corsOrigins]: options.corsOrigins.join(',') } : {}),
   };
 }

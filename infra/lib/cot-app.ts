@@ -73,6 +73,20 @@ export function buildCotApp(app: App, options: { webDistDir?: string } = {}): Co
     throttle: { rateLimit: config.apiThrottleRateLimit, burstLimit: config.apiThrottleBurstLimit },
     logRetention: config.logRetentionDays,
   });
+  const edgeWaf = new EdgeWafStack(app, name('EdgeWaf'), {
+    env: { account: config.account, region: EDGE_REGION },
+    description: 'Circle of Trust: AWS WAF web ACL for the CloudFront distribution (us-east-1)',
+    rateLimitPer5Min: config.wafRateLimitPer5Min,
+  });
+  const web = new WebStack(app, name('Web'), {
+    env,
+    description: 'Circle of Trust: web app on S3 + CloudFront (OAC, WAF, CSP), /api/* to the HTTP API',
+    api,
+    waf: edgeWaf,
+    oidc: { issuer: config.pingIssuer, clientId: config.pingClientId, scope: config.pingScopes.join(' '), resource: config.pingResource },
+    webDistDir: options.webDistDir,
+  });
+
   const service = new ServiceStack(app, name('Service'), {
     env,
     description: 'Circle of Trust: ECS cluster, API service (Fargate), worker service (Fargate Spot)',
@@ -91,19 +105,9 @@ export function buildCotApp(app: App, options: { webDistDir?: string } = {}): Co
     logRetention: config.logRetentionDays,
     xrayDaemonImage: config.xrayDaemonImage,
     circleFileInImage: circleIsDefault ? undefined : `/app/${relative(REPO_ROOT, config.circleFilePath)}`,
-  });
-  const edgeWaf = new EdgeWafStack(app, name('EdgeWaf'), {
-    env: { account: config.account, region: EDGE_REGION },
-    description: 'Circle of Trust: AWS WAF web ACL for the CloudFront distribution (us-east-1)',
-    rateLimitPer5Min: config.wafRateLimitPer5Min,
-  });
-  const web = new WebStack(app, name('Web'), {
-    env,
-    description: 'Circle of Trust: web UI on S3 + CloudFront (OAC, WAF), /api/* to the HTTP API',
-    api,
-    waf: edgeWaf,
-    oidc: { issuer: config.pingIssuer, clientId: config.pingClientId, audience: config.pingAudience, scopes: config.pingScopes },
-    webDistDir: options.webDistDir,
+    // The app calls the API on its own origin (/api/*), so browsers send no preflight;
+    // the allow-list still names exactly that origin, so no other page may read it.
+    corsOrigins: [web.siteOrigin],
   });
 
   Tags.of(app).add('project', 'circle-of-trust');

@@ -42,6 +42,8 @@ export interface ServiceStackProps extends StackProps {
   readonly xrayDaemonImage: string;
   /** Circle file path inside the image, when not the default one. */
   readonly circleFileInImage?: string;
+  /** Origins allowed to call the API from a browser (the web app's CloudFront origin); never `*`. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** ECS cluster, API service, worker service, scaling and task roles. */
@@ -78,7 +80,7 @@ export class ServiceStack extends Stack {
       image: imageOf('api'),
       cpu: 512,
       memoryLimitMiB: 1024,
-      environment: apiEnvironment(shared, { issuer: props.issuer, audience: props.audience, port: API_CONTAINER_PORT }),
+      environment: apiEnvironment(shared, { issuer: props.issuer, audience: props.audience, port: API_CONTAINER_PORT, corsOrigins: props.corsOrigins }),
       portMappings: [{ containerPort: API_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
       logRetention: props.logRetention,
       xrayDaemonImage: props.xrayDaemonImage,

@@ -1,17 +1,20 @@
 /**
- * The web UI: web/dist (or a placeholder page when it has not been built) in a private S3
- * bucket behind CloudFront with origin access control and the WAF web ACL. The same
- * distribution forwards /api/* to the HTTP API, so the UI calls its own origin (no CORS)
- * and every API call passes WAF. config.json tells the UI where the APIs and PingID are.
+ * The web app: web/dist in a private S3 bucket behind CloudFront with origin access control
+ * and the WAF web ACL. The same distribution forwards /api/* to the HTTP API, so the app
+ * calls its own origin and every API call passes WAF. config.json (the WebConfig contract)
+ * is generated at deploy time from the stacks' outputs and the PingID settings, never
+ * baked into the build; the app's CSP admits exactly the API, WebSocket and PingID origins.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { join, resolve } from 'node:path';
+import { Annotations, CfnOutput, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import type { Construct } from 'constructs';
+import type { WebConfig } from '../../services/shared/contracts/web-config.js';
+import { WEB_SECURITY_HEADERS, webContentSecurityPolicy } from '../../services/shared/contracts/web-security.js';
 import type { ApiStack } from './api.stack.js';
 import { REPO_ROOT } from './config.js';
 import { privateBucketProps } from './constructs/private-bucket.js';
@@ -21,33 +24,37 @@ import { wildcardAction, wildcardResource } from './nag-findings.js';
 /** CloudFront path prefix of the HTTP API: https://{distribution}/api/chat → POST /chat. */
 export const API_PATH_PREFIX = '/api';
 
+/** Vite's output folder for content-hashed files: only these may be cached for good. */
+export const HASHED_ASSETS_DIR = 'assets';
+
+/** Cache-Control of the deployed objects. */
+export const SITE_CACHE_CONTROL = {
+  /** Hashed names change with their content. */
+  hashedAssets: 'public, max-age=31536000, immutable',
+  /** index.html, config.json and unhashed files: revalidated on every use, so a deploy shows at once. */
+  everythingElse: 'no-cache',
+} as const;
+
 export interface WebStackProps extends StackProps {
   readonly api: ApiStack;
   readonly waf: EdgeWafStack;
-  readonly oidc: { readonly issuer: string; readonly clientId: string; readonly audience: string; readonly scopes: readonly string[] };
-  /** Built UI; a placeholder page is deployed when this directory does not exist. */
+  /** The web app's PingID client: issuer, public client id, the scopes it asks for, and a resource indicator if PingID wants one. */
+  readonly oidc: { readonly issuer: string; readonly clientId: string; readonly scope: string; readonly resource?: string };
+  /** The built app (default web/dist); a placeholder page is deployed when it has no index.html. */
   readonly webDistDir?: string;
 }
 
-/** The UI's runtime configuration (served as /config.json). */
-export interface WebConfig {
-  readonly apiUrl: string;
-  readonly wsUrl: string;
-  readonly oidc: {
-    readonly issuer: string;
-    readonly clientId: string;
-    readonly audience: string;
-    readonly scopes: string;
-    readonly redirectUri: string;
-    readonly postLogoutRedirectUri: string;
-  };
-}
-
-/** S3 + CloudFront (OAC, WAF, logs) + the deployed UI and its config.json. */
+/** S3 + CloudFront (OAC, WAF, logs, security headers) + the deployed app and its config.json. */
 export class WebStack extends Stack {
   public readonly siteBucket: s3.Bucket;
   public readonly distribution: cloudfront.Distribution;
+  /** `https://{distribution domain}`: the app's origin, the one origin the API allows (CORS). */
+  public readonly siteOrigin: string;
+  /** What /config.json holds (deploy-time values are tokens). */
   public readonly siteConfig: WebConfig;
+  public readonly responseHeadersPolicy: cloudfront.ResponseHeadersPolicy;
+  /** True when web/dist was missing and a placeholder page is deployed instead. */
+  public readonly placeholder: boolean;
 
   constructor(scope: Construct, id: string, props: WebStackProps) {
     super(scope, id, props);
@@ -71,18 +78,26 @@ export class WebStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // The WebSocket API is not behind CloudFront (see docs/deploy.md): the app connects to it directly.
+    const webSocketOrigin = `wss://${props.api.webSocketApi.apiId}.execute-api.${this.region}.${this.urlSuffix}`;
+    this.responseHeadersPolicy = this.siteHeadersPolicy([webSocketOrigin, new URL(props.oidc.issuer).origin]);
+
     const apiOrigin = new origins.HttpOrigin(`${props.api.httpApi.apiId}.execute-api.${this.region}.${this.urlSuffix}`, {
       protocolPolicy: cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
       originSslProtocols: [cloudfront.OriginSslPolicy.TLS_V1_2],
     });
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
-      comment: 'Circle of Trust: web UI and /api/* (HTTP API) behind AWS WAF',
+      comment: 'Circle of Trust: web app and /api/* (HTTP API) behind AWS WAF',
       defaultRootObject: 'index.html',
       defaultBehavior: {
-        origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket),
+        // LIST as well as READ: a missing file is then S3's 404, not a 403 that looks like a permission problem.
+        origin: origins.S3BucketOrigin.withOriginAccessControl(this.siteBucket, {
+          originAccessLevels: [cloudfront.AccessLevel.READ, cloudfront.AccessLevel.LIST],
+        }),
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        // Honours the objects' Cache-Control (immutable assets, no-cache for the rest).
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: this.responseHeadersPolicy,
         functionAssociations: [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: this.spaRoutingFunction() }],
       },
       additionalBehaviors: {
@@ -98,6 +113,9 @@ export class WebStack extends Stack {
           functionAssociations: [{ eventType: cloudfront.FunctionEventType.VIEWER_REQUEST, function: this.stripApiPrefixFunction() }],
         },
       },
+      // No errorResponses: they apply to every behaviour and would turn the API's own
+      // 403/404 JSON errors under /api/* into index.html. The SPA fallback is the
+      // viewer-request function of the default behaviour instead.
       webAclId: props.waf.webAcl.attrArn,
       enableLogging: true,
       logBucket,
@@ -106,6 +124,10 @@ export class WebStack extends Stack {
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
     });
+    Annotations.of(this.distribution).acknowledgeWarning(
+      '@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk',
+      'defaultRootObject is index.html and the viewer-request function sends every path without a file extension to /index.html, so no request reaches a bucket listing.',
+    );
     Validations.of(this.distribution).acknowledge(
       {
         id: 'AwsSolutions-CFR1',
@@ -117,49 +139,101 @@ export class WebStack extends Stack {
       },
     );
 
-    const origin = `https://${this.distribution.distributionDomainName}`;
+    this.siteOrigin = `https://${this.distribution.distributionDomainName}`;
     this.siteConfig = {
-      apiUrl: `${origin}${API_PATH_PREFIX}`,
+      apiUrl: `${this.siteOrigin}${API_PATH_PREFIX}`,
       wsUrl: props.api.webSocketStage.url,
       oidc: {
-        issuer: props.oidc.issuer,
+        authority: props.oidc.issuer,
         clientId: props.oidc.clientId,
-        audience: props.oidc.audience,
-        scopes: props.oidc.scopes.join(' '),
-        redirectUri: `${origin}/`,
-        postLogoutRedirectUri: `${origin}/`,
+        scope: props.oidc.scope,
+        ...(props.oidc.resource ? { resource: props.oidc.resource } : {}),
       },
+      simulated: false,
     };
-    const deployment = new s3deploy.BucketDeployment(this, 'DeploySite', {
-      destinationBucket: this.siteBucket,
-      // config.json last, so it wins over a local one a web build may contain.
-      sources: [webSource(props.webDistDir ?? resolve(REPO_ROOT, 'web/dist')), s3deploy.Source.jsonData('config.json', this.siteConfig)],
-      distribution: this.distribution,
-      distributionPaths: ['/*'],
-      memoryLimit: 512,
-    });
-    acknowledgeBucketDeployment(this, deployment, this.siteBucket);
+    const distDir = props.webDistDir ?? resolve(REPO_ROOT, 'web/dist');
+    this.placeholder = !existsSync(join(distDir, 'index.html'));
+    if (this.placeholder) {
+      Annotations.of(this).addWarningV2(
+        'cot:web-placeholder',
+        `${distDir} has no index.html: a placeholder page is deployed instead of the web app. Build it first (npm run build:web), then deploy again.`,
+      );
+    }
+    const deployments = this.deploySite(distDir);
+    acknowledgeBucketDeployment(this, deployments, this.siteBucket);
 
-    new CfnOutput(this, 'SiteUrl', { value: origin });
+    new CfnOutput(this, 'SiteUrl', { value: this.siteOrigin });
     new CfnOutput(this, 'ApiUrl', { value: this.siteConfig.apiUrl });
     new CfnOutput(this, 'DistributionId', { value: this.distribution.distributionId });
   }
 
-  /** Client-side routes (no file extension) get index.html; /config.json and assets pass. */
+  /** The app's CSP (its own origin, which serves /api too, plus `connectOrigins`) and security headers, from the shared contract. */
+  private siteHeadersPolicy(connectOrigins: string[]): cloudfront.ResponseHeadersPolicy {
+    const { ['X-Frame-Options']: frameOption, ['Referrer-Policy']: referrerPolicy, ...others } = WEB_SECURITY_HEADERS;
+    const { ['X-Content-Type-Options']: _nosniff, ...custom } = others;
+    return new cloudfront.ResponseHeadersPolicy(this, 'SiteHeaders', {
+      comment: 'Circle of Trust web app: CSP (API, WebSocket API, PingID only) and security headers',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: { contentSecurityPolicy: webContentSecurityPolicy(connectOrigins), override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: frameOption as cloudfront.HeadersFrameOption, override: true },
+        referrerPolicy: { referrerPolicy: referrerPolicy as cloudfront.HeadersReferrerPolicy, override: true },
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+      },
+      customHeadersBehavior: {
+        customHeaders: Object.entries(custom).map(([header, value]) => ({ header, value, override: true })),
+      },
+    });
+  }
+
+  /**
+   * Two deployments, so each object carries the right Cache-Control: the hashed assets
+   * (kept when a later build no longer lists them, so open pages can still load their
+   * chunks), then everything else with config.json, pruned and invalidated.
+   */
+  private deploySite(distDir: string): s3deploy.BucketDeployment[] {
+    const common = { destinationBucket: this.siteBucket, memoryLimit: 512 } as const;
+    const deployments: s3deploy.BucketDeployment[] = [];
+    const assetsDir = join(distDir, HASHED_ASSETS_DIR);
+    if (!this.placeholder && existsSync(assetsDir)) {
+      deployments.push(
+        new s3deploy.BucketDeployment(this, 'DeployAssets', {
+          ...common,
+          sources: [s3deploy.Source.asset(assetsDir)],
+          destinationKeyPrefix: `${HASHED_ASSETS_DIR}/`,
+          prune: false,
+          cacheControl: [s3deploy.CacheControl.fromString(SITE_CACHE_CONTROL.hashedAssets)],
+        }),
+      );
+    }
+    const site = new s3deploy.BucketDeployment(this, 'DeploySite', {
+      ...common,
+      sources: [
+        this.placeholder
+          ? s3deploy.Source.data('index.html', placeholderPage())
+          : // Dotfiles (the local build stamp) are never published.
+            s3deploy.Source.asset(distDir, { exclude: [HASHED_ASSETS_DIR, '.*'] }),
+        s3deploy.Source.jsonData('config.json', this.siteConfig),
+      ],
+      // Never prune (or touch) what the assets deployment owns.
+      exclude: [`${HASHED_ASSETS_DIR}/*`],
+      prune: true,
+      cacheControl: [s3deploy.CacheControl.fromString(SITE_CACHE_CONTROL.everythingElse)],
+      distribution: this.distribution,
+      distributionPaths: ['/*'],
+    });
+    // The new index.html must not be served before the assets it names exist.
+    for (const before of deployments) site.node.addDependency(before);
+    deployments.push(site);
+    return deployments;
+  }
+
+  /** Client-side routes (no file extension in the last segment) get index.html; files and /config.json pass. */
   private spaRoutingFunction(): cloudfront.Function {
     return new cloudfront.Function(this, 'SpaRouting', {
       comment: 'Serve index.html for client-side routes',
       runtime: cloudfront.FunctionRuntime.JS_2_0,
-      code: cloudfront.FunctionCode.fromInline(
-        [
-          'function handler(event) {',
-          '  var request = event.request;',
-          "  var last = request.uri.split('/').pop();",
-          "  if (last.indexOf('.') === -1) request.uri = '/index.html';",
-          '  return request;',
-          '}',
-        ].join('\n'),
-      ),
+      code: cloudfront.FunctionCode.fromInline(SPA_ROUTING_CODE),
     });
   }
 
@@ -181,25 +255,30 @@ export class WebStack extends Stack {
   }
 }
 
-/** web/dist when it has been built, else one page saying so: synthesis never needs a web build. */
-function webSource(distDir: string): s3deploy.ISource {
-  if (existsSync(resolve(distDir, 'index.html'))) return s3deploy.Source.asset(distDir);
-  return s3deploy.Source.data(
-    'index.html',
-    [
-      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Circle of Trust</title>',
-      '<meta name="viewport" content="width=device-width, initial-scale=1"></head>',
-      '<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;line-height:1.5">',
-      '<h1>Circle of Trust</h1><p>The infrastructure is deployed, but the web UI was not built when it was.',
-      'Run <code>npm run build</code> in <code>web/</code>, then deploy the web stack again (see docs/deploy.md).</p>',
-      '<p>The API is at <code>/api</code>; its configuration is in <a href="/config.json">config.json</a>.</p>',
-      '</body></html>',
-    ].join('\n'),
-  );
+/** The viewer-request function of the default behaviour (exported so tests run it). */
+export const SPA_ROUTING_CODE = [
+  'function handler(event) {',
+  '  var request = event.request;',
+  "  var last = request.uri.split('/').pop();",
+  "  if (last.indexOf('.') === -1) request.uri = '/index.html';",
+  '  return request;',
+  '}',
+].join('\n');
+
+/** Deployed when web/dist is missing: says so, and where the configuration is. */
+function placeholderPage(): string {
+  return [
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Circle of Trust</title>',
+    '<meta name="viewport" content="width=device-width, initial-scale=1"></head>',
+    '<body><main><h1>Circle of Trust</h1><p>The infrastructure is deployed, but the web app was not built when it was.',
+    'Run <code>npm run build:web</code>, then deploy the web stack again (see docs/deploy.md).</p>',
+    '<p>The API is at <code>/api</code>; the app\'s configuration is in <a href="/config.json">config.json</a>.</p>',
+    '</main></body></html>',
+  ].join('\n');
 }
 
 /** The CDK-provided Lambda behind BucketDeployment is not ours to change; say why each finding is accepted. */
-function acknowledgeBucketDeployment(stack: Stack, deployment: s3deploy.BucketDeployment, siteBucket: s3.Bucket): void {
+function acknowledgeBucketDeployment(stack: Stack, deployments: readonly s3deploy.BucketDeployment[], siteBucket: s3.Bucket): void {
   const provider = stack.node.children.find((child) => child.node.id.startsWith('Custom::CDKBucketDeployment'));
   if (!provider) throw new Error('BucketDeployment provider not found: aws-cdk-lib changed its construct id');
   const s3Wildcards = ['s3:GetBucket*', 's3:GetObject*', 's3:List*', 's3:Abort*', 's3:DeleteObject*'];
@@ -221,7 +300,7 @@ function acknowledgeBucketDeployment(stack: Stack, deployment: s3deploy.BucketDe
       reason: 'cloudfront:CreateInvalidation/GetInvalidation (invalidating the distribution after a deploy) support no resource-level permissions in the provider\'s policy.',
     },
   );
-  for (const target of [provider, deployment]) {
+  for (const target of [provider, ...deployments]) {
     Validations.of(target).acknowledge(
       {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

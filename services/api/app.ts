@@ -12,6 +12,7 @@ import type { Logger } from '../shared/logging.js';
 import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
+import { cors } from './middleware/cors.js';
 import { errorBoundary } from './middleware/error-boundary.js';
 import { jsonBody } from './middleware/json-body.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
@@ -34,7 +35,8 @@ export interface ApiDeps {
   circle: Circle;
   verifier: JwtVerifier;
   logger: Logger;
-  config: Pick<ApiConfig, 'maxQuestionChars' | 'rateLimitPerMinute'>;
+  /** `corsOrigins` defaults to none: no browser page may read the API's answers. */
+  config: Pick<ApiConfig, 'maxQuestionChars' | 'rateLimitPerMinute'> & Partial<Pick<ApiConfig, 'corsOrigins'>>;
   /** Defaults to the system clock. */
   clock?: Clock;
   /** Defaults to crypto.randomUUID (job ids must be UUIDs: the routes reject anything else). */
@@ -45,7 +47,7 @@ export interface ApiDeps {
   tracer?: Tracer;
 }
 
-/** Builds the API: request id + access log, tracing, error boundary, security headers, then the routes. */
+/** Builds the API: request id + access log, tracing, error boundary, security headers, CORS, then the routes. */
 export function createApp(deps: ApiDeps): Koa<ApiState> {
   const clock = deps.clock ?? { now: () => Date.now() };
   const app = new Koa<ApiState>();
@@ -54,10 +56,13 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   if (deps.tracer) app.use(tracing(deps.tracer));
   app.use(errorBoundary);
   app.use(securityHeaders);
+  const browser = browserRoutes(deps, clock);
+  app.use(cors({ origins: deps.config.corsOrigins ?? [], routeAllows: (method, path) => browser.match(path, method).route }));
   app.use(routeFallback);
-  const router = routes(deps, clock);
-  app.use(router.routes());
-  app.use(router.allowedMethods());
+  for (const router of [browser, ...(deps.ws ? [webSocketIntegrationRoutes(deps, deps.ws, clock)] : [])]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
 
   app.on('error', (err: unknown, ctx?: ApiContext) => {
     deps.logger.error({ err, requestId: ctx?.state.requestId, method: ctx?.method, path: ctx?.path }, 'request failed');
@@ -65,8 +70,8 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   return app;
 }
 
-/** Every route and its middleware chain, in one place; everything but /healthz is authenticated. */
-function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
+/** The routes people's clients call, and their middleware chains; everything but /healthz is authenticated. */
+function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   const router = new Router<ApiState>();
   const auth = authenticate(deps.verifier);
   const chatLimit = rateLimit(new TokenBuckets(deps.config.rateLimitPerMinute, () => clock.now()));
@@ -92,12 +97,15 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs/:id', auth, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
   router.get('/advisors', auth, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
-  if (deps.ws) {
-    // Called by the WebSocket API's integration, never by browsers; $connect checks the token itself.
-    const wsDeps = { ...deps, ...deps.ws, now: () => clock.now() };
-    router.post('/ws/connect', wsConnect(wsDeps));
-    router.post('/ws/default', wsDefault(wsDeps));
-    router.post('/ws/disconnect', wsDisconnect(wsDeps));
-  }
+  return router;
+}
+
+/** Called by the WebSocket API's integration, never by browsers (so CORS never answers for them); $connect checks the token itself. */
+function webSocketIntegrationRoutes(deps: ApiDeps, ws: NonNullable<ApiDeps['ws']>, clock: Clock): Router<ApiState> {
+  const router = new Router<ApiState>();
+  const wsDeps = { ...deps, ...ws, now: () => clock.now() };
+  router.post('/ws/connect', wsConnect(wsDeps));
+  router.post('/ws/default', wsDefault(wsDeps));
+  router.post('/ws/disconnect', wsDisconnect(wsDeps));
   return router;
 }

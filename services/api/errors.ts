@@ -68,6 +68,14 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/** A CORS preflight from a page whose origin is not on the allow-list (COT_CORS_ORIGINS). */
+export class OriginNotAllowedError extends ApiError {
+  override name = 'OriginNotAllowedError';
+  constructor(origin: string) {
+    super(403, 'origin_not_allowed', `pages from ${JSON.stringify(origin.slice(0, 200))} may not call this API`);
+  }
+}
+
 /** The path exists but not with this method. */
 export class MethodNotAllowedError extends ApiError {
   override name = 'MethodNotAllowedError';

@@ -21,6 +21,8 @@ export const LOCAL_ENV = {
   bedrockFirstTokenDelayMs: 'COT_LOCAL_BEDROCK_FIRST_TOKEN_DELAY_MS',
   oidcPort: 'COT_LOCAL_OIDC_PORT',
   wsPort: 'COT_LOCAL_WS_PORT',
+  webPort: 'COT_LOCAL_WEB_PORT',
+  webDir: 'COT_LOCAL_WEB_DIR',
 } as const;
 
 /** Defaults of `npm start`; tests use ephemeral ports instead. */
@@ -34,6 +36,8 @@ export const LOCAL_DEFAULTS = {
   bedrockControlPort: 8084,
   dynamodbPort: 8000,
   sqsPort: 9324,
+  webPort: 8085,
+  webDir: 'web',
 } as const;
 
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
@@ -49,6 +53,8 @@ const schema = z.object({
   [LOCAL_ENV.bedrockControlPort]: port(LOCAL_DEFAULTS.bedrockControlPort),
   [LOCAL_ENV.dynamodbPort]: port(LOCAL_DEFAULTS.dynamodbPort),
   [LOCAL_ENV.sqsPort]: port(LOCAL_DEFAULTS.sqsPort),
+  [LOCAL_ENV.webPort]: port(LOCAL_DEFAULTS.webPort),
+  [LOCAL_ENV.webDir]: z.string().min(1).default(LOCAL_DEFAULTS.webDir),
   [LOCAL_ENV.bedrockTokenDelayMs]: optionalMs,
   [LOCAL_ENV.bedrockFirstTokenDelayMs]: optionalMs,
 });
@@ -56,7 +62,9 @@ const schema = z.object({
 export interface LocalConfig {
   dir: string;
   workers: number;
-  ports: { api: number; ws: number; oidc: number; bedrock: number; bedrockControl: number; dynamodb: number; sqs: number };
+  ports: { api: number; ws: number; oidc: number; bedrock: number; bedrockControl: number; dynamodb: number; sqs: number; web: number };
+  /** The web app's folder (built to its dist/ and served). */
+  webDir: string;
   bedrock: { tokenDelayMs?: number; firstTokenDelayMs?: number };
 }
 
@@ -74,7 +82,9 @@ export function loadLocalConfig(env: Env): LocalConfig {
       bedrockControl: e[LOCAL_ENV.bedrockControlPort],
       dynamodb: e[LOCAL_ENV.dynamodbPort],
       sqs: e[LOCAL_ENV.sqsPort],
+      web: e[LOCAL_ENV.webPort],
     },
+    webDir: e[LOCAL_ENV.webDir],
     bedrock: { tokenDelayMs: e[LOCAL_ENV.bedrockTokenDelayMs], firstTokenDelayMs: e[LOCAL_ENV.bedrockFirstTokenDelayMs] },
   };
 }

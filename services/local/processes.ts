@@ -159,6 +159,16 @@ export function manage(child: ChildProcess, opts: Pick<SpawnManagedOptions, 'id'
   return proc;
 }
 
+/** True while a process with this PID exists (signal 0 probes without signalling; EPERM: it exists, not ours). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** `code 0` / `signal SIGKILL`, for messages. */
 export function describeExit(info: ExitInfo): string {
   return info.signal ? `signal ${info.signal}` : `code ${String(info.code)}`;

@@ -16,6 +16,8 @@ export const stackFileSchema = z.object({
   startedAt: z.string(),
   apiUrl: z.string(),
   wsUrl: z.string(),
+  /** Absent when the stack serves no web app. */
+  webUrl: z.string().optional(),
   managementEndpoint: z.string(),
   oidc: z.object({ issuer: z.string(), audience: z.string() }),
   bedrock: z.object({ url: z.string(), controlUrl: z.string().optional() }),
@@ -43,6 +45,7 @@ export function describeStack(stack: LocalStack, launcherPid: number): StackFile
     startedAt: new Date().toISOString(),
     apiUrl: stack.apiUrl,
     wsUrl: stack.wsUrl,
+    webUrl: stack.webUrl,
     managementEndpoint: stack.managementEndpoint,
     oidc: stack.oidc,
     bedrock: stack.bedrock,

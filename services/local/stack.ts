@@ -1,7 +1,8 @@
 /**
  * The whole backend on one machine: DynamoDB Local, fauxqs, the tables and queues, the
- * Bedrock stand-in, the OpenID provider, the API process, the WebSocket gateway and N
- * worker processes. `npm start` and every whole-stack test go through this one function.
+ * Bedrock stand-in, the OpenID provider, the API process, the WebSocket gateway, N worker
+ * processes and, when asked, the web app (built when stale, served with its config.json).
+ * `npm start` and every whole-stack test go through this one function.
  *
  * Any AWS part already configured by the SDK's endpoint variables (AWS_ENDPOINT_URL,
  * AWS_ENDPOINT_URL_DYNAMODB/_SQS/_BEDROCK_RUNTIME) is not started and is passed through;
@@ -10,6 +11,7 @@
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { ENV } from '../shared/contracts/names.js';
+import type { WebConfig } from '../shared/contracts/web-config.js';
 import { startBedrockStandin } from './bedrock/server.js';
 import { startOidcProvider } from './oidc/provider.js';
 import { startWsGateway } from './ws-gateway/ws-gateway.js';
@@ -20,6 +22,9 @@ import { getFreePort } from './free-port.js';
 import { loadStackServiceSettings } from './local-config.js';
 import { describeExit, spawnManaged, tail, type ManagedProcess } from './processes.js';
 import { requeueUnfinishedJobs } from './requeue-unfinished.js';
+import { localWebConfig } from './web-host/local-web-config.js';
+import { DEFAULT_WEB_DIR, ensureWebBuild, hasWebApp, type WebBuild } from './web-host/web-build.js';
+import { startWebHost, type WebHost } from './web-host/web-host.js';
 
 /** The repository root: children run from here so `--import tsx` and relative paths resolve. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -40,6 +45,7 @@ export interface LocalStackPorts {
   bedrockControl: number;
   dynamodb: number;
   sqs: number;
+  web: number;
 }
 
 export interface LocalStackOptions {
@@ -66,6 +72,13 @@ export interface LocalStackOptions {
   onProcessLine?: ProcessLineHandler;
   /** How long each part may take to become ready; default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * Serve the web app (npm start does): build `dir` (default web/) with Vite when its dist/
+   * is missing or stale, serve it with its config.json, register its redirect URIs at the
+   * local provider and allow its origin in the API's CORS. Skipped, with a log line, when
+   * `dir` holds no app (no index.html).
+   */
+  web?: boolean | { dir?: string };
 }
 
 export interface LocalStack {
@@ -80,8 +93,11 @@ export interface LocalStack {
     bedrockControl?: string;
     dynamodb?: string;
     sqs?: string;
+    web?: string;
   };
   apiUrl: string;
+  /** The web app, when it is served (see LocalStackOptions.web). */
+  webUrl?: string;
   wsUrl: string;
   oidc: { issuer: string; audience: string };
   /** controlUrl is absent when Bedrock comes from AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
@@ -94,6 +110,8 @@ export interface LocalStack {
   /** SDK clients on the stack's DynamoDB and SQS, for inspection. */
   aws: Pick<AwsStandins, 'dynamo' | 'doc' | 'sqs'>;
   api: ManagedProcess;
+  /** The web app's config.json, when it is served. */
+  webConfig?: WebConfig;
   /** PIDs of the child processes this stack started (API, workers, DynamoDB Local). */
   pids(): { api: number; workers: number[]; dynamodb?: number };
   /** Live list: includes workers spawned later, and ones that exited. */
@@ -132,10 +150,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
+    // First, so the build runs while the rest starts, and the app's URL is known to the
+    // provider (redirect URIs) and the API (CORS) before they start.
+    const web = await startWeb(opts, baseEnv, ports, stoppers, log, onLine);
     const [aws, bedrock, oidc] = await allStarted([
       track(stoppers, 'dynamodb+sqs', STOP_ORDER.standins, startAws(opts, baseEnv, ports, settings, onLine)),
       track(stoppers, 'bedrock', STOP_ORDER.standins, startBedrock(opts, baseEnv, ports)),
-      track(stoppers, 'oidc', STOP_ORDER.standins, startOidc(baseEnv, ports)),
+      track(stoppers, 'oidc', STOP_ORDER.standins, startOidc(baseEnv, ports, web ? [`${web.host.url}/callback`, `${web.host.url}/`] : [])),
     ] as const);
     if (aws.started.dynamodb) log(`DynamoDB Local started at ${aws.endpoints.dynamodb ?? ''}`);
     if (opts.persist && aws.started.dynamodb && aws.started.sqs) {
@@ -164,6 +185,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       [ENV.wsManagementEndpoint]: gateway.managementEndpoint,
       ...opts.env,
     };
+    const corsOrigins = originList(env[ENV.corsOrigins] ?? baseEnv[ENV.corsOrigins], web?.host.url);
+    if (corsOrigins) env[ENV.corsOrigins] = corsOrigins;
     const childEnv = (extra?: Record<string, string>): Env => ({ ...baseEnv, ...env, ...extra });
 
     const api = spawnService('api', SERVICE_ENTRYPOINTS.api, childEnv(), onLine);
@@ -188,6 +211,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     await Promise.all(Array.from({ length: opts.workers ?? 2 }, () => spawnWorker()));
     log(`${workers.length} worker(s) ready`);
 
+    let webConfig: WebConfig | undefined;
+    if (web) {
+      const build = await web.building;
+      webConfig = localWebConfig({
+        apiUrl,
+        wsUrl: gateway.wsUrl,
+        oidc: { issuer: oidc.issuer, audience: oidc.audience },
+        localProvider: oidc.local,
+        simulated: bedrock.controlUrl !== undefined,
+      });
+      web.host.serve({ distDir: build.distDir, config: webConfig });
+      log(`web app ${build.built ? 'built and ' : ''}served at ${web.host.url}`);
+    }
+
     let stopping: Promise<void> | undefined;
     return {
       env,
@@ -200,8 +237,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         bedrockControl: bedrock.controlUrl,
         dynamodb: aws.endpoints.dynamodb,
         sqs: aws.endpoints.sqs,
+        web: web?.host.url,
       },
       apiUrl,
+      webUrl: web?.host.url,
+      webConfig,
       wsUrl: gateway.wsUrl,
       oidc: { issuer: oidc.issuer, audience: oidc.audience },
       bedrock: { url: bedrock.url, controlUrl: bedrock.controlUrl },
@@ -229,7 +269,7 @@ interface Stopper {
   stop: () => Promise<void>;
 }
 
-const STOP_ORDER = { workers: 0, gateway: 1, api: 2, standins: 3 } as const;
+const STOP_ORDER = { workers: 0, gateway: 1, web: 1, api: 2, standins: 3 } as const;
 
 /** Registers a started part's stop function as soon as it has started. */
 async function track<T extends { stop?: () => Promise<void>; close?: () => Promise<void> }>(
@@ -309,15 +349,59 @@ async function startBedrock(opts: LocalStackOptions, baseEnv: Env, ports: Partia
   return { url: standin.url, controlUrl: standin.controlUrl, env: { [ENDPOINT_ENV.bedrockRuntime]: standin.url }, close: () => standin.close() };
 }
 
-async function startOidc(baseEnv: Env, ports: Partial<LocalStackPorts>): Promise<{ issuer: string; audience: string; close?: () => Promise<void> }> {
+async function startOidc(
+  baseEnv: Env,
+  ports: Partial<LocalStackPorts>,
+  webRedirectUris: string[],
+): Promise<{ issuer: string; audience: string; local: boolean; close?: () => Promise<void> }> {
   const issuer = baseEnv[ENV.oidcIssuer];
   if (issuer) {
     const audience = baseEnv[ENV.oidcAudience];
     if (!audience) throw new LocalConfigError(`${ENV.oidcIssuer} is set, so ${ENV.oidcAudience} must be set too`);
-    return { issuer, audience };
+    return { issuer, audience, local: false };
   }
-  const provider = await portHint(startOidcProvider({ host: '127.0.0.1', port: ports.oidc ?? 0 }), 'OpenID provider', 'COT_LOCAL_OIDC_PORT', ports.oidc ?? 0);
-  return { issuer: provider.issuer, audience: provider.audience, close: () => provider.close() };
+  const provider = await portHint(
+    startOidcProvider({ host: '127.0.0.1', port: ports.oidc ?? 0, webRedirectUris }),
+    'OpenID provider',
+    'COT_LOCAL_OIDC_PORT',
+    ports.oidc ?? 0,
+  );
+  return { issuer: provider.issuer, audience: provider.audience, local: true, close: () => provider.close() };
+}
+
+interface WebPart {
+  host: WebHost;
+  /** The build, started at once and awaited when everything else is up. */
+  building: Promise<WebBuild>;
+}
+
+/** Listens for the web app and starts its build, when asked for and there is an app to build. */
+async function startWeb(
+  opts: LocalStackOptions,
+  baseEnv: Env,
+  ports: Partial<LocalStackPorts>,
+  stoppers: Stopper[],
+  log: (line: string) => void,
+  onLine: ProcessLineHandler | undefined,
+): Promise<WebPart | undefined> {
+  if (!opts.web) return undefined;
+  const webDir = resolve((typeof opts.web === 'object' && opts.web.dir) || DEFAULT_WEB_DIR);
+  if (!hasWebApp(webDir)) {
+    log(`not serving the web app: ${join(webDir, 'index.html')} does not exist`);
+    return undefined;
+  }
+  const host = await track(stoppers, 'web-host', STOP_ORDER.web, portHint(startWebHost({ host: '127.0.0.1', port: ports.web ?? 0 }), 'web host', 'COT_LOCAL_WEB_PORT', ports.web ?? 0));
+  const building = ensureWebBuild({ webDir, env: baseEnv, log, onLine: onLine ? (line) => onLine('web-build', line, 'stdout') : undefined });
+  // Awaited once the rest is up; a start-up that fails earlier must not leave it unhandled.
+  building.catch(() => undefined);
+  return { host, building };
+}
+
+/** `existing` (a comma-separated list, possibly unset) plus the web app's origin, without repeats. */
+function originList(existing: string | undefined, webUrl: string | undefined): string | undefined {
+  const origins = new Set((existing ?? '').split(',').map((o) => o.trim()).filter(Boolean));
+  if (webUrl) origins.add(new URL(webUrl).origin);
+  return origins.size > 0 ? [...origins].join(',') : undefined;
 }
 
 /** `node --import tsx <entry>`: no tsx CLI wrapper process in between, so signals reach the service directly. */

@@ -5,6 +5,7 @@
  * Exit codes: 0 stopped cleanly, 1 could not start (or the API died), 130 forced stop.
  */
 import { JavaMissingError, LocalConfigError, StartupError } from './errors.js';
+import { WebBuildError, WebBuildLockTimeoutError } from './web-host/errors.js';
 import { BootstrapError } from './bootstrap.js';
 import { loadLocalConfig, type LocalConfig } from './local-config.js';
 import { createLineFormatter } from './log-format.js';
@@ -51,7 +52,7 @@ async function main(): Promise<number> {
   };
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
 
-  say('starting DynamoDB Local, fauxqs, the Bedrock stand-in and the OpenID provider …');
+  say('starting DynamoDB Local, fauxqs, the Bedrock stand-in, the OpenID provider and the web app …');
   try {
     stack = await startLocalStack({
       dir: config.dir,
@@ -59,13 +60,13 @@ async function main(): Promise<number> {
       workers: config.workers,
       ports: config.ports,
       bedrock: config.bedrock,
+      web: { dir: config.webDir },
       log: say,
       onProcessLine: (id, line) => relay(id, line),
     });
   } catch (err) {
-    if (err instanceof JavaMissingError || err instanceof StartupError || err instanceof LocalConfigError || err instanceof ConfigError || err instanceof BootstrapError) {
-      return fail(err.message);
-    }
+    const known = [JavaMissingError, StartupError, LocalConfigError, ConfigError, BootstrapError, WebBuildError, WebBuildLockTimeoutError];
+    if (known.some((type) => err instanceof type)) return fail((err as Error).message);
     throw err;
   }
   if (signals > 0) return stop(0);
@@ -92,6 +93,7 @@ function watchChildren(stack: LocalStack, stop: (code: number) => Promise<number
 function printEndpoints(stack: LocalStack, file: string): void {
   const pids = stack.pids();
   const rows: [string, string][] = [
+    ['Web app', stack.webUrl ?? '(not served: the web app has no index.html)'],
     ['API', stack.apiUrl],
     ['WebSocket', stack.wsUrl],
     ['OIDC issuer', `${stack.oidc.issuer} (audience ${stack.oidc.audience})`],
@@ -106,7 +108,8 @@ function printEndpoints(stack: LocalStack, file: string): void {
     ['Stack file', file],
   ];
   for (const [name, value] of rows) out.write(`${name.padEnd(12)} ${value}\n`);
-  out.write('ready — try: TOKEN=$(npm run -s token -- alice); Ctrl-C stops everything\n');
+  const open = stack.webUrl ? `open ${stack.webUrl} (sign in as alice), or ` : '';
+  out.write(`ready — ${open}try: TOKEN=$(npm run -s token -- alice); Ctrl-C stops everything\n`);
 }
 
 function fail(message: string): number {

@@ -5,12 +5,13 @@
  */
 import { StartupError } from './errors.js';
 import { loadLocalConfig } from './local-config.js';
+import { processExists } from './processes.js';
 import { readStackFile, stackFilePath } from './stack-file.js';
 
 async function main(): Promise<void> {
   const file = stackFilePath(loadLocalConfig(process.env).dir);
   const stack = await readStackFile(file);
-  if (!isAlive(stack.pid)) {
+  if (!processExists(stack.pid)) {
     throw new StartupError(`the stack in ${file} is not running any more (pid ${stack.pid}): start it with npm start`);
   }
   for (const [key, value] of Object.entries(stack.env)) {
@@ -18,15 +19,6 @@ async function main(): Promise<void> {
     if (process.env[key] === undefined) process.env[key] = value;
   }
   await import('../worker/main.js');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 main().catch((err: unknown) => {

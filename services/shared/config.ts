@@ -44,6 +44,8 @@ export interface ApiConfig extends CommonConfig {
   oidc: { issuer: string; audience: string; jwksUrl?: string; algorithms: string[] };
   maxQuestionChars: number;
   rateLimitPerMinute: number;
+  /** Origins allowed to call the API from a browser (CORS), normalised; empty: none. */
+  corsOrigins: string[];
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -85,6 +87,31 @@ function common(e: z.infer<typeof commonSchema>): CommonConfig {
   };
 }
 
+/** `scheme://host[:port]` of an http(s) URL with nothing after the host, normalised; undefined otherwise. */
+function originOf(entry: string): string | undefined {
+  const url = URL.parse(entry);
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return undefined;
+  if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
+  return url.origin;
+}
+
+/** A comma-separated allow-list of origins; `*` (or anything that is not an origin) is an error, not a wildcard. */
+const corsOrigins = z
+  .string()
+  .default('')
+  .transform((value, ctx) => {
+    const origins = new Set<string>();
+    for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const origin = originOf(entry);
+      if (!origin) {
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not an origin (scheme://host[:port], nothing after it; "*" is never allowed)` });
+        return z.NEVER;
+      }
+      origins.add(origin);
+    }
+    return [...origins];
+  });
+
 const apiSchema = commonSchema.extend({
   [ENV.apiHost]: z.string().default('127.0.0.1'),
   [ENV.apiPort]: port(8080),
@@ -94,6 +121,7 @@ const apiSchema = commonSchema.extend({
   [ENV.oidcAlgorithms]: z.string().default('RS256,PS256,ES256'),
   [ENV.maxQuestionChars]: z.coerce.number().int().positive().default(4000),
   [ENV.rateLimitPerMinute]: z.coerce.number().int().positive().default(30),
+  [ENV.corsOrigins]: corsOrigins,
 });
 
 /** The API service's configuration. */
@@ -111,6 +139,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     },
     maxQuestionChars: e[ENV.maxQuestionChars],
     rateLimitPerMinute: e[ENV.rateLimitPerMinute],
+    corsOrigins: e[ENV.corsOrigins],
   };
 }
 

@@ -3,12 +3,12 @@
  * Docker contexts and is the slow part), then precise assertions on the templates, the
  * containers' environment fed back through the services' own config loaders, and cdk-nag.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildCotApp, type CotStacks } from '../../infra/lib/cot-app.js';
@@ -17,6 +17,8 @@ import { HTTP_ROUTES, WEBSOCKET_STAGE } from '../../infra/lib/api.stack.js';
 import { WEBSOCKET_BACKEND_PATHS } from '../../infra/lib/constructs/websocket-proxy-routes.js';
 import { BEDROCK_INVOKE_ACTIONS } from '../../infra/lib/constructs/bedrock-access.js';
 import { WORKER_STOP_TIMEOUT_SECONDS } from '../../infra/lib/container-env.js';
+import { SITE_CACHE_CONTROL, SPA_ROUTING_CODE } from '../../infra/lib/web.stack.js';
+import { WEB_SECURITY_HEADERS } from '../../services/shared/contracts/web-security.js';
 import { TABLES, type TableDefinition } from '../../services/shared/contracts/tables.js';
 import { ENV, MAX_RECEIVE_COUNT_DEFAULT } from '../../services/shared/contracts/names.js';
 import { loadApiConfig, loadWorkerConfig } from '../../services/shared/config.js';
@@ -39,8 +41,7 @@ beforeAll(() => {
     outdir,
     context: { ...readCdkJsonContext(), pingIssuer: ISSUER, pingAudience: AUDIENCE, pingClientId: CLIENT_ID },
   });
-  // A directory without index.html: the web stack must fall back to its placeholder page.
-  stacks = buildCotApp(app, { webDistDir: join(outdir, 'no-web-build') });
+  stacks = buildCotApp(app, { webDistDir: fakeWebBuild(join(outdir, 'web-dist')) });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   // Synthesis runs the cdk-nag plugin and CloudFormation's default rules; it throws on any
   // unacknowledged finding, so reaching the assertions already means a clean report.
@@ -57,6 +58,17 @@ beforeAll(() => {
 });
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+/** What `vite build` leaves in web/dist: index.html, hashed assets, an unhashed public file, the local build stamp. */
+function fakeWebBuild(dir: string): string {
+  mkdirSync(join(dir, 'assets'), { recursive: true });
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><html lang="en"><head><script type="module" src="/assets/index-Bx12cd34.js"></script></head></html>\n');
+  writeFileSync(join(dir, 'assets/index-Bx12cd34.js'), 'fetch("/config.json");\n');
+  writeFileSync(join(dir, 'assets/index-Cd56ef78.css'), 'body{margin:0}\n');
+  writeFileSync(join(dir, 'favicon.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>\n');
+  writeFileSync(join(dir, '.cot-build.json'), '{"hash":"local"}\n');
+  return dir;
+}
 
 /** A container definition of the service stack by container name. */
 function container(name: string): Record<string, any> {
@@ -76,7 +88,7 @@ function container(name: string): Record<string, any> {
 function environmentOf(name: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const { Name, Value } of container(name).Environment as { Name: string; Value: unknown }[]) {
-    env[Name] = typeof Value === 'string' ? Value : `https://deploy-time.invalid/${Name.toLowerCase()}`;
+    env[Name] = typeof Value === 'string' ? Value : `https://${Name.toLowerCase().replaceAll('_', '-')}.deploy-time.invalid`;
   }
   return env;
 }
@@ -247,6 +259,14 @@ describe('service stack', () => {
     expect(container('api').PortMappings).toEqual([{ ContainerPort: 8080, Protocol: 'tcp' }]);
   });
 
+  it('allows exactly the web app\'s CloudFront origin to call the API from a browser', () => {
+    expect(loadApiConfig(environmentOf('api')).corsOrigins).toEqual(['https://cot-cors-origins.deploy-time.invalid']);
+    const raw = (container('api').Environment as { Name: string; Value: unknown }[]).find((e) => e.Name === ENV.corsOrigins)?.Value;
+    expect(raw).toEqual({ 'Fn::Join': ['', ['https://', expect.objectContaining({ 'Fn::GetStackOutput': expect.objectContaining({ StackName: stacks.web.stackName }) })]] });
+    expect(JSON.stringify(raw)).toMatch(/Distribution\w*DomainName/);
+    expect((container('worker').Environment as { Name: string }[]).map((e) => e.Name)).not.toContain(ENV.corsOrigins);
+  });
+
   it('runs an X-Ray daemon sidecar next to both services', () => {
     for (const taskDef of Object.values(t.service.findResources('AWS::ECS::TaskDefinition') as Resources)) {
       const names = (taskDef.Properties.ContainerDefinitions as any[]).map((c) => c.Name);
@@ -396,34 +416,120 @@ describe('edge and web stacks', () => {
     expect((acl.Rules as any[]).some((r) => r.Statement.RateBasedStatement?.AggregateKeyType === 'IP')).toBe(true);
   });
 
-  it('serves the UI from a private bucket through CloudFront with OAC, WAF and /api/* to the HTTP API', () => {
+  const distribution = () => Object.values(t.web.findResources('AWS::CloudFront::Distribution') as Resources)[0]!.Properties.DistributionConfig;
+  const deployments = () => {
+    const found = t.web.findResources('Custom::CDKBucketDeployment') as Resources;
+    const byId = (id: string) => Object.entries(found).find(([logicalId]) => logicalId.startsWith(id))?.[1];
+    return { all: Object.values(found), assets: byId('DeployAssets'), site: byId('DeploySite') };
+  };
+
+  it('serves the app from a private bucket through CloudFront with OAC, WAF and /api/* to the HTTP API', () => {
     t.web.hasResourceProperties('AWS::S3::Bucket', {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       VersioningConfiguration: { Status: 'Enabled' },
     });
     t.web.hasResourceProperties('AWS::CloudFront::OriginAccessControl', Match.anyValue());
-    const distribution = Object.values(t.web.findResources('AWS::CloudFront::Distribution') as Resources)[0]!.Properties.DistributionConfig;
-    expect(distribution.WebACLId).toBeDefined();
-    expect(distribution.Logging).toBeDefined();
-    expect(distribution.CacheBehaviors).toEqual([
+    // LIST lets S3 answer a missing file with 404 instead of 403; only CloudFront may read or list.
+    const siteRead = Object.values(t.web.findResources('AWS::S3::BucketPolicy') as Resources)
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, any>[])
+      .filter((st) => st.Principal?.Service === 'cloudfront.amazonaws.com');
+    expect(siteRead).toEqual([expect.objectContaining({ Effect: 'Allow', Action: ['s3:GetObject', 's3:ListBucket'] })]);
+    const config = distribution();
+    expect(config.WebACLId).toBeDefined();
+    expect(config.Logging).toBeDefined();
+    expect(config.DefaultRootObject).toBe('index.html');
+    expect(config.CacheBehaviors).toEqual([
       expect.objectContaining({ PathPattern: '/api/*', ViewerProtocolPolicy: 'https-only', AllowedMethods: expect.arrayContaining(['POST', 'GET']) }),
     ]);
   });
 
-  it('writes config.json with the API, WebSocket and PingID endpoints', () => {
-    const config = stacks.web.resolve(stacks.web.siteConfig) as Record<string, any>;
-    expect(flatten(config.apiUrl)).toMatch(/^https:\/\/.+\/api$/);
-    expect(flatten(config.wsUrl)).toMatch(new RegExp(`^wss://.+/${WEBSOCKET_STAGE}$`));
-    expect(config.oidc).toEqual(
-      expect.objectContaining({ issuer: ISSUER, clientId: CLIENT_ID, audience: AUDIENCE, scopes: 'openid profile email' }),
+  it('sends the app\'s client-side routes to index.html, and files (or a missing one) through as they are', () => {
+    const config = distribution();
+    // Custom error responses would apply to /api/* as well and turn the API's 403/404 errors into the app's page.
+    expect(config.CustomErrorResponses).toBeUndefined();
+    const association = (config.DefaultCacheBehavior.FunctionAssociations as any[]).find((a) => a.EventType === 'viewer-request');
+    const functions = t.web.findResources('AWS::CloudFront::Function') as Resources;
+    const spa = Object.entries(functions).find(([id]) => association.FunctionARN['Fn::GetAtt'][0] === id)?.[1];
+    expect(spa?.Properties.FunctionCode).toBe(SPA_ROUTING_CODE);
+    // Run the function the way CloudFront does: a viewer request in, the (maybe rewritten) request out.
+    const handler = new Function(`${SPA_ROUTING_CODE}\nreturn handler;`)() as (event: { request: { uri: string } }) => { uri: string };
+    const uriFor = (uri: string) => handler({ request: { uri } }).uri;
+    for (const route of ['/', '/callback', '/jobs/3f0c2a1e-8b7d-4c5e-9f10-1a2b3c4d5e6f', '/history', '/jobs/']) expect(uriFor(route), route).toBe('/index.html');
+    for (const file of ['/config.json', '/assets/index-Bx12cd34.js', '/assets/index-missing.js', '/favicon.svg']) expect(uriFor(file), file).toBe(file);
+  });
+
+  it('answers with a CSP that admits exactly the WebSocket API and PingID besides its own origin, and the security headers', () => {
+    const policies = t.web.findResources('AWS::CloudFront::ResponseHeadersPolicy') as Resources;
+    const [policyId, policy] = Object.entries(policies)[0]!;
+    expect(Object.keys(policies)).toHaveLength(1);
+    expect(distribution().DefaultCacheBehavior.ResponseHeadersPolicyId).toEqual({ Ref: policyId });
+    const config = policy.Properties.ResponseHeadersPolicyConfig;
+    const csp = flatten(config.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy);
+    const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]));
+    const connect = directives.get('connect-src') ?? [];
+    expect(connect).toHaveLength(3);
+    expect(connect[0]).toBe("'self'");
+    expect(connect[1]).toMatch(/^wss:\/\/.*Cot-Api.*\.execute-api\.us-east-1\.\S+$/);
+    expect(connect[2]).toBe(new URL(ISSUER).origin);
+    expect(directives.get('script-src')).toEqual(["'self'"]);
+    expect(directives.get('default-src')).toEqual(["'self'"]);
+    expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
+    expect(csp).not.toMatch(/unsafe-(inline|eval)|\*/);
+    expect(config.SecurityHeadersConfig).toMatchObject({
+      ContentSecurityPolicy: { Override: true },
+      ContentTypeOptions: { Override: true },
+      FrameOptions: { FrameOption: WEB_SECURITY_HEADERS['X-Frame-Options'], Override: true },
+      ReferrerPolicy: { ReferrerPolicy: WEB_SECURITY_HEADERS['Referrer-Policy'], Override: true },
+      StrictTransportSecurity: { AccessControlMaxAgeSec: 31_536_000, IncludeSubdomains: true, Override: true },
+    });
+    expect(config.CustomHeadersConfig.Items).toEqual(
+      expect.arrayContaining([
+        { Header: 'Permissions-Policy', Value: WEB_SECURITY_HEADERS['Permissions-Policy'], Override: true },
+        { Header: 'Cross-Origin-Opener-Policy', Value: WEB_SECURITY_HEADERS['Cross-Origin-Opener-Policy'], Override: true },
+      ]),
     );
   });
 
-  it('deploys a placeholder page when web/ has not been built', () => {
-    const deployments = t.web.findResources('Custom::CDKBucketDeployment') as Resources;
-    expect(Object.keys(deployments)).toHaveLength(1);
-    // Two sources: the placeholder index.html and config.json (both generated at synth).
-    expect(Object.values(deployments)[0]!.Properties.SourceObjectKeys).toHaveLength(2);
+  it('writes config.json (the WebConfig contract) at deploy time from the stacks\' outputs and the PingID settings', () => {
+    const config = stacks.web.resolve(stacks.web.siteConfig) as Record<string, any>;
+    expect(flatten(config.apiUrl)).toMatch(/^https:\/\/.+\/api$/);
+    expect(flatten(config.wsUrl)).toMatch(new RegExp(`^wss://.+/${WEBSOCKET_STAGE}$`));
+    expect(config.oidc).toEqual({ authority: ISSUER, clientId: CLIENT_ID, scope: 'openid profile email' });
+    expect(config.simulated).toBe(false);
+    // Deploy-time values travel as markers the deployment fills in: the distribution's domain and the WebSocket API's id.
+    const markers = JSON.stringify(deployments().site!.Properties.SourceMarkers);
+    expect(markers).toMatch(/"Distribution\w*","DomainName"/);
+    expect(markers).toMatch(/"StackName":"Cot-Api"/);
+  });
+
+  it('deploys hashed assets cached for a year and everything else, config.json included, revalidated', () => {
+    const { all, assets, site } = deployments();
+    expect(all).toHaveLength(2);
+    expect(assets!.Properties).toMatchObject({ DestinationBucketKeyPrefix: 'assets/', Prune: false, SystemMetadata: { 'cache-control': SITE_CACHE_CONTROL.hashedAssets } });
+    expect(SITE_CACHE_CONTROL.hashedAssets).toBe('public, max-age=31536000, immutable');
+    expect(site!.Properties).toMatchObject({ Prune: true, Exclude: ['assets/*'], SystemMetadata: { 'cache-control': 'no-cache' }, DistributionPaths: ['/*'] });
+    // The build's files and config.json: two sources.
+    expect(site!.Properties.SourceObjectKeys).toHaveLength(2);
+    const siteId = Object.entries(t.web.findResources('Custom::CDKBucketDeployment') as Resources).find(([, r]) => r === site)![0];
+    const assetsId = Object.entries(t.web.findResources('Custom::CDKBucketDeployment') as Resources).find(([, r]) => r === assets)![0];
+    expect((t.web.toJSON().Resources as Record<string, { DependsOn?: string[] }>)[siteId]!.DependsOn).toContain(assetsId);
+    expect(stacks.web.placeholder).toBe(false);
+  });
+
+  it('deploys a placeholder page, with a warning, when web/dist has not been built', () => {
+    const placeholderApp = new App({
+      outdir: join(outdir, 'placeholder'),
+      context: { ...readCdkJsonContext(), pingIssuer: ISSUER, pingAudience: AUDIENCE, pingClientId: CLIENT_ID },
+    });
+    const built = buildCotApp(placeholderApp, { webDistDir: join(outdir, 'no-web-build') });
+    const web = Template.fromStack(built.web);
+    const found = Object.values(web.findResources('Custom::CDKBucketDeployment') as Resources);
+    expect(built.web.placeholder).toBe(true);
+    // Only the site deployment: the placeholder index.html and config.json.
+    expect(found).toHaveLength(1);
+    expect(found[0]!.Properties.SourceObjectKeys).toHaveLength(2);
+    const warnings = Annotations.fromStack(built.web).findWarning('*', Match.stringLikeRegexp('no index.html: a placeholder page is deployed'));
+    expect(warnings).toHaveLength(1);
   });
 });
 

@@ -9,6 +9,7 @@ import { readStackFile, stackFilePath, type StackFile } from '../../services/loc
 import { startTestStack, tokenFor, type TestStack } from '../support/local-stack.js';
 import { apiClient } from '../support/http-client.js';
 import { isolatedBaseEnv } from '../support/isolation.js';
+import { createPlaceholderWebApp } from '../support/placeholder-web-app.js';
 import { processAlive, waitUntilGone } from '../support/processes.js';
 
 describe('startLocalStack', () => {
@@ -95,6 +96,9 @@ function launch(dir: string, extraEnv: Record<string, string> = {}): ReturnType<
       COT_LOCAL_BEDROCK_CONTROL_PORT: '0',
       COT_LOCAL_DYNAMODB_PORT: '0',
       COT_LOCAL_SQS_PORT: '0',
+      COT_LOCAL_WEB_PORT: '0',
+      // No app there: the launcher says so and serves none (tests that want one point here at a placeholder).
+      COT_LOCAL_WEB_DIR: join(dir, 'no-web-app'),
       COT_SHUTDOWN_GRACE_SECONDS: '5',
       ...extraEnv,
     },
@@ -112,14 +116,22 @@ function stackPids(file: StackFile): number[] {
 describe('npm start', () => {
   it('prints its endpoints and ready, writes stack.json, and on Ctrl-C stops everything and exits 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));
-    const proc = launch(dir);
+    const app = createPlaceholderWebApp();
+    const proc = launch(dir, { COT_LOCAL_WEB_DIR: app.dir });
     try {
       await waitForReady(proc);
       const out = proc.output();
-      for (const label of ['API', 'WebSocket', 'OIDC issuer', 'Bedrock', 'DynamoDB', 'SQS', 'Management', 'Tables', 'Queue', 'DLQ']) {
+      for (const label of ['Web app', 'API', 'WebSocket', 'OIDC issuer', 'Bedrock', 'DynamoDB', 'SQS', 'Management', 'Tables', 'Queue', 'DLQ']) {
         expect(out).toMatch(new RegExp(`^${label}\\s+\\S`, 'm'));
       }
       const file = await readStackFile(stackFilePath(dir));
+      // The web app: built, served with its config.json, its origin allowed by the API.
+      const webUrl = /^Web app\s+(http:\/\/127\.0\.0\.1:\d+)$/m.exec(out)?.[1];
+      expect(file.webUrl).toBe(webUrl);
+      expect(out).toMatch(new RegExp(`^ready — open ${file.webUrl}`, 'm'));
+      const config = (await (await fetch(`${file.webUrl}/config.json`)).json()) as { apiUrl: string; wsUrl: string };
+      expect(config).toMatchObject({ apiUrl: file.apiUrl, wsUrl: file.wsUrl, simulated: true });
+      expect(file.env.COT_CORS_ORIGINS).toBe(file.webUrl);
       expect(file.workers).toHaveLength(2);
       expect(file.queues.deadLetter.url).toContain('cot-jobs-dlq');
       expect((await apiClient(file.apiUrl).get('/healthz')).status).toBe(200);
@@ -132,9 +144,11 @@ describe('npm start', () => {
       expect(await proc.exited).toEqual({ code: 0, signal: null });
       expect(pids.filter(processAlive)).toEqual([]);
       await expect(readStackFile(stackFilePath(dir))).rejects.toThrow(/no local stack/);
+      await expect(fetch(`${file.webUrl}/`)).rejects.toThrow();
     } finally {
       await proc.stop(5_000);
       await rm(dir, { recursive: true, force: true });
+      app.remove();
     }
   });
 
@@ -143,6 +157,7 @@ describe('npm start', () => {
     const proc = launch(dir, { COT_LOCAL_WORKERS: '1' });
     try {
       await waitForReady(proc);
+      expect(proc.output()).toMatch(/^Web app\s+\(not served: /m);
       const pids = stackPids(await readStackFile(stackFilePath(dir)));
       proc.kill('SIGKILL');
       await proc.exited;

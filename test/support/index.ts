@@ -14,3 +14,19 @@ export { apiClient, type ApiClient, type ApiErrorBody, type HttpResponse, type R
 export { isolatedBaseEnv, uniqueSuffix } from './isolation.js';
 export { processAlive, waitUntilGone } from './processes.js';
 export type { WorkerProcess } from '../../services/local/stack.js';
+export {
+  withBrowser,
+  launchBrowser,
+  newUserContext,
+  signInAs,
+  confirmSignOut,
+  saveScreenshot,
+  axeViolations,
+  pageProblems,
+  ARTIFACTS_DIR,
+  AXE_TAGS,
+  VIEWPORTS,
+  type BrowserFixture,
+  type UserContextOptions,
+} from './browser.js';
+export { createPlaceholderWebApp, type PlaceholderWebApp } from './placeholder-web-app.js';

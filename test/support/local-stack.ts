@@ -6,6 +6,10 @@
  *   const local = withLocalStack({ workers: 2 });
  *   it('…', async () => { const api = await local.client('alice'); … });
  *
+ * `withLocalStack({ web: true })` also builds web/ when its dist/ is stale (once, under a
+ * lock, however many files ask) and serves it at `local.stack.webUrl` with its config.json,
+ * exactly as `npm start` does; `web: { dir }` serves another app folder instead.
+ *
  * Set COT_TEST_VERBOSE=1 to see every child process's output on stderr.
  */
 import { afterAll, beforeAll } from 'vitest';

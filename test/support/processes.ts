@@ -1,15 +1,9 @@
 /** Process checks for tests: is a PID still alive, and waiting until it is gone. */
 
-/** True while a process with this PID exists (signal 0 probes without signalling). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processExists } from '../../services/local/processes.js';
+
+/** True while a process with this PID exists. */
+export const processAlive = processExists;
 
 /** Resolves once none of `pids` exists any more; rejects with the survivors after `timeoutMs`. */
 export async function waitUntilGone(pids: readonly number[], timeoutMs = 10_000): Promise<void> {

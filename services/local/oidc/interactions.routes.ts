@@ -6,10 +6,8 @@ import { Router } from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Next } from 'koa';
 import { errors, type default as Provider, type Interaction } from 'oidc-provider';
-import { isValidUsername } from './oidc.constants.js';
+import { USERNAME_RULE, isValidUsername } from './oidc.constants.js';
 import { errorPage, loginPage } from './login-page.js';
-
-const USERNAME_RULE = 'A username is 1 to 64 characters: lower-case letters, digits, ".", "_" or "-".';
 
 /** Routes under /interaction/:uid for `provider`. */
 export function interactionRoutes(provider: Provider): Router {

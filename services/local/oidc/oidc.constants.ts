@@ -43,6 +43,12 @@ export const DEFAULT_WEB_REDIRECT_URIS = [
 /** Usernames of the local provider: no passwords, so the name is all there is. */
 export const USERNAME_PATTERN = /^[a-z0-9._-]{1,64}$/;
 
+/** USERNAME_PATTERN in words, for people. */
+export const USERNAME_RULE = 'A username is 1 to 64 characters: lower-case letters, digits, ".", "_" or "-".';
+
+/** Offered as one-click sign-ins on the login page; any other valid name works as well. */
+export const DEMO_USERS = ['alice', 'bob', 'carol'] as const;
+
 /** True when `name` is a username the local provider accepts. */
 export function isValidUsername(name: string): boolean {
   return USERNAME_PATTERN.test(name);

@@ -3,8 +3,8 @@
  * signing JWT access tokens for the API with an RS256 key made at start-up. Users sign in
  * with a username only; consent for our own clients is automatic.
  */
-import { listen } from '../../shared/net.js';
-import { createServer, type Server } from 'node:http';
+import { closeServer, listen } from '../../shared/net.js';
+import { createServer } from 'node:http';
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import Provider, { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../../shared/logging.js';
 import { interactionRoutes } from './interactions.routes.js';
-import { errorPage } from './login-page.js';
+import { errorPage, logoutPage, signedOutPage } from './login-page.js';
 import {
   API_SCOPES,
   CLI_REDIRECT_URI,
@@ -117,6 +117,18 @@ async function providerConfiguration(input: ConfigurationInput): Promise<Configu
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      // The provider's own pages instead of its defaults (which load web fonts and fail contrast checks).
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = logoutPage(form);
+        },
+        postLogoutSuccessSource: (ctx) => {
+          ctx.type = 'html';
+          ctx.body = signedOutPage();
+        },
+      },
       resourceIndicators: {
         enabled: true,
         // A client that names no resource still gets tokens for the API: it is the only one.
@@ -197,14 +209,6 @@ function unique(values: string[]): string[] {
   return [...new Set(values)];
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (!server.listening) return resolve();
-    server.close((err) => (err ? reject(err) : resolve()));
-    // Keep-alive sockets of finished requests would otherwise hold close() open.
-    server.closeIdleConnections();
-  });
-}
 
 /** `tsx services/local/oidc/provider.ts [port]`: runs the provider alone until interrupted. */
 export async function main(argv = process.argv.slice(2)): Promise<void> {

@@ -29,6 +29,8 @@ export const ENV = {
   apiHost: 'COT_API_HOST',
   maxQuestionChars: 'COT_MAX_QUESTION_CHARS',
   rateLimitPerMinute: 'COT_RATE_LIMIT_PER_MINUTE',
+  /** Comma-separated origins whose pages may call the API from a browser (CORS); never `*`. */
+  corsOrigins: 'COT_CORS_ORIGINS',
   // Worker
   workerConcurrency: 'COT_WORKER_CONCURRENCY',
   leaseSeconds: 'COT_LEASE_SECONDS',

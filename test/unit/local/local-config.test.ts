@@ -5,9 +5,10 @@ import { LocalConfigError } from '../../../services/local/errors.js';
 describe('loadLocalConfig', () => {
   it('uses the documented npm start defaults when nothing is set', () => {
     const c = loadLocalConfig({});
-    expect(c.ports).toEqual({ api: 8080, ws: 8081, oidc: 8082, bedrock: 8083, bedrockControl: 8084, dynamodb: 8000, sqs: 9324 });
+    expect(c.ports).toEqual({ api: 8080, ws: 8081, oidc: 8082, bedrock: 8083, bedrockControl: 8084, dynamodb: 8000, sqs: 9324, web: 8085 });
     expect(c.workers).toBe(LOCAL_DEFAULTS.workers);
     expect(c.dir).toBe('.local');
+    expect(c.webDir).toBe('web');
   });
 
   it('reads ports, workers and Bedrock timing from the environment', () => {
@@ -16,6 +17,13 @@ describe('loadLocalConfig', () => {
     expect(c.ports.sqs).toBe(9999);
     expect(c.workers).toBe(3);
     expect(c.bedrock.tokenDelayMs).toBe(5);
+  });
+
+  it('reads the web app\'s port and folder', () => {
+    const c = loadLocalConfig({ COT_LOCAL_WEB_PORT: '0', COT_LOCAL_WEB_DIR: '/tmp/some-app' });
+    expect(c.ports.web).toBe(0);
+    expect(c.webDir).toBe('/tmp/some-app');
+    expect(() => loadLocalConfig({ COT_LOCAL_WEB_PORT: '-1' })).toThrow(/COT_LOCAL_WEB_PORT/);
   });
 
   it('names the variable when a value is invalid', () => {
