@@ -9,7 +9,7 @@ import { parseCommandLine, USAGE } from './cli-args.js';
 import { runCommand, type Io } from './commands.js';
 import { UsageError } from './errors.js';
 import { openSession } from './session.js';
-import { clean, styleFor, wantsColor } from './terminal-text.js';
+import { clean, oneLine, styleFor, wantsColor } from './terminal-text.js';
 
 /** Runs the command line; returns the process exit code. */
 export async function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
@@ -20,7 +20,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   const session = await openSession(env, command.user);
   const errStyle = styleFor(wantsColor(process.stderr, env));
-  process.stderr.write(errStyle.dim(`signed in as ${session.who} (${session.how}) · ${session.apiUrl}`) + '\n');
+  process.stderr.write(errStyle.dim(oneLine(`signed in as ${session.who} (${session.how}) · ${session.apiUrl}`)) + '\n');
   const io: Io = {
     out: process.stdout,
     err: process.stderr,

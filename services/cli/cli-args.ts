@@ -48,6 +48,7 @@ const ONLY: Record<string, CommandName> = { quick: 'ask', advisors: 'ask', conve
 
 /** Job ids are UUIDs (what POST /chat answers). */
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isJobId = (value: unknown): value is string => typeof value === 'string' && JOB_ID.test(value);
 
 const quoteHint = (name: string) => `To ask a question that starts with "${name}", quote it whole: npm run ask -- "${name} …"`;
 
@@ -109,7 +110,7 @@ export function parseCommandLine(argv: string[]): Command {
     case 'cancel': {
       const [jobId, extra] = args;
       if (!jobId || extra !== undefined) throw new UsageError(`${name} takes one job id: npm run ask -- ${name} <job-id>`);
-      if (!JOB_ID.test(jobId)) {
+      if (!isJobId(jobId)) {
         throw new UsageError(`"${jobId}" is not a job id (they look like 3f0c2a6e-…; npm run ask -- list shows yours). ${quoteHint(name)}`);
       }
       return { name, jobId: jobId.toLowerCase(), ...options };

@@ -5,7 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { CancelAccepted, ChatAccepted, ChatRequestBody, JobsPage } from '../shared/contracts/api.js';
 import type { JobView } from '../shared/contracts/job.js';
-import type { Command } from './cli-args.js';
+import { isJobId, type Command } from './cli-args.js';
 import { ApiRefusedError, CliError } from './errors.js';
 import { JobFollower } from './job-follower.js';
 import { createRenderer, renderJobsPage, renderJobView, type Hint } from './render.js';
@@ -73,6 +73,7 @@ const ask: Run<Extract<Command, { name: 'ask' }>> = async (command, session, io)
     ...(command.conversationId ? { conversationId: command.conversationId } : {}),
   };
   const { jobId } = await session.api<ChatAccepted>('POST', '/chat', body);
+  if (!isJobId(jobId)) throw new CliError('the API answered without a job id');
   return follow(session, io, jobId, command.question, command.json);
 };
 
@@ -108,13 +109,13 @@ const cancel: Run<JobCommand> = async (command, session, io) => {
     throw err;
   }
   if (command.json) json(io, accepted);
-  else io.out.write(`Cancelling job ${accepted.jobId}: the circle is stopping.\n${io.style.dim(`see how it ended: ${hintFor(session)(`show ${accepted.jobId}`)}`)}\n`);
+  else io.out.write(`Cancelling job ${command.jobId}: the circle is stopping.\n${io.style.dim(`see how it ended: ${hintFor(session)(`show ${command.jobId}`)}`)}\n`);
   return 0;
 };
 
 const whoami: Run<Extract<Command, { name: 'whoami' }>> = async (command, session, io) => {
   if (command.json) json(io, { user: session.who, how: session.how, apiUrl: session.apiUrl, wsUrl: session.wsUrl });
-  else io.out.write(`${session.who}\n`);
+  else io.out.write(`${oneLine(session.who)}\n`);
   return 0;
 };
 

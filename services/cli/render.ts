@@ -3,14 +3,15 @@
  * starts, answers, retries, fails; the reviews; the chair), each answer rendered when it is
  * complete, the chair's advice rendered a line at a time as it streams. Static: a whole
  * job (`show`) and a page of jobs (`list`). Every string from the API or a model passes
- * through `clean`/`oneLine` or the Markdown renderer, so none can drive the terminal.
+ * through `cleanDeep` as it comes in (and `oneLine` where a line must stay one line), so
+ * none can drive the terminal.
  */
 import type { Writable } from 'node:stream';
 import type { JobsPage } from '../shared/contracts/api.js';
 import type { JobView, StepView, TransitionRecord } from '../shared/contracts/job.js';
 import type { FollowEvent } from './job-follower.js';
 import { MarkdownStream, renderMarkdown } from './markdown.js';
-import { clean, oneLine, type Style } from './terminal-text.js';
+import { clean, cleanDeep, oneLine, type Style } from './terminal-text.js';
 
 export interface Renderer {
   submitted(jobId: string, question: string): void;
@@ -106,9 +107,10 @@ export function createRenderer(out: Writable, s: Style, hint: Hint): Renderer {
 
   return {
     submitted(jobId, question) {
-      line(`${s.bold('You asked:')} ${clean(question)}\n${s.dim(`job ${jobId}`)}`);
+      line(`${s.bold('You asked:')} ${clean(question)}\n${s.dim(`job ${oneLine(jobId)}`)}`);
     },
-    event(e) {
+    event(raw) {
+      const e = cleanDeep(raw);
       switch (e.type) {
         case 'view':
           for (const a of e.view.advisors) {
@@ -134,7 +136,8 @@ export function createRenderer(out: Writable, s: Style, hint: Hint): Renderer {
           return;
       }
     },
-    finished(view) {
+    finished(raw) {
+      const view = cleanDeep(raw);
       const streamed = [...texts.entries()].find(([k]) => k.startsWith('synthesize#'))?.[1] ?? '';
       const missed = view.synthesis?.text && streamed.length < view.synthesis.text.length;
       endChair();
@@ -155,10 +158,11 @@ export function createRenderer(out: Writable, s: Style, hint: Hint): Renderer {
 }
 
 /** A whole job as `show` prints it. */
-export function renderJobView(view: JobView, s: Style, hint: Hint): string {
+export function renderJobView(raw: JobView, s: Style, hint: Hint): string {
+  const view = cleanDeep(raw);
   const lines: string[] = [
     `${s.bold('You asked:')} ${clean(view.question)}`,
-    s.dim(`job ${view.jobId} · ${view.status}${view.status === 'running' ? ` (${view.stage})` : ''} · ${view.mode} · asked ${view.createdAt}`),
+    s.dim(oneLine(`job ${view.jobId} · ${view.status}${view.status === 'running' ? ` (${view.stage})` : ''} · ${view.mode} · asked ${view.createdAt}`)),
     '',
   ];
   for (const a of view.advisors) {
@@ -180,12 +184,13 @@ export function renderJobView(view: JobView, s: Style, hint: Hint): string {
 }
 
 /** A page of jobs as `list` prints it: one line each, newest first, and how to get the next page. */
-export function renderJobsPage(page: JobsPage, s: Style, hint: Hint, options: { width?: number; limit?: number } = {}): string {
+export function renderJobsPage(raw: JobsPage, s: Style, hint: Hint, options: { width?: number; limit?: number } = {}): string {
+  const page = cleanDeep(raw);
   const { width, limit } = options;
   if (page.items.length === 0) return `${s.dim('No jobs yet: ask with npm run ask -- "your question"')}\n`;
   const lines = page.items.map((job) => {
     const when = job.createdAt.slice(0, 16).replace('T', ' ');
-    const head = `${when}  ${job.status.padEnd(9)}  ${job.mode.padEnd(5)}  ${job.jobId}  `;
+    const head = `${oneLine(when)}  ${oneLine(job.status).padEnd(9)}  ${oneLine(job.mode).padEnd(5)}  ${oneLine(job.jobId)}  `;
     const preview = oneLine(job.questionPreview);
     // On a terminal, one row per job; piped, the whole preview.
     const room = width ? Math.max(10, width - [...head].length) : Infinity;

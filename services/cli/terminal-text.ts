@@ -15,6 +15,14 @@ export function clean(text: string): string {
   return text.replace(/\r\n?/g, '\n').replace(ESCAPE_SEQUENCES, '').replace(CONTROLS, '');
 }
 
+/** A copy of a JSON value (an API answer, a WebSocket message) with every string `clean`. */
+export function cleanDeep<T>(value: T): T {
+  if (typeof value === 'string') return clean(value) as T;
+  if (Array.isArray(value)) return value.map(cleanDeep) as T;
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [clean(k), cleanDeep(v)])) as T;
+  return value;
+}
+
 /** `text` on one line: cleaned, with runs of whitespace (newlines included) as one space. */
 export function oneLine(text: string): string {
   return clean(text).replace(/\s+/g, ' ').trim();

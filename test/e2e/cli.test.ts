@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildOpenApiDocument } from '../../services/api/openapi/openapi.document.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { JobsPage } from '../../services/shared/contracts/api.js';
@@ -16,6 +16,8 @@ import { bedrockOf, eventually, stateOf, submit, waitForEnd, waitForView } from 
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const fx = withLocalStack({ workers: 2 });
+// Each CLI run starts Node and signs in (a few seconds; more on a busy 2-core machine), and tests make several.
+vi.setConfig({ testTimeout: 240_000 });
 
 /** Slow enough that a job is still running while the CLI attaches or detaches (about 10 s). */
 const SLOW = { firstTokenDelayMs: 1500, tokenDelayMs: 15 };

@@ -170,7 +170,7 @@ export function buildOpenApiDocument(circle: Circle, limits: ChatLimits): OpenAp
       version: '1',
       summary: 'Ask one question; a circle of advisors answers, reviews each other anonymously, and a chair writes the advice.',
       description:
-        'Every call but /healthz and /openapi.json needs `Authorization: Bearer <access token>` (PingID in AWS, the local OpenID provider with `npm start`). Another user’s job is a 404. Errors are `{"error":{"code","message"}}`. Live progress is on the WebSocket API: docs/websocket.md.',
+        'Paths are relative to the API’s base URL: http://127.0.0.1:8080 with `npm start`, https://{distribution}/api behind CloudFront in AWS. Every call but /healthz and /openapi.json needs `Authorization: Bearer <access token>` (PingID in AWS, the local OpenID provider with `npm start`). Another user’s job is a 404. Errors are `{"error":{"code","message"}}`. Live progress is on the WebSocket API: docs/websocket.md.',
     },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     security: [{ bearerAuth: [] }],
