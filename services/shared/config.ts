@@ -44,6 +44,12 @@ export interface ApiConfig extends CommonConfig {
   oidc: { issuer: string; audience: string; jwksUrl?: string; algorithms: string[] };
   maxQuestionChars: number;
   rateLimitPerMinute: number;
+  /** GET requests per user per minute. */
+  readRateLimitPerMinute: number;
+  /** Open WebSocket connections per user. */
+  wsMaxConnectionsPerUser: number;
+  /** What the WebSocket API's integration proves itself with; required when /ws/* is served. */
+  wsIntegrationSecret?: string;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -94,11 +100,21 @@ const apiSchema = commonSchema.extend({
   [ENV.oidcAlgorithms]: z.string().default('RS256,PS256,ES256'),
   [ENV.maxQuestionChars]: z.coerce.number().int().positive().default(4000),
   [ENV.rateLimitPerMinute]: z.coerce.number().int().positive().default(30),
+  [ENV.readRateLimitPerMinute]: z.coerce.number().int().positive().default(600),
+  [ENV.wsMaxConnectionsPerUser]: z.coerce.number().int().positive().default(20),
+  // Long enough that guessing is hopeless; a value with spaces or quotes cannot travel in a header mapping.
+  [ENV.wsIntegrationSecret]: z
+    .string()
+    .regex(/^(?!.*['"\\])[\x21-\x7e]{32,512}$/, 'must be 32 to 512 visible ASCII characters, without quotes or backslashes')
+    .optional(),
 });
 
 /** The API service's configuration. */
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const e = parse(apiSchema, env);
+  if (e[ENV.wsManagementEndpoint] && !e[ENV.wsIntegrationSecret]) {
+    throw new ConfigError(`${ENV.wsIntegrationSecret} is required when ${ENV.wsManagementEndpoint} is set: without it anyone could call /ws/*`);
+  }
   return {
     ...common(e),
     host: e[ENV.apiHost],
@@ -111,6 +127,9 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     },
     maxQuestionChars: e[ENV.maxQuestionChars],
     rateLimitPerMinute: e[ENV.rateLimitPerMinute],
+    readRateLimitPerMinute: e[ENV.readRateLimitPerMinute],
+    wsMaxConnectionsPerUser: e[ENV.wsMaxConnectionsPerUser],
+    wsIntegrationSecret: e[ENV.wsIntegrationSecret],
   };
 }
 

@@ -29,6 +29,12 @@ export const ENV = {
   apiHost: 'COT_API_HOST',
   maxQuestionChars: 'COT_MAX_QUESTION_CHARS',
   rateLimitPerMinute: 'COT_RATE_LIMIT_PER_MINUTE',
+  /** GET requests per user per minute (a generous limit: reads are cheap but not free). */
+  readRateLimitPerMinute: 'COT_READ_RATE_LIMIT_PER_MINUTE',
+  /** Open WebSocket connections per user; $connect beyond it is refused with 429. */
+  wsMaxConnectionsPerUser: 'COT_WS_MAX_CONNECTIONS_PER_USER',
+  /** Shared secret the WebSocket API's integration sends with every /ws/* call (Secrets Manager in AWS). */
+  wsIntegrationSecret: 'COT_WS_INTEGRATION_SECRET',
   // Worker
   workerConcurrency: 'COT_WORKER_CONCURRENCY',
   leaseSeconds: 'COT_LEASE_SECONDS',
