@@ -12,6 +12,7 @@
  *   x-route-key            $connect | $default | $disconnect
  *   x-event-type           CONNECT | MESSAGE | DISCONNECT
  *   x-request-time-epoch   milliseconds since the epoch
+ *   x-cot-integration-secret  the integrationSecret option, if set (the API requires it)
  * - $connect, on each upgrade request: body `{"queryStringParameters":{…},"headers":{…}}`
  *   (query parameters, last value wins; the upgrade request's headers, lower-case, plus
  *   x-forwarded-for/-proto/-port). 2xx accepts the socket; any other status refuses the
