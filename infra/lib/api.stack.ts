@@ -11,6 +11,7 @@ import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpNlbIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { NetworkStack } from './network.stack.js';
 import { WebSocketProxyRoutes } from './constructs/websocket-proxy-routes.js';
@@ -42,6 +43,8 @@ export class ApiStack extends Stack {
   public readonly authorizer: HttpJwtAuthorizer;
   /** execute-api:ManageConnections on this API's stage only (PostToConnection, GetConnection, DeleteConnection). */
   public readonly manageConnectionsPolicy: iam.ManagedPolicy;
+  /** What the WebSocket API's integration sends to the API service on every /ws/* call. */
+  public readonly webSocketIntegrationSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -87,10 +90,21 @@ export class ApiStack extends Stack {
       description: 'Circle of Trust live progress (job.view, job.transition, step.delta, job.done)',
       routeSelectionExpression: '$request.body.action',
     });
+    // Anything inside the VPC can reach the NLB; only the integration knows this secret.
+    this.webSocketIntegrationSecret = new secretsmanager.Secret(this, 'WebSocketIntegrationSecret', {
+      description: 'Circle of Trust: sent by the WebSocket API integration to the API service (x-cot-integration-secret) on /ws/* calls',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(this.webSocketIntegrationSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The integration embeds the value at deploy time and the API tasks read it when they start, so a rotation Lambda could not bring both along: rotate by changing the secret, redeploying the Api stack and restarting the API service (docs/deploy.md).',
+    });
     const routes = new WebSocketProxyRoutes(this, 'WebSocketRoutes', {
       webSocketApi: this.webSocketApi,
       vpcLink: network.webSocketVpcLink,
       backendBaseUrl: `http://${network.apiLoadBalancer.loadBalancerDnsName}`,
+      integrationSecret: this.webSocketIntegrationSecret,
     });
     const wsAccessLogs = new logs.LogGroup(this, 'WebSocketAccessLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
     this.webSocketStage = new apigwv2.WebSocketStage(this, 'WebSocketStage', {

@@ -20,6 +20,7 @@ import { JOB_VISIBILITY_SECONDS } from './constructs/job-queue.js';
 import { TracedFargateTask } from './constructs/traced-fargate-task.js';
 import { apiEnvironment, workerEnvironment, WORKER_STOP_TIMEOUT_SECONDS, type SharedEnvironment } from './container-env.js';
 import { REPO_ROOT } from './config.js';
+import { ENV } from '../../services/shared/contracts/names.js';
 import { TABLES, type TableDefinition, type TableId } from '../../services/shared/contracts/tables.js';
 import { nagArn, wildcardAction, wildcardResource } from './nag-findings.js';
 
@@ -81,6 +82,7 @@ export class ServiceStack extends Stack {
       cpu: 512,
       memoryLimitMiB: 1024,
       environment: apiEnvironment(shared, { issuer: props.issuer, audience: props.audience, port: API_CONTAINER_PORT, corsOrigins: props.corsOrigins }),
+      secrets: { [ENV.wsIntegrationSecret]: ecs.Secret.fromSecretsManager(api.webSocketIntegrationSecret) },
       portMappings: [{ containerPort: API_CONTAINER_PORT, protocol: ecs.Protocol.TCP }],
       logRetention: props.logRetention,
       xrayDaemonImage: props.xrayDaemonImage,

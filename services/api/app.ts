@@ -14,12 +14,15 @@ import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { cors } from './middleware/cors.js';
 import { errorBoundary } from './middleware/error-boundary.js';
+import { requestErrorLog } from './middleware/error-log.js';
+import { integrationOnly } from './middleware/integration-only.js';
 import { jsonBody } from './middleware/json-body.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { routeFallback } from './middleware/route-fallback.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { tracing } from './middleware/tracing.js';
+import { unreadBody } from './middleware/unread-body.js';
 import { listAdvisors } from './routes/advisors.routes.js';
 import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
@@ -35,14 +38,17 @@ export interface ApiDeps {
   circle: Circle;
   verifier: JwtVerifier;
   logger: Logger;
-  /** `corsOrigins` defaults to none: no browser page may read the API's answers. */
-  config: Pick<ApiConfig, 'maxQuestionChars' | 'rateLimitPerMinute'> & Partial<Pick<ApiConfig, 'corsOrigins'>>;
+  /** `corsOrigins` defaults to none (no browser page may read the API's answers); without readRateLimitPerMinute (tests) GET routes are not rate-limited; main.ts always sets both. */
+  config: Pick<ApiConfig, 'maxQuestionChars' | 'rateLimitPerMinute'> & Partial<Pick<ApiConfig, 'corsOrigins' | 'readRateLimitPerMinute'>>;
   /** Defaults to the system clock. */
   clock?: Clock;
   /** Defaults to crypto.randomUUID (job ids must be UUIDs: the routes reject anything else). */
   newJobId?: () => string;
-  /** The WebSocket API's backend (connections and the management endpoint); without it /ws/* is not served. */
-  ws?: { connections: ConnectionStore; push: PushGateway };
+  /**
+   * The WebSocket API's backend (connections and the management endpoint); without it /ws/*
+   * is not served. Its routes answer only callers that present `integrationSecret`.
+   */
+  ws?: { connections: ConnectionStore; push: PushGateway; integrationSecret: string; maxConnectionsPerUser: number };
   /** One trace segment per request; without it (COT_TRACING=off) nothing is traced. */
   tracer?: Tracer;
 }
@@ -53,6 +59,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const app = new Koa<ApiState>();
 
   app.use(requestContext(deps.logger));
+  app.use(unreadBody());
   if (deps.tracer) app.use(tracing(deps.tracer));
   app.use(errorBoundary);
   app.use(securityHeaders);
@@ -64,9 +71,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
     app.use(router.allowedMethods());
   }
 
-  app.on('error', (err: unknown, ctx?: ApiContext) => {
-    deps.logger.error({ err, requestId: ctx?.state.requestId, method: ctx?.method, path: ctx?.path }, 'request failed');
-  });
+  app.on('error', requestErrorLog(deps.logger, () => clock.now()));
   return app;
 }
 
@@ -75,6 +80,9 @@ function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   const router = new Router<ApiState>();
   const auth = authenticate(deps.verifier);
   const chatLimit = rateLimit(new TokenBuckets(deps.config.rateLimitPerMinute, () => clock.now()));
+  const readLimit = deps.config.readRateLimitPerMinute
+    ? rateLimit(new TokenBuckets(deps.config.readRateLimitPerMinute, () => clock.now()))
+    : async (_ctx: ApiContext, next: () => Promise<unknown>) => void (await next());
 
   router.get('/healthz', healthz);
   router.get('/openapi.json', openApiDocument(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
@@ -93,19 +101,23 @@ function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
       logger: deps.logger,
     }),
   );
-  router.get('/jobs', auth, listJobs(deps));
-  router.get('/jobs/:id', auth, getJob(deps));
+  router.get('/jobs', auth, readLimit, listJobs(deps));
+  router.get('/jobs/:id', auth, readLimit, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
-  router.get('/advisors', auth, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
+  router.get('/advisors', auth, readLimit, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   return router;
 }
 
-/** Called by the WebSocket API's integration, never by browsers (so CORS never answers for them); $connect checks the token itself. */
+/**
+ * Called by the WebSocket API's integration only, never by browsers (so CORS never answers
+ * for them), which proves itself with the shared secret; $connect checks the user's token itself.
+ */
 function webSocketIntegrationRoutes(deps: ApiDeps, ws: NonNullable<ApiDeps['ws']>, clock: Clock): Router<ApiState> {
   const router = new Router<ApiState>();
   const wsDeps = { ...deps, ...ws, now: () => clock.now() };
-  router.post('/ws/connect', wsConnect(wsDeps));
-  router.post('/ws/default', wsDefault(wsDeps));
-  router.post('/ws/disconnect', wsDisconnect(wsDeps));
+  const integration = integrationOnly(ws.integrationSecret);
+  router.post('/ws/connect', integration, wsConnect(wsDeps));
+  router.post('/ws/default', integration, wsDefault(wsDeps));
+  router.post('/ws/disconnect', integration, wsDisconnect(wsDeps));
   return router;
 }

@@ -60,6 +60,14 @@ export class UnknownAdvisorError extends ApiError {
   }
 }
 
+/** The caller may not use this route at all (not a matter of which job: see NotFoundError). */
+export class ForbiddenError extends ApiError {
+  override name = 'ForbiddenError';
+  constructor(message: string, options?: ErrorOptions) {
+    super(403, 'forbidden', message, options);
+  }
+}
+
 /** Missing, or not the caller's: the same answer either way, so ids cannot be probed. */
 export class NotFoundError extends ApiError {
   override name = 'NotFoundError';
@@ -110,6 +118,14 @@ export class UnsupportedMediaTypeError extends ApiError {
   override name = 'UnsupportedMediaTypeError';
   constructor(message = 'the request body must be application/json', options?: ErrorOptions) {
     super(415, 'unsupported_media_type', message, options);
+  }
+}
+
+/** A user already has as many WebSocket connections open as allowed. */
+export class TooManyConnectionsError extends ApiError {
+  override name = 'TooManyConnectionsError';
+  constructor(readonly limit: number) {
+    super(429, 'too_many_connections', `you already have ${limit} live connections open; close one (e.g. another tab) and reconnect`);
   }
 }
 

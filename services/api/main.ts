@@ -42,12 +42,16 @@ async function main(): Promise<void> {
     verifier: createJwtVerifier(config.oidc),
     logger,
     config,
-    ws: config.wsManagementEndpoint
-      ? {
-          connections: new DynamoConnectionStore(dynamo, tables.connections),
-          push: new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint, tracing?.instrument)),
-        }
-      : undefined,
+    // loadApiConfig refuses a management endpoint without the integration secret.
+    ws:
+      config.wsManagementEndpoint && config.wsIntegrationSecret
+        ? {
+            connections: new DynamoConnectionStore(dynamo, tables.connections),
+            push: new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint, tracing?.instrument)),
+            integrationSecret: config.wsIntegrationSecret,
+            maxConnectionsPerUser: config.wsMaxConnectionsPerUser,
+          }
+        : undefined,
     tracer: tracing?.tracer,
   });
 

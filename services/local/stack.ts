@@ -8,6 +8,7 @@
  * AWS_ENDPOINT_URL_DYNAMODB/_SQS/_BEDROCK_RUNTIME) is not started and is passed through;
  * likewise an OpenID issuer given by COT_OIDC_ISSUER (+ COT_OIDC_AUDIENCE).
  */
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { ENV } from '../shared/contracts/names.js';
@@ -168,11 +169,19 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // fix the API's port first, start the gateway, then the API.
     const apiPort = ports.api || (await getFreePort());
     const apiUrl = `http://127.0.0.1:${apiPort}`;
+    // Proves the gateway to the API's /ws/* routes, as the AWS integration does with its
+    // secret; only the API process is told it (not the workers, not stack.json).
+    const integrationSecret = randomBytes(32).toString('base64url');
     const gateway = await track(
       stoppers,
       'ws-gateway',
       STOP_ORDER.gateway,
-      portHint(startWsGateway({ host: '127.0.0.1', port: ports.ws ?? 0, integrationUrl: apiUrl, logger: gatewayLogger(log) }), 'WebSocket gateway', 'COT_LOCAL_WS_PORT', ports.ws ?? 0),
+      portHint(
+        startWsGateway({ host: '127.0.0.1', port: ports.ws ?? 0, integrationUrl: apiUrl, integrationSecret, logger: gatewayLogger(log) }),
+        'WebSocket gateway',
+        'COT_LOCAL_WS_PORT',
+        ports.ws ?? 0,
+      ),
     );
 
     const env: Record<string, string> = {
@@ -189,7 +198,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     if (corsOrigins) env[ENV.corsOrigins] = corsOrigins;
     const childEnv = (extra?: Record<string, string>): Env => ({ ...baseEnv, ...env, ...extra });
 
-    const api = spawnService('api', SERVICE_ENTRYPOINTS.api, childEnv(), onLine);
+    const api = spawnService('api', SERVICE_ENTRYPOINTS.api, childEnv({ [ENV.wsIntegrationSecret]: integrationSecret }), onLine);
     stoppers.push({ name: 'api', order: STOP_ORDER.api, stop: async () => void (await api.stop(API_STOP_GRACE_MS)) });
     await waitForHealthy(apiUrl, api, readyTimeoutMs);
     log(`API healthy at ${apiUrl}`);

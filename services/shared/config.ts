@@ -46,6 +46,12 @@ export interface ApiConfig extends CommonConfig {
   rateLimitPerMinute: number;
   /** Origins allowed to call the API from a browser (CORS), normalised; empty: none. */
   corsOrigins: string[];
+  /** GET requests per user per minute. */
+  readRateLimitPerMinute: number;
+  /** Open WebSocket connections per user. */
+  wsMaxConnectionsPerUser: number;
+  /** What the WebSocket API's integration proves itself with; required when /ws/* is served. */
+  wsIntegrationSecret?: string;
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -122,11 +128,21 @@ const apiSchema = commonSchema.extend({
   [ENV.maxQuestionChars]: z.coerce.number().int().positive().default(4000),
   [ENV.rateLimitPerMinute]: z.coerce.number().int().positive().default(30),
   [ENV.corsOrigins]: corsOrigins,
+  [ENV.readRateLimitPerMinute]: z.coerce.number().int().positive().default(600),
+  [ENV.wsMaxConnectionsPerUser]: z.coerce.number().int().positive().default(20),
+  // Long enough that guessing is hopeless; a value with spaces or quotes cannot travel in a header mapping.
+  [ENV.wsIntegrationSecret]: z
+    .string()
+    .regex(/^(?!.*['"\\])[\x21-\x7e]{32,512}$/, 'must be 32 to 512 visible ASCII characters, without quotes or backslashes')
+    .optional(),
 });
 
 /** The API service's configuration. */
 export function loadApiConfig(env: Env = process.env): ApiConfig {
   const e = parse(apiSchema, env);
+  if (e[ENV.wsManagementEndpoint] && !e[ENV.wsIntegrationSecret]) {
+    throw new ConfigError(`${ENV.wsIntegrationSecret} is required when ${ENV.wsManagementEndpoint} is set: without it anyone could call /ws/*`);
+  }
   return {
     ...common(e),
     host: e[ENV.apiHost],
@@ -140,6 +156,9 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     maxQuestionChars: e[ENV.maxQuestionChars],
     rateLimitPerMinute: e[ENV.rateLimitPerMinute],
     corsOrigins: e[ENV.corsOrigins],
+    readRateLimitPerMinute: e[ENV.readRateLimitPerMinute],
+    wsMaxConnectionsPerUser: e[ENV.wsMaxConnectionsPerUser],
+    wsIntegrationSecret: e[ENV.wsIntegrationSecret],
   };
 }
 

@@ -288,7 +288,8 @@ export class Worker {
   }
 }
 
-function parseMessage(body: string): JobMessage | undefined {
+/** The job message in an SQS body, or undefined for anything else (never throws). */
+export function parseMessage(body: string): JobMessage | undefined {
   try {
     const result = messageSchema.safeParse(JSON.parse(body));
     return result.success ? result.data : undefined;

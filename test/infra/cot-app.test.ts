@@ -7,14 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { buildCotApp, type CotStacks } from '../../infra/lib/cot-app.js';
 import { readCdkJsonContext } from '../../infra/lib/config.js';
 import { HTTP_ROUTES, WEBSOCKET_STAGE } from '../../infra/lib/api.stack.js';
-import { WEBSOCKET_BACKEND_PATHS } from '../../infra/lib/constructs/websocket-proxy-routes.js';
+import { INTEGRATION_SECRET_PARAMETER, WEBSOCKET_BACKEND_PATHS } from '../../infra/lib/constructs/websocket-proxy-routes.js';
+import { WS_INTEGRATION_SECRET_HEADER } from '../../services/shared/contracts/ws.js';
 import { BEDROCK_INVOKE_ACTIONS } from '../../infra/lib/constructs/bedrock-access.js';
 import { WORKER_STOP_TIMEOUT_SECONDS } from '../../infra/lib/container-env.js';
 import { SITE_CACHE_CONTROL, SPA_ROUTING_CODE } from '../../infra/lib/web.stack.js';
@@ -91,6 +92,11 @@ function environmentOf(name: string): Record<string, string> {
     env[Name] = typeof Value === 'string' ? Value : `https://${Name.toLowerCase().replaceAll('_', '-')}.deploy-time.invalid`;
   }
   return env;
+}
+
+/** The logical id of the WebSocket integration secret in the Api stack. */
+function integrationSecretId(): string {
+  return stacks.api.getLogicalId(stacks.api.webSocketIntegrationSecret.node.defaultChild as CfnElement);
 }
 
 /** Every IAM policy statement in a template. */
@@ -250,7 +256,8 @@ describe('service stack', () => {
   });
 
   it('gives the API an environment loadApiConfig accepts, with the PingID issuer and audience', () => {
-    const config = loadApiConfig(environmentOf('api'));
+    // ECS adds the integration secret from Secrets Manager when the container starts.
+    const config = loadApiConfig({ ...environmentOf('api'), [ENV.wsIntegrationSecret]: 'S'.repeat(64) });
     expect(config.oidc.issuer).toBe(ISSUER);
     expect(config.oidc.audience).toBe(AUDIENCE);
     expect(config.host).toBe('0.0.0.0');
@@ -397,12 +404,31 @@ describe('api stack', () => {
           'integration.request.header.x-route-key': 'context.routeKey',
           'integration.request.header.x-event-type': 'context.eventType',
           'integration.request.querystring.token': routeKey === '$connect' ? 'route.request.querystring.token' : Match.absent(),
+          // A quoted static value, resolved from Secrets Manager by CloudFormation at deploy time.
+          [INTEGRATION_SECRET_PARAMETER]: { 'Fn::Join': ['', ["'{{resolve:secretsmanager:", { Ref: integrationSecretId() }, ":SecretString:::}}'"]] },
         }),
       });
       t.api.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey, Target: Match.anyValue() });
     }
     t.api.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteResponseKey: '$default' });
     t.api.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
+  });
+});
+
+describe('the WebSocket integration secret', () => {
+  it('is generated in Secrets Manager, without characters a static mapping value could not carry', () => {
+    t.api.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Description: Match.stringLikeRegexp(WS_INTEGRATION_SECRET_HEADER),
+      GenerateSecretString: { ExcludePunctuation: true, PasswordLength: 64 },
+    });
+  });
+
+  it('reaches the API container as a secret ECS injects, never as a plain environment variable', () => {
+    const api = container('api');
+    expect(api.Secrets).toEqual([{ Name: ENV.wsIntegrationSecret, ValueFrom: expect.anything() }]);
+    expect(JSON.stringify(api.Secrets[0].ValueFrom)).toContain(integrationSecretId());
+    expect((api.Environment as { Name: string }[]).map((e) => e.Name)).not.toContain(ENV.wsIntegrationSecret);
+    expect(container('worker').Secrets).toBeUndefined();
   });
 });
 

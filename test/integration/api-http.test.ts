@@ -267,9 +267,16 @@ describe('authentication over HTTP', () => {
     expect(res.status).toBe(200);
   });
 
+  it('accepts a token issued a few seconds ahead of this clock (skew within the tolerance)', async () => {
+    const res = await request(await keys.sign(claims({ iat: now() + 10 })), 'GET', '/advisors');
+
+    expect(res.status).toBe(200);
+  });
+
   it.each([
     ['no token', async () => undefined, 'missing_token'],
     ['an expired token', async () => keys.sign(claims({ iat: now() - 7200, exp: now() - 3600 })), 'expired_token'],
+    ['a token issued an hour in the future', async () => keys.sign(claims({ iat: now() + 3600, exp: now() + 7200 })), 'invalid_token'],
     ['a token for another audience', async () => keys.sign(claims({ aud: 'someone-else' })), 'invalid_token'],
     ['a token from another issuer', async () => keys.sign(claims({ iss: 'https://evil.example' })), 'invalid_token'],
     ['an alg "none" token', async () => `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt' }))}.${base64url.encode(JSON.stringify(payloadOf(alice)))}.`, 'invalid_token'],

@@ -34,7 +34,7 @@ const app = createApp({
   logger: silentLogger(),
   config: { ...limits, rateLimitPerMinute: 3 },
   // The push backend is given so the WebSocket API's routes are registered too.
-  ws: { connections: {} as never, push: {} as never },
+  ws: { connections: {} as never, push: {} as never, integrationSecret: 'x'.repeat(32), maxConnectionsPerUser: 20 },
 });
 let server: Awaited<ReturnType<typeof serve>>;
 let served: OpenApiDocument;

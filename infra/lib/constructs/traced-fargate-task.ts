@@ -16,6 +16,8 @@ export interface TracedFargateTaskProps {
   readonly cpu: number;
   readonly memoryLimitMiB: number;
   readonly environment: Record<string, string>;
+  /** Secrets ECS injects as environment variables when the container starts (never in the task definition). */
+  readonly secrets?: Record<string, ecs.Secret>;
   readonly logRetention: logs.RetentionDays;
   readonly xrayDaemonImage: string;
   readonly portMappings?: ecs.PortMapping[];
@@ -50,6 +52,7 @@ export class TracedFargateTask extends Construct {
     this.appContainer = this.taskDefinition.addContainer(props.name, {
       image: props.image,
       environment: props.environment,
+      secrets: props.secrets,
       portMappings: props.portMappings,
       stopTimeout: props.stopTimeout,
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: props.name }),

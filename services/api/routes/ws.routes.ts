@@ -19,7 +19,7 @@ import type { ConnectionStore, PushGateway } from '../../shared/ports/index.js';
 import { GoneError } from '../../shared/errors.js';
 import { packFrames } from '../../shared/push/frames.js';
 import type { Logger } from '../../shared/logging.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError, TooManyConnectionsError, ValidationError } from '../errors.js';
 import type { ApiContext } from '../middleware/context.js';
 import { parseJobId } from '../schemas/jobs.schema.js';
 import { ownJobView, type JobsRouteDeps } from './jobs.routes.js';
@@ -30,6 +30,8 @@ export interface WsRouteDeps extends JobsRouteDeps {
   verifier: JwtVerifier;
   logger: Logger;
   now: () => number;
+  /** Open connections one user may have; $connect beyond it is refused with 429. */
+  maxConnectionsPerUser: number;
 }
 
 const clientMessageSchema = z.discriminatedUnion('action', [
@@ -73,13 +75,21 @@ async function connectToken(ctx: ApiContext): Promise<string | undefined> {
   }
 }
 
-/** $connect: refuses the upgrade (401) unless the token is valid; records who the connection is. */
-export function wsConnect(deps: Pick<WsRouteDeps, 'connections' | 'verifier' | 'now'>) {
+/**
+ * $connect: refuses the upgrade unless the token is valid (401) and the user has fewer than
+ * maxConnectionsPerUser connections open (429, with a body that says so); records who the
+ * connection is. Two connects racing for the last place may both get it: the limit is
+ * against runaway clients, not an exact quota.
+ */
+export function wsConnect(deps: Pick<WsRouteDeps, 'connections' | 'verifier' | 'now' | 'maxConnectionsPerUser'>) {
   return async function wsConnect(ctx: ApiContext) {
     const connectionId = connectionIdOf(ctx);
     const token = await connectToken(ctx);
     if (!token) throw new AuthError('missing_token', 'connect with ?token=<access token>');
     const principal = await deps.verifier.verify(token);
+    if ((await deps.connections.countOpen(principal.sub, deps.now())) >= deps.maxConnectionsPerUser) {
+      throw new TooManyConnectionsError(deps.maxConnectionsPerUser);
+    }
     await deps.connections.put({ connectionId, sub: principal.sub, connectedAt: deps.now() });
     ctx.status = 200;
     ctx.body = '';
@@ -169,6 +179,10 @@ async function sendAll(deps: Pick<WsRouteDeps, 'push' | 'connections' | 'logger'
       await deps.connections.remove(connectionId);
       return;
     }
-    deps.logger.warn({ connectionId, err }, 'could not answer on the WebSocket');
+    // A connection id addresses a user's socket, so it stays out of warn-level logs; the
+    // push errors carry it in their message and fields, hence only their names here.
+    const { name, errorName } = err as { name?: unknown; errorName?: unknown };
+    deps.logger.warn({ error: String(name), awsError: errorName }, 'could not answer on the WebSocket');
+    deps.logger.debug({ connectionId, err }, 'could not answer on the WebSocket');
   }
 }

@@ -2,6 +2,7 @@
  * Calls the backend the way API Gateway's HTTP integration would for the three routes.
  * The contract (paths, headers, bodies) is documented in ws-gateway.ts and README.md.
  */
+import { WS_INTEGRATION_SECRET_HEADER } from '../../shared/contracts/ws.js';
 
 export type RouteKey = '$connect' | '$default' | '$disconnect';
 
@@ -35,11 +36,19 @@ export interface RouteCall {
   contentType?: string;
 }
 
-/** Posts route requests to `${integrationUrl}/ws/{connect,default,disconnect}`. */
+/**
+ * Posts route requests to `${integrationUrl}/ws/{connect,default,disconnect}`, each with the
+ * integration secret header when one is configured (as the AWS integration's request
+ * parameter mapping adds it), so the backend can tell the gateway from anyone else.
+ */
 export class IntegrationClient {
   private readonly baseUrl: string;
 
-  constructor(integrationUrl: string, private readonly timeoutMs: number) {
+  constructor(
+    integrationUrl: string,
+    private readonly timeoutMs: number,
+    private readonly integrationSecret?: string,
+  ) {
     this.baseUrl = integrationUrl.replace(/\/+$/, '');
   }
 
@@ -54,6 +63,7 @@ export class IntegrationClient {
       'x-request-time-epoch': String(Date.now()),
     };
     if (route.contentType) headers['content-type'] = route.contentType;
+    if (this.integrationSecret) headers[WS_INTEGRATION_SECRET_HEADER] = this.integrationSecret;
     try {
       const response = await fetch(`${this.baseUrl}${path}`, {
         method: 'POST',

@@ -2,7 +2,8 @@
  * Runs the local WebSocket gateway on its own:
  *   npx tsx services/local/ws-gateway/main.ts --integration-url http://127.0.0.1:8080 [--port 3001]
  *     [--stage local] [--idle-timeout-seconds 600] [--max-connection-age-seconds 7200]
- *     [--post-rate-per-second N]
+ *     [--post-rate-per-second N] [--integration-secret S]
+ * (the API needs the same secret in COT_WS_INTEGRATION_SECRET to serve /ws/*)
  * Prints the WebSocket URL and the management endpoint; stops on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     'idle-timeout-seconds': { type: 'string' },
     'max-connection-age-seconds': { type: 'string' },
     'post-rate-per-second': { type: 'string' },
+    'integration-secret': { type: 'string' },
   },
 });
 
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
     idleTimeoutSeconds: optionalNumber(values['idle-timeout-seconds']),
     maxConnectionAgeSeconds: optionalNumber(values['max-connection-age-seconds']),
     postRateLimit: rate === undefined ? undefined : { perSecond: rate },
+    integrationSecret: values['integration-secret'],
     logger,
   });
   logger.info({ wsUrl: gateway.wsUrl, managementEndpoint: gateway.managementEndpoint }, 'ws-gateway listening');

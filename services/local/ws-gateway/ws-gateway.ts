@@ -12,6 +12,7 @@
  *   x-route-key            $connect | $default | $disconnect
  *   x-event-type           CONNECT | MESSAGE | DISCONNECT
  *   x-request-time-epoch   milliseconds since the epoch
+ *   x-cot-integration-secret  the integrationSecret option, if set (the API requires it)
  * - $connect, on each upgrade request: body `{"queryStringParameters":{…},"headers":{…}}`
  *   (query parameters, last value wins; the upgrade request's headers, lower-case, plus
  *   x-forwarded-for/-proto/-port). 2xx accepts the socket; any other status refuses the
@@ -65,6 +66,11 @@ export interface WsGatewayOptions {
   integrationUrl: string;
   /** Default 29 (AWS's integration timeout). */
   integrationTimeoutSeconds?: number;
+  /**
+   * Sent in the x-cot-integration-secret header of every route request, as the AWS
+   * integration's request parameter mapping adds it; the API refuses /ws/* without it.
+   */
+  integrationSecret?: string;
   /** Default 600 (AWS). */
   idleTimeoutSeconds?: number;
   /** Default 7200 (AWS). */
@@ -116,7 +122,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   const logger = options.logger ?? silentLogger;
   const host = options.host ?? '127.0.0.1';
   const generateId = options.generateConnectionId ?? newConnectionId;
-  const integration = new IntegrationClient(options.integrationUrl, settings.integrationTimeoutMs);
+  const integration = new IntegrationClient(options.integrationUrl, settings.integrationTimeoutMs, options.integrationSecret);
   const connections = new Map<string, LiveConnection>();
   /** One per accepted connection; settles once its $disconnect has been sent. */
   const lifetimes = new Set<Promise<void>>();
@@ -169,13 +175,36 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     if (response.status < 200 || response.status > 299) {
       return refuseUpgrade(socket, response.status, response.body, response.contentType);
     }
-    if (closing || socket.destroyed || !socket.writable) {
-      // The backend already recorded the connection, so it must hear that it is gone.
+    // $connect was accepted, so the backend has recorded the connection: from here on,
+    // whatever the client does, a $disconnect must follow, through accept() or right here.
+    const ws = closing ? undefined : await completeHandshake(req, socket, head);
+    if (!ws) {
       socket.destroy();
       await sendDisconnect(connectionId, { code: 1006, reason: 'Going away' });
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket, connectionId, req));
+    accept(ws, socket, connectionId, req);
+  }
+
+  /**
+   * Finishes the WebSocket handshake, or resolves undefined if the client hung up first.
+   * ws's handleUpgrade silently destroys a socket that is no longer readable and writable
+   * (a client that sent FIN while $connect ran) and never calls back, so the socket's own
+   * 'close' decides that case.
+   */
+  function completeHandshake(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<WebSocket | undefined> {
+    return new Promise((resolve) => {
+      if (socket.destroyed || !socket.readable || !socket.writable) {
+        resolve(undefined);
+        return;
+      }
+      const hungUp = () => resolve(undefined);
+      socket.once('close', hungUp);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.off('close', hungUp);
+        resolve(ws);
+      });
+    });
   }
 
   function accept(ws: WebSocket, socket: Duplex, connectionId: string, req: IncomingMessage): void {

@@ -1,7 +1,7 @@
 /**
  * Verifies OAuth 2.0 JWT access tokens (PingID in AWS, the local provider in development)
  * against the issuer's published keys: signature, algorithm allow-list, issuer, audience,
- * expiry. Every failure is an AuthError whose message can be shown to the caller.
+ * expiry, and issue time (not in the future beyond the clock tolerance). Every failure is an AuthError whose message can be shown to the caller.
  */
 import {
   createRemoteJWKSet,
@@ -48,6 +48,7 @@ const MESSAGES = {
   issuer: 'the access token was not issued by the expected identity provider',
   audience: 'the access token is not meant for this service',
   notYetValid: 'the access token is not valid yet',
+  issuedInFuture: 'the access token was issued in the future; check the clocks of this device and the identity provider',
   keysUnavailable: "the identity provider's signing keys could not be fetched; try again later",
   unverifiable: 'the access token could not be verified',
 } as const;
@@ -72,6 +73,10 @@ export function createJwtVerifier(opts: VerifierOptions): JwtVerifier {
           requiredClaims: ['sub', 'exp'],
           clockTolerance,
         });
+        // jose checks iat only together with maxTokenAge; a token from the future is forged or from a broken clock.
+        if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + clockTolerance) {
+          throw new AuthError('invalid_token', MESSAGES.issuedInFuture);
+        }
         return principalOf(payload);
       } catch (err) {
         throw toAuthError(err);

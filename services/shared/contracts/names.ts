@@ -31,6 +31,12 @@ export const ENV = {
   rateLimitPerMinute: 'COT_RATE_LIMIT_PER_MINUTE',
   /** Comma-separated origins whose pages may call the API from a browser (CORS); never `*`. */
   corsOrigins: 'COT_CORS_ORIGINS',
+  /** GET requests per user per minute (a generous limit: reads are cheap but not free). */
+  readRateLimitPerMinute: 'COT_READ_RATE_LIMIT_PER_MINUTE',
+  /** Open WebSocket connections per user; $connect beyond it is refused with 429. */
+  wsMaxConnectionsPerUser: 'COT_WS_MAX_CONNECTIONS_PER_USER',
+  /** Shared secret the WebSocket API's integration sends with every /ws/* call (Secrets Manager in AWS). */
+  wsIntegrationSecret: 'COT_WS_INTEGRATION_SECRET',
   // Worker
   workerConcurrency: 'COT_WORKER_CONCURRENCY',
   leaseSeconds: 'COT_LEASE_SECONDS',

@@ -13,6 +13,13 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 export const IDLE_TIMEOUT_SECONDS = 10 * 60;
 export const MAX_CONNECTION_AGE_SECONDS = 2 * 60 * 60;
 
+/**
+ * The header the WebSocket API's integration adds to every route request it makes to the
+ * API service (`/ws/connect`, `/ws/default`, `/ws/disconnect`), carrying a shared secret:
+ * the API serves those routes to nobody else. Its value never leaves the integration.
+ */
+export const WS_INTEGRATION_SECRET_HEADER = 'x-cot-integration-secret';
+
 // Client → server (routed by `action`, API Gateway's route selection expression $request.body.action)
 export type ClientMessage =
   | { action: 'subscribe'; jobId: string; afterSeq?: number }

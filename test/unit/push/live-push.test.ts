@@ -16,6 +16,9 @@ class MemoryConnections implements ConnectionStore {
   async get() {
     return undefined;
   }
+  async countOpen() {
+    return 0;
+  }
   async remove(id: string) {
     this.removed.push(id);
     for (const [job, list] of this.subs) this.subs.set(job, list.filter((s) => s.connectionId !== id));
