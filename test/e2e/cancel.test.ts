@@ -115,9 +115,9 @@ async function expectCancelled(user: string, jobId: string, kind: Stalled, at: {
   }
   const charged = Object.values(steps).reduce((n, s) => n + (s.usage?.outputTokens ?? 0), 0);
   expect(view.usage.outputTokens).toBe(charged);
-  expect(Object.values(steps).filter((s) => ['pending', 'running', 'retrying', 'skipped'].includes(s.status) && view.mode === 'full')).toEqual([]);
+  // A full job's steps all either finished or were cancelled: none is left looking pending or skipped.
+  expect(Object.values(steps).every((s) => s.status === 'succeeded' || s.status === 'cancelled')).toBe(true);
 
-  console.error('TIMING', kind, stalled.map((c) => (c.endedAt ?? 0) - at.acceptedAt));
   const history = await transitionsOf(fx.stack, jobId);
   expect(history.at(-1)).toMatchObject({ event: 'job.cancelled', status: 'cancelled' });
   expect(history.at(-1)?.at).toBeGreaterThanOrEqual(at.sentAt);
@@ -180,8 +180,6 @@ describe('cancelling a job', () => {
       }),
     );
     chairEnded.stop();
-    console.error('RACEPATH', fx.stack.workers.flatMap((w) => w.logs()).filter((e) => String(e.msg).startsWith('a cancel came')).length);
-    console.error('RACE', JSON.stringify(answers.map((a) => `${a.status}:${a.final}`)));
     for (const a of answers) {
       expect([202, 409]).toContain(a.status);
       if (a.status === 202) expect(a.final).toBe('cancelled');
