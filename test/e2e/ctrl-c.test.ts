@@ -17,12 +17,12 @@ import { tokenFor } from '../support/local-stack.js';
 import { processAlive } from '../support/processes.js';
 import { eventually, submit, waitForEnd } from '../support/jobs.js';
 
-/** `npm start` exactly as a person types it, in a process group of its own, on ephemeral ports. */
-function npmStart(dir: string): ManagedProcess {
+/** `npm start` (or `npm run worker`) exactly as a person types it, in a process group of its own, on ephemeral ports. */
+function npm(dir: string, script: 'start' | 'worker' = 'start'): ManagedProcess {
   return spawnManaged({
-    id: 'npm-start',
+    id: `npm-${script}`,
     command: 'npm',
-    args: ['start'],
+    args: script === 'start' ? ['start'] : ['run', script],
     cwd: REPO_ROOT,
     env: {
       ...isolatedBaseEnv(),
@@ -49,11 +49,11 @@ async function connect(file: StackFile, user: string): Promise<ApiClient> {
 }
 
 describe('Ctrl-C in the terminal running npm start', () => {
-  it('stops in order on one press, hands the running job over, and the job finishes after a restart', { timeout: 600_000 }, async () => {
+  it('stops in order on one press, hands the running job over, and the job finishes after a restart; npm run worker does the same with readable logs', { timeout: 600_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cot-ctrl-c-'));
     const runs: ManagedProcess[] = [];
     try {
-      const first = npmStart(dir);
+      const first = npm(dir);
       runs.push(first);
       await first.waitForLine((line) => /^ready\b/.test(line), 300_000);
       const file = await readStackFile(stackFilePath(dir));
@@ -78,7 +78,7 @@ describe('Ctrl-C in the terminal running npm start', () => {
       expect(groupAlive(first.pid)).toBe(false);
       await expect(readStackFile(stackFilePath(dir))).rejects.toThrow(/no local stack/);
 
-      const second = npmStart(dir);
+      const second = npm(dir);
       runs.push(second);
       await second.waitForLine((line) => /^ready\b/.test(line), 300_000);
       const readyAt = Date.now();
@@ -87,6 +87,17 @@ describe('Ctrl-C in the terminal running npm start', () => {
       expect(view.status).toBe('succeeded');
       expect(second.output()).toMatch(/re-enqueued 1 unfinished job/);
       process.stderr.write(`[ctrl-c] the handed-over job finished ${Date.now() - readyAt} ms after the restarted stack was ready\n`);
+
+      // One more worker from another terminal: readable log lines, and the same one Ctrl-C.
+      const extra = npm(dir, 'worker');
+      runs.push(extra);
+      const ready = await extra.waitForLine((line) => line.includes('worker ready'), 120_000);
+      expect(ready).toMatch(/^worker\s+│ \d\d:\d\d:\d\d\.\d{3} INFO\s+worker ready workerId=\S+ concurrency=8$/);
+      process.kill(-extra.pid, 'SIGINT');
+      expect(await extra.exited).toEqual({ code: 0, signal: null });
+      expect(extra.output()).toMatch(/INFO\s+worker stopped/);
+      expect(extra.output()).not.toMatch(/^\{/m);
+      expect(groupAlive(extra.pid)).toBe(false);
 
       process.kill(-second.pid, 'SIGINT');
       expect(await second.exited).toEqual({ code: 0, signal: null });
