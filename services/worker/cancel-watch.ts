@@ -4,7 +4,7 @@
  *
  * Why polling: a worker is not addressable (Spot tasks come and go), so a push would need
  * a fan-out per worker (SNS → SQS per task, or DynamoDB Streams read by every worker). One
- * batch read per worker per second costs about one read unit per running job per second
+ * batch read per worker per second costs one or two read units per running job per second
  * (State items are a few KB), only while jobs run, and bounds the delay from the API's 202
  * to the abort by one interval plus the read. Strongly consistent because an eventually
  * consistent read has no upper bound on staleness, and the promise is "within 2 s"; what
