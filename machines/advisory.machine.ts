@@ -25,6 +25,8 @@ import {
   type StepKind,
   type StepOutput,
   type StepRecord,
+  type StepStatus,
+  type Spent,
   type Stage,
   type WaitInput,
   type WaitOutput,
@@ -40,6 +42,7 @@ export const ADVISOR_ID_PATTERN = /^[a-z][a-z0-9-]*$/;
 const MAX_CAUSE_LENGTH = 500;
 
 const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succeeded', 'failed', 'cancelled'];
+const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
 
 /** What a failed attempt leads to under its Task's Retry and Catch lists. */
 type FailureOutcome = { kind: 'retry'; retrierIndex: number; delayMs: number } | { kind: 'caught' } | { kind: 'uncaught' };
@@ -153,7 +156,17 @@ const advisorySetup = setup({
       return { labels: Object.fromEntries(answered.map((reviewerId) => [reviewerId, labelsFor(context.seed, reviewerId, answered)])) };
     }),
     aggregateReviews: assign(({ context }) => ({ aggregate: aggregateRankings(context.advisors, context.rankings) })),
-    recordCancellation: assign((_, { reason }: { reason: string }) => ({ cancellation: { reason } })),
+    /** Every step that had not finished becomes `cancelled`, keeping what its stopped attempt spent. */
+    recordCancellation: assign(({ context }, { reason, spent }: { reason: string; spent?: Record<StepId, Spent> }) => {
+      const steps = { ...context.steps };
+      for (const [stepId, record] of Object.entries(steps)) {
+        if (!UNFINISHED.includes(record.status)) continue;
+        const { dueAt: _dueAt, ...rest } = record;
+        const used = spentOf(spent?.[stepId]);
+        steps[stepId] = { ...rest, status: 'cancelled', ...used };
+      }
+      return { steps, cancellation: { reason } };
+    }),
     recordFailReason: assign((_, { reason }: { reason: string }) => ({ failure: { reason, errors: {} } })),
   },
 });
@@ -229,7 +242,10 @@ function reviewBranch(advisorId: string) {
 const jobEvents = {
   'job.cancel': {
     target: '#advisory.cancelled',
-    actions: { type: 'recordCancellation', params: ({ event }: { event: { reason: string } }) => ({ reason: event.reason }) },
+    actions: {
+      type: 'recordCancellation',
+      params: ({ event }: { event: { reason: string; spent?: Record<StepId, Spent> } }) => ({ reason: event.reason, spent: event.spent }),
+    },
   },
   'job.fail': {
     target: '#advisory.failed',
@@ -445,6 +461,15 @@ function describeUnknown(value: unknown): string {
 
 function truncate(text: string): string {
   return text.length <= MAX_CAUSE_LENGTH ? text : `${text.slice(0, MAX_CAUSE_LENGTH - 1)}…`;
+}
+
+/** Usage and cost from a job.cancel event, only when well-formed (the event comes from outside). */
+function spentOf(spent: Spent | undefined): Pick<StepRecord, 'usage' | 'costUsd'> {
+  const count = (n: unknown): n is number => isFiniteNumber(n) && n >= 0;
+  if (!isRecord(spent) || !isRecord(spent.usage) || !count(spent.usage.inputTokens) || !count(spent.usage.outputTokens) || !count(spent.costUsd)) {
+    return {};
+  }
+  return { usage: { inputTokens: spent.usage.inputTokens, outputTokens: spent.usage.outputTokens }, costUsd: spent.costUsd };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -9,7 +9,8 @@ export const ADVISORY_MACHINE_VERSION = 'advisory/1';
 
 export type Mode = 'full' | 'quick';
 export type StepKind = 'advise' | 'review' | 'synthesize';
-export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped';
+/** `cancelled`: the step had not finished when its job was cancelled. */
+export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
 /** Step ids: `advise.<advisorId>`, `review.<advisorId>`, `synthesize`. */
 export type StepId = string;
@@ -172,9 +173,16 @@ export interface WaitOutput {
   now: number;
 }
 
+/** What a step's stopped attempt consumed (an aborted stream's partial usage), so a job's cost is what was spent. */
+export interface Spent {
+  usage: Usage;
+  costUsd: number;
+}
+
 /** Events the worker sends to the machine (besides actor done/error events). */
 export type AdvisoryEvent =
-  | { type: 'job.cancel'; reason: string }
+  /** `spent`: per unfinished step, what its stopped attempt consumed. */
+  | { type: 'job.cancel'; reason: string; spent?: Record<StepId, Spent> }
   | { type: 'job.fail'; reason: string };
 
 /** Top-level state names, in order. */

@@ -126,7 +126,7 @@ export interface LocalStack {
 /** Grace for the API after SIGTERM: it finishes in-flight requests within 10 s itself. */
 const API_STOP_GRACE_MS = 12_000;
 /** On top of the workers' own shutdown grace, before they are SIGKILLed. */
-const WORKER_STOP_MARGIN_MS = 5_000;
+export const WORKER_STOP_MARGIN_MS = 5_000;
 
 /** Starts the whole local stack and resolves once the API is healthy and every worker is ready. */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
@@ -161,7 +161,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     ] as const);
     if (aws.started.dynamodb) log(`DynamoDB Local started at ${aws.endpoints.dynamodb ?? ''}`);
     if (opts.persist && aws.started.dynamodb && aws.started.sqs) {
-      const n = await requeueUnfinishedJobs(aws.doc, aws.sqs, aws.tables.jobs, aws.jobQueueUrl);
+      const n = await requeueUnfinishedJobs(aws.doc, aws.sqs, aws.tables, aws.jobQueueUrl);
       if (n > 0) log(`re-enqueued ${n} unfinished job(s) from the previous run`);
     }
 
@@ -414,7 +414,7 @@ function originList(existing: string | undefined, webUrl: string | undefined): s
 }
 
 /** `node --import tsx <entry>`: no tsx CLI wrapper process in between, so signals reach the service directly. */
-function spawnService(id: string, entry: string, env: Env, onLine: ProcessLineHandler | undefined): ManagedProcess {
+export function spawnService(id: string, entry: string, env: Env, onLine: ProcessLineHandler | undefined): ManagedProcess {
   return spawnManaged({
     id,
     command: process.execPath,

@@ -2,7 +2,8 @@
  * `npm start`: the whole backend in the foreground on 127.0.0.1. Prints one line per
  * endpoint and a final `ready` line, writes .local/stack.json, relays every process's
  * logs with a prefix, and on Ctrl-C / SIGTERM stops everything it started and exits 0.
- * Exit codes: 0 stopped cleanly, 1 could not start (or the API died), 130 forced stop.
+ * Exit codes: 0 stopped cleanly, 1 could not start (or the API died), 130 forced stop (a
+ * second Ctrl-C; the relays of the first one are told apart in stop-signals.ts).
  */
 import { JavaMissingError, LocalConfigError, StartupError } from './errors.js';
 import { WebBuildError, WebBuildLockTimeoutError } from './web-host/errors.js';
@@ -12,6 +13,7 @@ import { createLineFormatter } from './log-format.js';
 import { describeExit } from './processes.js';
 import { describeStack, removeStackFile, stackFilePath, writeStackFile } from './stack-file.js';
 import { startLocalStack, type LocalStack } from './stack.js';
+import { onStopSignals } from './stop-signals.js';
 import { ConfigError } from '../shared/errors.js';
 
 const out = process.stdout;
@@ -30,7 +32,7 @@ async function main(): Promise<number> {
 
   let stack: LocalStack | undefined;
   let stopping: Promise<number> | undefined;
-  let signals = 0;
+  let signalled = false;
   const file = stackFilePath(config.dir);
   const stop = (code: number): Promise<number> =>
     (stopping ??= (async () => {
@@ -40,17 +42,18 @@ async function main(): Promise<number> {
       say('stopped');
       return code;
     })());
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) {
+  onStopSignals({
+    stop(signal) {
+      signalled = true;
+      if (stack) void stop(0).then((code) => process.exit(code));
+      else say(`${signal}: stopping once start-up has finished`);
+    },
+    force(signal) {
       // Our children's orphan guards SIGTERM them as soon as this process is gone.
       say(`${signal} again: exiting now`);
       process.exit(130);
-    }
-    if (stack) void stop(0).then((code) => process.exit(code));
-    else say(`${signal}: stopping once start-up has finished`);
-  };
-  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+    },
+  });
 
   say('starting DynamoDB Local, fauxqs, the Bedrock stand-in, the OpenID provider and the web app …');
   try {
@@ -69,7 +72,7 @@ async function main(): Promise<number> {
     if (known.some((type) => err instanceof type)) return fail((err as Error).message);
     throw err;
   }
-  if (signals > 0) return stop(0);
+  if (signalled) return stop(0);
 
   watchChildren(stack, stop, () => stopping !== undefined);
   await writeStackFile(file, describeStack(stack, process.pid));

@@ -8,6 +8,17 @@ export class FencedError extends Error {
   }
 }
 
+/**
+ * A cancel was requested before this finishing commit: the job must end `cancelled`, not
+ * succeeded or failed. Raised by SnapshotStore.commit for a terminal commit of another status.
+ */
+export class CancelRequestedError extends Error {
+  override name = 'CancelRequestedError';
+  constructor(readonly jobId: string, readonly reason: string | undefined, options?: ErrorOptions) {
+    super(`a cancel of job ${jobId} was requested before its final commit`, options);
+  }
+}
+
 /** The WebSocket connection is gone (API Gateway GoneException). */
 export class GoneError extends Error {
   override name = 'GoneError';
@@ -22,6 +33,8 @@ export class GoneError extends Error {
  */
 export class ModelCallError extends Error {
   override name = 'ModelCallError';
+  /** What the call consumed before it failed, when it got that far (estimated for a cut-off stream). */
+  usage?: { inputTokens: number; outputTokens: number };
   constructor(readonly errorName: string, message: string, options?: ErrorOptions) {
     super(message, options);
   }

@@ -6,17 +6,26 @@
  * first waits until the commit of that transition has succeeded. A rejected commit means
  * another worker owns the job: the actor stops (aborting in-flight calls) and nothing more
  * is committed or pushed.
+ *
+ * Cancel: once noticed (the worker's cancel watch, the heartbeat, or a flag found at
+ * start), no step starts any more, calls in flight are aborted, and when they have settled
+ * the machine gets `job.cancel` with what they spent; no step result reaches the machine
+ * after that. A final commit refused because the API flagged the cancel first ends the job
+ * cancelled instead (see cancelled-snapshot.ts).
  */
-import { createActor, fromPromise, type Actor, type AnyActorLogic } from 'xstate';
-import type { AdvisoryInput, StepInput, StepOutput, WaitInput, WaitOutput } from '../../machines/advisory.types.js';
+import { createActor, fromPromise, type Actor, type AnyActorLogic, type AnyStateMachine } from 'xstate';
+import type { AdvisoryContext, AdvisoryInput, Spent, StepInput, StepOutput, WaitInput, WaitOutput } from '../../machines/advisory.types.js';
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
 import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
 import type { JobItem, JobStatus, TransitionRecord } from '../shared/contracts/job.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
-import { FencedError, ModelCallError } from '../shared/errors.js';
+import type { ModelClient } from '../shared/ports/model-client.js';
+import { costOf, memberOf } from '../shared/circle/circle.js';
+import { CancelRequestedError, FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
+import { cancelledSnapshot } from './cancelled-snapshot.js';
 import type { Turn } from './history.js';
 import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
 
@@ -48,11 +57,19 @@ export interface JobRunDeps extends StepRunnerDeps {
 
 type SnapshotLike = { value: unknown; context: AdvisoryInput & Record<string, unknown>; status: string };
 
+/** Used when a flag carries no reason (set by an older API). */
+const DEFAULT_CANCEL_REASON = 'Cancelled by the user.';
+/** How long aborted calls may take to settle (and report what they spent) before the machine is cancelled anyway. */
+const CANCEL_SETTLE_MS = 1000;
+
 export class JobRun {
   readonly outcome: Promise<RunOutcome>;
   private resolveOutcome!: (o: RunOutcome) => void;
   private actor?: Actor<AnyActorLogic>;
+  private machine?: AnyStateMachine;
   private version: number;
+  /** The persisted snapshot of the last commit (what a lost race against a cancel restarts from). */
+  private committedJson?: string;
   private lastPersisted?: string;
   /** The view of the last committed snapshot (transitions describe changes against it). */
   private committedView?: SnapshotView;
@@ -64,10 +81,15 @@ export class JobRun {
   private stopped = false;
   private restoring = false;
   private draining = false;
-  private cancelSent = false;
+  /** The reason, once a cancel is noticed. */
+  private cancelling?: string;
+  /** Aborted by the cancel: stops every model call of the run. */
+  private readonly calls = new AbortController();
+  /** What steps stopped by the cancel spent, by step id, for the `job.cancel` event. */
+  private readonly spent: Record<string, Spent> = {};
   private inFlight = 0;
   private heartbeat?: NodeJS.Timeout;
-  private changed: () => void = () => {};
+  private readonly waiters = new Set<() => void>();
 
   constructor(
     private readonly deps: JobRunDeps,
@@ -105,8 +127,10 @@ export class JobRun {
       },
     }) as AnyActorLogic;
     let actor: Actor<AnyActorLogic>;
+    this.machine = machine as unknown as AnyStateMachine;
     if (restored) {
       this.restoring = true;
+      this.committedJson = state.snapshot;
       this.committedView = viewOf(restored.snapshot as unknown as SnapshotLike);
       actor = createActor(machine, { snapshot: restored.snapshot });
     } else {
@@ -120,7 +144,7 @@ export class JobRun {
     actor.start();
     this.restoring = false;
     this.heartbeat = setInterval(() => void this.beat(), this.deps.heartbeatMs);
-    if (state.cancelRequested) this.cancel(state.cancelReason ?? 'Cancelled by the user.');
+    if (state.cancelRequested) this.cancel(state.cancelReason ?? DEFAULT_CANCEL_REASON);
   }
 
   /** Stops starting steps, lets in-flight ones finish and commit within graceMs, then stops. */
@@ -130,7 +154,7 @@ export class JobRun {
     while (!this.stopped && Date.now() < deadline) {
       await this.commits;
       if (this.inFlight === 0) break;
-      await Promise.race([new Promise<void>((r) => (this.changed = r)), delay(deadline - Date.now())]);
+      await Promise.race([this.nextChange(), delay(deadline - Date.now())]);
     }
     this.finish({ kind: 'handed-over' });
     await this.commits;
@@ -188,6 +212,10 @@ export class JobRun {
         jobStatus: statusChanged ? { status: record.status, stage: record.stage, reason: record.reason } : undefined,
       });
     } catch (err) {
+      if (err instanceof CancelRequestedError && terminal) {
+        await this.endCancelled(err.reason, next);
+        return;
+      }
       if (err instanceof FencedError) {
         this.deps.logger.warn({ jobId: this.job.jobId, seq }, 'commit fenced off: another worker owns the job');
         this.finish({ kind: 'fenced' });
@@ -198,20 +226,22 @@ export class JobRun {
       return;
     }
     this.version = seq;
+    this.committedJson = json;
     this.committedView = next;
-    this.changed();
+    this.notify();
     this.deps.events.transition(record);
     if (terminal) this.finish({ kind: 'finished', status: record.status });
   }
 
-  /** Resolves once the transition that scheduled the caller is committed; never while draining. */
+  /**
+   * Resolves once the transition that scheduled the caller is committed. Never while handing
+   * over (the step stays scheduled in the committed snapshot for the next worker) or
+   * cancelling (the machine is about to leave the step).
+   */
   private async gate(signal: AbortSignal): Promise<void> {
     await Promise.resolve(); // let XState notify observers of the snapshot that started us
     await this.commits;
-    if (this.draining && !this.stopped) {
-      // Handing over: the step stays scheduled in the committed snapshot for the next worker.
-      await new Promise<void>((_, reject) => signal.addEventListener('abort', () => reject(aborted()), { once: true }));
-    }
+    if ((this.draining || this.cancelling) && !this.stopped) await parkUntilAborted(signal);
     if (this.stopped || signal.aborted) throw aborted();
   }
 
@@ -220,34 +250,62 @@ export class JobRun {
     // between storing and committing); a step this run scheduled is new.
     const maybeStored = this.restoring;
     await this.gate(signal);
+    const stepSignal = AbortSignal.any([signal, this.calls.signal]);
+    let cutOff: ModelCallError['usage'];
+    const model: ModelClient = {
+      converseStream: (request) =>
+        this.deps.model.converseStream(request).catch((err: unknown) => {
+          if (err instanceof ModelCallError) cutOff = err.usage;
+          throw err;
+        }),
+    };
+    let output: StepOutput | undefined;
     this.inFlight++;
     try {
-      return await runStep(
-        this.deps,
+      output = await runStep(
+        { ...this.deps, model },
         {
           job: this.job,
           maybeStored,
           history: () => (this.history ??= this.deps.loadHistory(this.job)),
           onDelta: (stepId, attempt, text) => this.deps.events.delta(this.job.jobId, stepId, attempt, text),
           onInfrastructureError: (error) => {
-            if (!signal.aborted) this.finish({ kind: 'failed', error });
+            if (!stepSignal.aborted) this.finish({ kind: 'failed', error });
           },
         },
         input,
-        signal,
+        stepSignal,
       );
+    } catch (err) {
+      if (!this.cancelling) throw err;
     } finally {
       this.inFlight--;
-      this.changed();
+      this.notify();
     }
+    if (!this.cancelling) return output as StepOutput;
+    // Cancelled: the machine hears of this step only through job.cancel, with what it spent.
+    const spent = output ? { usage: output.usage, costUsd: output.costUsd } : this.spentOn(input.advisorId, cutOff);
+    if (spent) this.spent[input.stepId] = spent;
+    await parkUntilAborted(signal);
+    throw aborted();
   }
 
   private async wait(input: WaitInput, signal: AbortSignal): Promise<WaitOutput> {
     await this.gate(signal);
     await delay(input.until - this.deps.clock.now(), signal);
+    // A retry due while cancelling would start a step the cancel is about to stop.
+    if (this.cancelling && !signal.aborted) await parkUntilAborted(signal);
     if (signal.aborted) throw aborted();
     return { now: this.deps.clock.now() };
   }
+
+  /** Usage and cost of a call the cancel cut off, priced like a finished one. */
+  private spentOn(advisorId: string, usage: ModelCallError['usage']): Spent | undefined {
+    const member = memberOf(this.deps.circle, advisorId);
+    if (!usage || !member) return undefined;
+    return { usage, costUsd: costOf(member, usage) };
+  }
+
 
   private async beat(): Promise<void> {
     if (this.stopped) return;
@@ -256,7 +314,7 @@ export class JobRun {
       // The run may have ended (and its message been deleted) while the lease was renewed.
       if (this.stopped) return;
       await this.deps.extendMessage();
-      if (cancelRequested) this.cancel(cancelReason ?? 'Cancelled by the user.');
+      if (cancelRequested) this.cancel(cancelReason ?? DEFAULT_CANCEL_REASON);
     } catch (err) {
       if (this.stopped) return;
       if (err instanceof FencedError) {
@@ -269,10 +327,51 @@ export class JobRun {
     }
   }
 
-  private cancel(reason: string): void {
-    if (this.cancelSent) return;
-    this.cancelSent = true;
-    if (!this.stopped) this.actor?.send({ type: 'job.cancel', reason });
+  /**
+   * Stops the job: no step starts any more, calls in flight are aborted, and once they have
+   * settled (at most CANCEL_SETTLE_MS) the machine is cancelled with what they spent.
+   */
+  cancel(reason: string): void {
+    if (this.cancelling || this.stopped) return;
+    this.deps.logger.info({ jobId: this.job.jobId }, 'job cancelling');
+    this.cancelling = reason || DEFAULT_CANCEL_REASON;
+    this.calls.abort(new Error('the job was cancelled'));
+    void this.cancelMachine();
+  }
+
+  private async cancelMachine(): Promise<void> {
+    const deadline = Date.now() + CANCEL_SETTLE_MS;
+    while (this.inFlight > 0 && !this.stopped && Date.now() < deadline) {
+      await Promise.race([this.nextChange(), delay(deadline - Date.now())]);
+    }
+    if (this.stopped || !this.cancelling) return;
+    this.actor?.send({ type: 'job.cancel', reason: this.cancelling, spent: { ...this.spent } });
+  }
+
+  /**
+   * The final commit lost the race against a cancel the API accepted: commit, instead, the
+   * last committed snapshot cancelled, so the job never ends otherwise after that 202.
+   */
+  private async endCancelled(reason: string | undefined, reached: SnapshotView): Promise<void> {
+    const text = reason || this.cancelling || DEFAULT_CANCEL_REASON;
+    this.deps.logger.info({ jobId: this.job.jobId }, 'a cancel came before the final commit; the job ends cancelled');
+    if (!this.machine || !this.committedJson) {
+      this.finish({ kind: 'failed', error: new Error('no committed snapshot to cancel from') });
+      return;
+    }
+    const persisted = cancelledSnapshot(this.machine, this.committedJson, reached.context as AdvisoryContext, text, this.spent);
+    const view = viewOf(persisted as SnapshotLike);
+    await this.commit(JSON.stringify(persisted), this.committedView, view, true);
+  }
+
+  private notify(): void {
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
+  }
+
+  /** Resolves at the next change of the run (a step settled, a commit landed, the run stopped). */
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => this.waiters.add(resolve));
   }
 
   private finish(outcome: RunOutcome): void {
@@ -280,9 +379,17 @@ export class JobRun {
     this.stopped = true;
     clearInterval(this.heartbeat);
     this.actor?.stop();
-    this.changed();
+    this.notify();
     this.resolveOutcome(outcome);
   }
+}
+
+/** Never resolves; rejects once `signal` aborts (the machine left the step, or the run stopped). */
+function parkUntilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) return reject(aborted());
+    signal.addEventListener('abort', () => reject(aborted()), { once: true });
+  });
 }
 
 function viewOf(snapshot: SnapshotLike): SnapshotView {

@@ -1,6 +1,7 @@
 /**
  * The worker: long-polls the job queue, leases each job in the State table and runs it as
- * a JobRun; sweeps the dead-letter queue to fail poison jobs; hands jobs over on SIGTERM.
+ * a JobRun; watches its jobs' cancel flags; sweeps the dead-letter queue to fail poison
+ * jobs; hands jobs over on SIGTERM.
  *
  * The SQS message is only a wake-up pointer. It is deleted when the job is terminal, left
  * alone when another worker fenced us off, and replaced by a fresh one on hand-over so a
@@ -18,6 +19,7 @@ import type { Logger } from '../shared/logging.js';
 import { JobRun, type JobEvents, type RunOutcome } from './job-run.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
+import { CancelWatch } from './cancel-watch.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -58,15 +60,19 @@ export class Worker {
   private loop?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
   private slotFreed: () => void = () => {};
+  private readonly cancels: CancelWatch;
 
   constructor(
     private readonly deps: WorkerDeps,
     private readonly settings: WorkerSettings,
-  ) {}
+  ) {
+    this.cancels = new CancelWatch(deps.snapshots, () => this.runs, deps.logger);
+  }
 
-  /** Starts polling (and the DLQ sweep). */
+  /** Starts polling, the cancel watch (and the DLQ sweep). */
   start(): void {
     this.loop = this.pollLoop();
+    this.cancels.start();
     if (this.deps.deadLetters) {
       this.sweeper = setInterval(() => this.track(this.sweepDeadLetters()), this.settings.dlqSweepMs);
     }
@@ -87,8 +93,10 @@ export class Worker {
     this.slotFreed();
     await this.loop;
     const grace = this.settings.shutdownGraceMs;
+    // The cancel watch keeps running meanwhile: a job cancelled during the hand-over ends cancelled.
     await Promise.all([...this.runs.values()].map((run) => run.handOver(grace)));
     await Promise.allSettled([...this.tasks]);
+    this.cancels.stop();
   }
 
   private async pollLoop(): Promise<void> {

@@ -220,6 +220,21 @@ describe('GET /jobs over HTTP', () => {
     expect(pages).toBe(3);
   });
 
+  it('gives no cursor with the last page, also when it is exactly full', async () => {
+    const dana = await getAccessToken({ issuer: provider.issuer, user: 'dana', audience: provider.audience });
+    for (const n of [1, 2, 3, 4]) await ask(dana, `dana's question ${n}`);
+
+    const first = await request(dana, 'GET', '/jobs?limit=2');
+    const second = await request(dana, 'GET', `/jobs?limit=2&cursor=${encodeURIComponent(first.body.cursor as string)}`);
+    const whole = await request(dana, 'GET', '/jobs?limit=4');
+
+    expect(first.body.cursor).toEqual(expect.any(String));
+    expect((second.body.items as JobSummary[]).map((j) => j.questionPreview)).toEqual(["dana's question 2", "dana's question 1"]);
+    expect(second.body).not.toHaveProperty('cursor');
+    expect(whole.body.items).toHaveLength(4);
+    expect(whole.body).not.toHaveProperty('cursor');
+  });
+
   it("rejects another listing's cursor and a forged one with 400 invalid_cursor", async () => {
     const carol = await getAccessToken({ issuer: provider.issuer, user: 'carol2', audience: provider.audience });
     await ask(carol);

@@ -385,6 +385,9 @@ class CommitOnlySnapshotStore implements SnapshotStore {
   requestCancel(): never {
     throw new Error('not used by a JobRun');
   }
+  cancelRequests(): never {
+    throw new Error('not used by a JobRun');
+  }
   transitionsAfter(): never {
     throw new Error('not used by a JobRun');
   }

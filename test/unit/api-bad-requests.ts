@@ -50,6 +50,7 @@ export function badChatRequests(token: string, maxQuestionChars: number): BadCha
     { name: 'a numeric advisor id', status: 400, code: 'invalid_request', body: { question: 'hi', advisors: [1] }, says: 'advisors' },
     { name: 'a repeated advisor', status: 400, code: 'invalid_request', body: { question: 'hi', advisors: ['claude', 'claude'] }, says: 'repeat' },
     { name: 'an unknown advisor', status: 400, code: 'unknown_advisor', body: { question: 'hi', advisors: ['claude', 'gpt-9'] }, says: '"gpt-9"' },
+    { name: 'one advisor, fewer than the quorum', status: 400, code: 'invalid_request', body: { question: 'hi', advisors: ['claude'] }, says: 'at least 2 advisors' },
     { name: 'the chair as an advisor', status: 400, code: 'unknown_advisor', body: { question: 'hi', advisors: ['chair'] }, says: '"chair"' },
     { name: 'an unknown mode', status: 400, code: 'invalid_request', body: { question: 'hi', mode: 'slow' }, says: 'mode' },
     { name: 'a conversation id with a slash', status: 400, code: 'invalid_request', body: { question: 'hi', conversationId: 'a/b' }, says: 'conversationId' },

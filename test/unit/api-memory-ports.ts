@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { JobItem, JobStage, JobStatus, ResultItem, StateItem, TransitionRecord } from '../../services/shared/contracts/job.js';
 import { isTerminal } from '../../services/shared/contracts/job.js';
-import type { JobPage, JobQueue, JobStore, QueueMessage, ResultStore, SnapshotStore } from '../../services/shared/ports/index.js';
+import type { CancelRequestResult, JobPage, JobQueue, JobStore, QueueMessage, ResultStore, SnapshotStore } from '../../services/shared/ports/index.js';
 import { InvalidCursorError, JobExistsError } from '../../services/shared/errors.js';
 import { AuthError } from '../../services/shared/auth/errors.js';
 import type { JwtVerifier, Principal } from '../../services/shared/auth/jwt-verifier.js';
@@ -70,11 +70,18 @@ export class MemorySnapshotStore implements SnapshotStore {
     return state && structuredClone(state);
   }
 
-  async requestCancel(jobId: string, reason: string): Promise<void> {
+  async requestCancel(jobId: string, reason: string): Promise<CancelRequestResult> {
+    const job = this.jobStore.jobs.get(jobId);
     const state = this.jobStore.states.get(jobId);
-    if (!state) throw new Error(`no State item for ${jobId}`);
+    if (!job || !state) throw new Error(`no job ${jobId}`);
+    if (isTerminal(job.status)) return { kind: 'finished', status: job.status };
     state.cancelRequested = true;
-    state.cancelReason = reason;
+    state.cancelReason ??= reason;
+    return { kind: 'requested' };
+  }
+
+  cancelRequests(): never {
+    throw new Error('the API never watches for cancels');
   }
 
   async transitionsAfter(): Promise<TransitionRecord[]> {

@@ -53,13 +53,18 @@ export function getJob(deps: JobsRouteDeps): Handler<RoutedContext> {
   };
 }
 
-/** POST /jobs/{id}/cancel: flags the cancel; the worker that holds the job stops it. */
+/**
+ * POST /jobs/{id}/cancel: flags the cancel, which the worker holding the job notices within
+ * a second. The flag is set only while the job is unfinished, atomically against the
+ * worker's final commit: a 202 means the job will end cancelled, a 409 names how it ended.
+ */
 export function cancelJob({ jobs, snapshots }: Pick<JobsRouteDeps, 'jobs' | 'snapshots'>): Handler<RoutedContext> {
   return async function cancelJob(ctx: RoutedContext) {
     const jobId = parseJobId(ctx.params.id);
     const job = ownJob(await jobs.get(jobId), callerOf(ctx).sub);
     if (isTerminal(job.status)) throw new JobFinishedError(job.status);
-    await snapshots.requestCancel(jobId, USER_CANCEL_REASON);
+    const result = await snapshots.requestCancel(jobId, USER_CANCEL_REASON);
+    if (result.kind === 'finished') throw new JobFinishedError(result.status);
     ctx.status = 202;
     ctx.body = { jobId, status: 'cancelling' };
   };

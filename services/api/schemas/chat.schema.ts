@@ -1,7 +1,8 @@
 /**
  * POST /chat body: parsed by a schema, never cast. Unknown fields, wrong types, an empty,
- * over-long or control-character question, and advisors outside the circle are rejected
- * with a message that says which field is wrong.
+ * over-long or control-character question, advisors outside the circle, and fewer
+ * advisors than the circle's quorum are rejected with a message that says which field is
+ * wrong.
  */
 import { z } from 'zod';
 import type { Mode } from '../../../machines/advisory.types.js';
@@ -73,12 +74,19 @@ export function chatSchema({ maxQuestionChars }: ChatLimits) {
 export function createChatRequestParser(circle: Circle, limits: ChatLimits): (body: unknown) => ChatRequest {
   const schema = chatSchema(limits);
   const known = circle.advisors.map((a) => a.id);
+  const quorum = Math.min(circle.quorum, known.length);
   return function parseChatRequest(body) {
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw new ValidationError(firstIssueMessage(parsed.error), { cause: parsed.error });
     const asked = parsed.data.advisors ?? known;
     const unknown = asked.find((id) => !known.includes(id));
     if (unknown !== undefined) throw new UnknownAdvisorError(unknown, known);
+    // Fewer advisors than the quorum could never meet it, and one alone has nobody to review.
+    if (asked.length < quorum) {
+      throw new ValidationError(
+        `advisors must name at least ${quorum} advisors: the circle's quorum is ${quorum} answers; leave advisors out to ask the whole circle`,
+      );
+    }
     const request: ChatRequest = {
       question: parsed.data.question,
       advisors: known.filter((id) => asked.includes(id)),

@@ -20,6 +20,7 @@ export class CallLog {
 
   finish(entry: CallLogEntry, outcome: Exclude<CallOutcome, 'pending'>, outputTokens: number, error?: string): void {
     entry.outcome = outcome;
+    entry.endedAt = Date.now();
     entry.outputTokens = outputTokens;
     if (error) entry.error = error;
   }

@@ -139,8 +139,8 @@ async function respond(x: Exchange, operation: Operation, fault: FaultType | und
     if (!x.gone.aborted) await once(x.gone, 'abort');
     return { outcome: 'timeout', outputTokens: 0 };
   }
-  const midstream = fault === 'midstream';
-  return operation === 'Converse' ? respondJson(x, reply(), midstream) : respondStream(x, reply(), midstream);
+  const cut = fault === 'midstream' || fault === 'stall' ? fault : undefined;
+  return operation === 'Converse' ? respondJson(x, reply(), cut) : respondStream(x, reply(), cut);
 }
 
 /** Recorded chunks when the question has a recording, else the simulated advisor's answer. */
@@ -165,10 +165,14 @@ function groupTokens(tokens: string[]): string[] {
   return deltas;
 }
 
-async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: Reply, midstream: boolean): Promise<Result> {
+async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: Reply, cut: 'midstream' | 'stall' | undefined): Promise<Result> {
   const started = Date.now();
   await sleep(config.firstTokenDelayMs + config.tokenDelayMs * reply.deltas.length, undefined, { signal: gone });
-  if (midstream) {
+  if (cut === 'stall') {
+    if (!gone.aborted) await once(gone, 'abort');
+    throw gone.reason;
+  }
+  if (cut === 'midstream') {
     writeAwsError(res, AWS_ERRORS.modelStream);
     return { outcome: 'midstream-error', outputTokens: 0, error: AWS_ERRORS.modelStream.name };
   }
@@ -185,7 +189,7 @@ async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: 
   return { outcome: 'ok', outputTokens };
 }
 
-async function respondStream({ res, gone, config, inputTokens }: Exchange, reply: Reply, midstream: boolean): Promise<Result> {
+async function respondStream({ res, gone, config, inputTokens }: Exchange, reply: Reply, cut: 'midstream' | 'stall' | undefined): Promise<Result> {
   const started = Date.now();
   let outputTokens = 0;
   const send = async (frame: Uint8Array): Promise<void> => {
@@ -196,15 +200,19 @@ async function respondStream({ res, gone, config, inputTokens }: Exchange, reply
   try {
     await send(eventFrame('messageStart', { role: 'assistant' }));
     await sleep(config.firstTokenDelayMs, undefined, { signal: gone });
-    // A midstream fault sends about a third of the answer first.
-    const count = midstream ? Math.max(1, Math.min(20, Math.floor(reply.deltas.length / 3))) : reply.deltas.length;
+    // A midstream or stall fault sends about a third of the answer first.
+    const count = cut ? Math.max(1, Math.min(20, Math.floor(reply.deltas.length / 3))) : reply.deltas.length;
     for (let i = 0; i < count; i++) {
       if (i > 0) await pace(config.tokenDelayMs, i, gone);
       const text = reply.deltas[i] ?? '';
       await send(eventFrame('contentBlockDelta', { delta: { text }, contentBlockIndex: 0 }));
       outputTokens += tokenize(text).length;
     }
-    if (midstream) {
+    if (cut === 'stall') {
+      if (!gone.aborted) await once(gone, 'abort');
+      throw gone.reason;
+    }
+    if (cut === 'midstream') {
       const error = AWS_ERRORS.modelStream;
       await send(exceptionFrame(memberNameOf(error.name), { message: error.message, originalStatusCode: 500, originalMessage: 'model worker crashed' }));
       res.end();

@@ -15,6 +15,8 @@ export interface CallLogEntry {
   seq: number;
   /** Epoch ms of arrival. */
   at: number;
+  /** Epoch ms when the call ended, however it ended (absent while pending); for an abort, when the caller went away. */
+  endedAt?: number;
   modelId: string;
   operation: Operation;
   /** The Converse `requestMetadata` field (the worker sends {jobId, step, attempt, worker}). */
@@ -29,7 +31,12 @@ export interface CallLogEntry {
   recording?: string;
 }
 
-export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream'] as const;
+/**
+ * `timeout` hangs before answering until the caller gives up; `midstream` streams about a
+ * third of the answer, then a ModelStreamErrorException; `stall` streams that third, then
+ * hangs until the caller goes away (a call in flight, for cancel tests; logged `aborted`).
+ */
+export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream', 'stall'] as const;
 export type FaultType = (typeof faultTypes)[number];
 
 export const faultSchema = z.object({

@@ -2,6 +2,9 @@
  * ModelClient on Amazon Bedrock Runtime ConverseStream. Every failure becomes a
  * ModelCallError named for Retry/Catch: the AWS error name, States.Timeout for a timeout
  * abort, States.Aborted for any other abort, ServiceUnavailableException for network errors.
+ * A call cut off after it was sent (aborted, timed out, or failed mid-stream) carries the
+ * usage it consumed, estimated at four characters per token because Bedrock reports usage
+ * only at the end of a stream.
  */
 import {
   ConverseStreamCommand,
@@ -55,24 +58,26 @@ export class BedrockModelClient implements ModelClient {
       inferenceConfig: request.inference,
       requestMetadata: request.requestMetadata,
     });
+    const streamed = { text: '' };
     try {
       const output = await this.client.send(command, { abortSignal: signal });
       if (!output.stream) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the response has no event stream`);
-      return await this.readStream(output.stream, request);
+      return await this.readStream(output.stream, request, streamed);
     } catch (err) {
-      throw toModelCallError(err, signal, request.modelId);
+      const error = toModelCallError(err, signal, request.modelId);
+      if (signal.aborted || streamed.text) error.usage ??= estimateUsage(request, streamed.text);
+      throw error;
     }
   }
 
-  private async readStream(stream: AsyncIterable<ConverseStreamOutput>, request: ModelRequest): Promise<ModelResponse> {
-    let text = '';
+  private async readStream(stream: AsyncIterable<ConverseStreamOutput>, request: ModelRequest, streamed: { text: string }): Promise<ModelResponse> {
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     let stopReason: string | undefined;
     let stopped = false;
     for await (const event of stream) {
       const delta = event.contentBlockDelta?.delta?.text;
       if (delta) {
-        text += delta;
+        streamed.text += delta;
         request.onDelta?.(delta);
       } else if (event.messageStop) {
         stopReason = event.messageStop.stopReason;
@@ -91,8 +96,14 @@ export class BedrockModelClient implements ModelClient {
     // An aborted HTTP/2 stream can end quietly instead of failing; the signal tells the truth.
     if (request.signal.aborted) throw abortError(request.signal, request.modelId);
     if (!stopped) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the stream ended before the message was complete`);
-    return { text, usage, stopReason };
+    return { text: streamed.text, usage, stopReason };
   }
+}
+
+/** The rough count Bedrock users quote, four characters per token: the prompt sent and the text received. */
+function estimateUsage(request: ModelRequest, received: string): Usage {
+  const sent = request.system.length + request.messages.reduce((n, m) => n + m.text.length, 0);
+  return { inputTokens: Math.ceil(sent / 4), outputTokens: Math.ceil(received.length / 4) };
 }
 
 function abortError(signal: AbortSignal, modelId: string): ModelCallError {

@@ -41,6 +41,10 @@ export class DynamoJobStore implements JobStore {
     return out.Item as JobItem | undefined;
   }
 
+  /**
+   * Reads one item more than the page holds: DynamoDB returns a LastEvaluatedKey whenever it
+   * stopped at the limit, even with nothing after, so its presence cannot say "more".
+   */
   async listByOwner(owner: string, limit: number, cursor?: string): Promise<JobPage> {
     const out = await this.doc.send(
       new QueryCommand({
@@ -50,12 +54,16 @@ export class DynamoJobStore implements JobStore {
         ExpressionAttributeNames: { '#o': 'owner' },
         ExpressionAttributeValues: { ':o': owner },
         ScanIndexForward: false,
-        Limit: limit,
+        Limit: limit + 1,
         ExclusiveStartKey: cursor === undefined ? undefined : { ...decodeCursor(cursor, owner) },
       }),
     );
-    const last = out.LastEvaluatedKey as CursorKey | undefined;
-    return { items: (out.Items ?? []) as JobItem[], cursor: last ? encodeCursor(last) : undefined };
+    const found = (out.Items ?? []) as JobItem[];
+    const items = found.slice(0, limit);
+    const last = items.at(-1);
+    // More follow when the extra item came back, or (with fewer) when the 1 MB page limit cut the read short.
+    const more = found.length > limit || out.LastEvaluatedKey !== undefined;
+    return more && last ? { items, cursor: encodeCursor(last) } : { items };
   }
 
   async listConversation(conversationId: string, limit: number): Promise<JobItem[]> {

@@ -1,15 +1,25 @@
 import {
+  BatchGetCommand,
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { StateItem, TransitionRecord } from '../../contracts/job.js';
-import { TERMINAL_STATUSES } from '../../contracts/job.js';
-import type { AcquireResult, CommitRequest, Lease, SnapshotStore } from '../../ports/snapshot-store.js';
-import { FencedError } from '../../errors.js';
+import type { JobItem, StateItem, TransitionRecord } from '../../contracts/job.js';
+import { TERMINAL_STATUSES, isTerminal } from '../../contracts/job.js';
+import type { AcquireResult, CancelRequestResult, CommitRequest, Lease, SnapshotStore } from '../../ports/snapshot-store.js';
+import { CancelRequestedError, FencedError } from '../../errors.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
+
+/** BatchGetItem reads at most this many keys per request. */
+const BATCH_GET_MAX_KEYS = 100;
+
+/** The Jobs item is not finished (`#s` names `status`). */
+const NOT_FINISHED = {
+  expression: 'NOT #s IN (:t0, :t1, :t2)',
+  values: { ':t0': TERMINAL_STATUSES[0], ':t1': TERMINAL_STATUSES[1], ':t2': TERMINAL_STATUSES[2] },
+} as const;
 
 export interface SnapshotTables {
   state: string;
@@ -22,6 +32,11 @@ export interface SnapshotTables {
  * commit is conditional on (version, epoch), so a worker that lost its lease can never
  * overwrite the one that took over. Each commit also appends the transition to the
  * Transitions table in the same transaction, so the history is gapless and linear.
+ *
+ * Cancel and completion race on conditions, never on timing: a cancel sets the State
+ * item's flag only while the Jobs item is not finished, and a commit that finishes the job
+ * otherwise than cancelled requires the flag to be absent. DynamoDB serialises the two
+ * transactions, so exactly one of them wins.
  */
 export class DynamoSnapshotStore implements SnapshotStore {
   constructor(
@@ -56,6 +71,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
 
   async commit(request: CommitRequest): Promise<void> {
     const { jobId, expectedVersion, epoch, transition, jobStatus } = request;
+    const finishesUncancelled = transition.status === 'succeeded' || transition.status === 'failed';
     const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
       {
         Update: {
@@ -63,7 +79,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
           Key: { jobId },
           // `snapshot` is a DynamoDB reserved word.
           UpdateExpression: 'SET #snapshot = :s, machineVersion = :m, version = :next',
-          ConditionExpression: 'version = :v AND epoch = :e',
+          ConditionExpression: `version = :v AND epoch = :e${finishesUncancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
           ExpressionAttributeNames: { '#snapshot': 'snapshot' },
           ExpressionAttributeValues: {
             ':s': request.snapshot,
@@ -88,16 +104,14 @@ export class DynamoSnapshotStore implements SnapshotStore {
           TableName: this.tables.jobs,
           Key: { jobId },
           UpdateExpression: `SET #s = :s, #g = :g, updatedAt = :u${jobStatus.reason === undefined ? '' : ', reason = :r'}`,
-          ConditionExpression: 'NOT #s IN (:t0, :t1, :t2)',
+          ConditionExpression: NOT_FINISHED.expression,
           ExpressionAttributeNames: { '#s': 'status', '#g': 'stage' },
           ExpressionAttributeValues: {
             ':s': jobStatus.status,
             ':g': jobStatus.stage,
             ':u': new Date(transition.at).toISOString(),
             ...(jobStatus.reason === undefined ? {} : { ':r': jobStatus.reason }),
-            ':t0': TERMINAL_STATUSES[0],
-            ':t1': TERMINAL_STATUSES[1],
-            ':t2': TERMINAL_STATUSES[2],
+            ...NOT_FINISHED.values,
           },
         },
       });
@@ -106,10 +120,15 @@ export class DynamoSnapshotStore implements SnapshotStore {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (err) {
       const failed = failedTransactionItems(err);
-      if (failed?.length) {
-        throw new FencedError(jobId, `commit of version ${expectedVersion + 1} of job ${jobId} was fenced off`, { cause: err });
+      if (!failed?.length) throw err;
+      if (finishesUncancelled && failed.includes(0)) {
+        // Fenced, or the cancel flag: still our version and epoch means it was the flag.
+        const state = await this.get(jobId);
+        if (state?.cancelRequested && state.epoch === epoch && state.version === expectedVersion) {
+          throw new CancelRequestedError(jobId, state.cancelReason, { cause: err });
+        }
       }
-      throw err;
+      throw new FencedError(jobId, `commit of version ${expectedVersion + 1} of job ${jobId} was fenced off`, { cause: err });
     }
   }
 
@@ -155,16 +174,64 @@ export class DynamoSnapshotStore implements SnapshotStore {
     return out.Item as StateItem | undefined;
   }
 
-  async requestCancel(jobId: string, reason: string): Promise<void> {
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tables.state,
-        Key: { jobId },
-        UpdateExpression: 'SET cancelRequested = :t, cancelReason = :r',
-        ConditionExpression: 'attribute_exists(jobId)',
-        ExpressionAttributeValues: { ':t': true, ':r': reason },
-      }),
-    );
+  async requestCancel(jobId: string, reason: string): Promise<CancelRequestResult> {
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tables.jobs,
+                Key: { jobId },
+                ConditionExpression: `attribute_exists(jobId) AND ${NOT_FINISHED.expression}`,
+                ExpressionAttributeNames: { '#s': 'status' },
+                ExpressionAttributeValues: NOT_FINISHED.values,
+              },
+            },
+            {
+              Update: {
+                TableName: this.tables.state,
+                Key: { jobId },
+                // The first reason stays: a repeated cancel changes nothing.
+                UpdateExpression: 'SET cancelRequested = :t, cancelReason = if_not_exists(cancelReason, :r)',
+                ConditionExpression: 'attribute_exists(jobId)',
+                ExpressionAttributeValues: { ':t': true, ':r': reason },
+              },
+            },
+          ],
+        }),
+      );
+      return { kind: 'requested' };
+    } catch (err) {
+      if (!failedTransactionItems(err)?.length) throw err;
+      const out = await this.doc.send(new GetCommand({ TableName: this.tables.jobs, Key: { jobId }, ConsistentRead: true }));
+      const job = out.Item as JobItem | undefined;
+      if (job && isTerminal(job.status)) return { kind: 'finished', status: job.status };
+      throw err;
+    }
+  }
+
+  async cancelRequests(jobIds: readonly string[]): Promise<Map<string, string>> {
+    const requested = new Map<string, string>();
+    for (let i = 0; i < jobIds.length; i += BATCH_GET_MAX_KEYS) {
+      const out = await this.doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tables.state]: {
+              Keys: jobIds.slice(i, i + BATCH_GET_MAX_KEYS).map((jobId) => ({ jobId })),
+              // Strongly consistent: a flag set just before is seen now, not after replication.
+              ConsistentRead: true,
+              ProjectionExpression: 'jobId, cancelRequested, cancelReason',
+            },
+          },
+        }),
+      );
+      // Unprocessed keys (throttling) are simply read again on the caller's next round.
+      for (const item of (out.Responses?.[this.tables.state] ?? []) as StateItem[]) {
+        if (item.cancelRequested === true) requested.set(item.jobId, item.cancelReason ?? '');
+      }
+    }
+    return requested;
   }
 
   async transitionsAfter(jobId: string, afterSeq: number, limit = 1000): Promise<TransitionRecord[]> {
