@@ -1,6 +1,7 @@
 // ESLint: rules chosen for bugs (lost promises, unused code, unreachable branches), not taste.
 // Import boundaries are checked separately by dependency-cruiser (.dependency-cruiser.cjs).
 import { existsSync } from 'node:fs';
+import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
 const root = import.meta.dirname;
@@ -112,4 +113,11 @@ export default [
   typed(backendFiles),
   typed(['machines/**/*.ts', 'services/**/*.ts', 'infra/**/*.ts'], noUnsafeAny),
   typed(['web/**/*.{ts,tsx}'], noUnsafeAny),
+  {
+    // Only the two hook rules that find bugs (a hook called conditionally, a stale dependency);
+    // the plugin's React Compiler rules are about optimisability, not correctness.
+    files: ['web/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
+  },
 ];
