@@ -62,7 +62,7 @@ module.exports = {
     {
       name: 'infra-only-contracts',
       comment:
-        'The CDK app shares only contracts with the services. Exception: cot-app.ts validates the ' +
+        'The CDK app shares only contracts with the services. Exception: circle.ts, which cot-app.ts uses to validate the ' +
         'circle file at synth (loadCircle, modelIdsOf) so a bad circle fails before a deploy and the ' +
         'Bedrock grant names its models; issue 12 ("contracts that stand alone") is to move that out.',
       severity: 'error',
@@ -71,13 +71,6 @@ module.exports = {
         path: '^(machines|services|web|test|bench|fixtures)/',
         pathNot: ['^services/shared/contracts/', '^services/shared/circle/circle\\.ts$'],
       },
-    },
-    {
-      name: 'infra-circle-exception-stays-narrow',
-      comment: 'Only cot-app.ts may read the circle file (see infra-only-contracts).',
-      severity: 'error',
-      from: { path: '^infra/', pathNot: '^infra/lib/cot-app\\.ts$' },
-      to: { path: '^services/shared/circle/' },
     },
     {
       name: 'web-only-contracts',
@@ -119,21 +112,21 @@ module.exports = {
       to: { path: '^services/shared/adapters/' },
     },
     {
-      name: 'production-not-to-local-stack',
-      comment:
-        'Deployed code never depends on the local stand-ins. Exception: the CLI (`npm run ask`, a ' +
-        'dev and demo client, not deployed) signs in at the local OpenID provider when COT_TOKEN is ' +
-        'unset, through the same token client `npm run token` uses.',
-      severity: 'error',
-      from: { path: '^(machines|services/(api|worker|shared|cli)|infra|web)/' },
-      to: { path: '^services/local/', pathNot: '^services/local/oidc/token-client\\.ts$' },
-    },
-    {
-      name: 'cli-token-exception-stays-narrow',
-      comment: 'Only the CLI may use the local token client (see production-not-to-local-stack).',
+      name: 'deployed-code-not-to-local-stack',
+      comment: 'What runs in AWS (and the web app) never depends on the local stand-ins.',
       severity: 'error',
       from: { path: '^(machines|services/(api|worker|shared)|infra|web)/' },
       to: { path: '^services/local/' },
+    },
+    {
+      name: 'cli-only-the-local-token-client',
+      comment:
+        'The CLI (`npm run ask`, a dev and demo client, not deployed) takes nothing from the local ' +
+        'stack but one exception: it signs in at the local OpenID provider when COT_TOKEN is unset, ' +
+        'through the same token client `npm run token` uses.',
+      severity: 'error',
+      from: { path: '^services/cli/' },
+      to: { path: '^services/local/', pathNot: '^services/local/oidc/token-client\\.ts$' },
     },
     {
       name: 'local-starts-services-by-their-roots',
