@@ -352,7 +352,7 @@ function checkAdvisors(advisors: readonly string[]): string[] {
   const bad = advisors.filter((id) => typeof id !== 'string' || !ADVISOR_ID_PATTERN.test(id));
   if (bad.length > 0) throw new AdvisoryInputError(`advisor ids must match ${ADVISOR_ID_PATTERN}: ${bad.map((id) => JSON.stringify(id)).join(', ')}`);
   if (new Set(advisors).size !== advisors.length) throw new AdvisoryInputError(`advisor ids must be unique: ${advisors.join(', ')}`);
-  return advisors.slice();
+  return Array.from<string>(advisors);
 }
 
 /** The references a step's attempt needs; it is persisted with the snapshot, so nothing large. */

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     tracer: tracing?.tracer,
   });
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's request handler never rejects: it answers errors itself
   const server = createServer(app.callback());
   await listen(server, config.port, config.host);
   const address = server.address();

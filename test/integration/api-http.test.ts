@@ -96,6 +96,7 @@ beforeAll(async () => {
     logger: silentLogger(),
     config: { maxQuestionChars: MAX_QUESTION_CHARS, rateLimitPerMinute: 1000 },
   });
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's request handler never rejects: it answers errors itself
   const server = createServer(app.callback());
   const port = await listen(server);
   api = { url: `http://127.0.0.1:${port}`, close: () => close(server) };

@@ -4,6 +4,7 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
   type Message,
@@ -144,14 +145,21 @@ describe('fauxqs job queue', () => {
     expect(await receiveOne(aws.jobQueueUrl, { wait: 0 })).toBeUndefined();
   });
 
-  it('answers a long poll as soon as a message arrives', async () => {
-    const body = JSON.stringify({ jobId: 'long-poll-1' });
-    const polling = receiveOne(aws.jobQueueUrl, { wait: 20, visibility: 30 });
-    // The poll is open before the send; it must return with the message, not after 20 s empty.
-    setTimeout(() => void send(body), 200);
-    const m = await polling;
-    expect(m?.Body).toBe(body);
-    await aws.sqs.send(new DeleteMessageCommand({ QueueUrl: aws.jobQueueUrl, ReceiptHandle: m?.ReceiptHandle }));
+  it('answers a long poll as soon as a message arrives, not when the wait ends', async () => {
+    // The queue's own clock orders the events: `first` becomes visible 1 s after its send,
+    // `later` 10 s after. A poll waiting across both moments that answers when `first`
+    // appears returns it alone; one that answered only when its 20 s wait ended would
+    // return both. (A poll opened late finds `first` already there: it can only pass sooner.)
+    const first = JSON.stringify({ jobId: 'long-poll-1' });
+    const later = JSON.stringify({ jobId: 'long-poll-2' });
+    await send(first, 1);
+    await send(later, 10);
+    const out = await aws.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: aws.jobQueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 20, VisibilityTimeout: 30 }),
+    );
+    expect(out.Messages?.map((m) => m.Body)).toEqual([first]);
+    // Leave the queue empty for the next test without waiting out `later`'s delay.
+    await aws.sqs.send(new PurgeQueueCommand({ QueueUrl: aws.jobQueueUrl }));
   });
 
   it('holds back a delayed message until its delay has passed', async () => {

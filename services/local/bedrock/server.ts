@@ -109,7 +109,7 @@ export function createModelFront(handler: ModelHandler): net.Server & { destroyC
 
 /** Hands a new connection to the HTTP/2 or the HTTP/1.1 server by its first bytes. */
 function routeConnection(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
-  const first: Buffer | null = socket.read();
+  const first = socket.read() as Buffer | null;
   if (!first) {
     socket.destroy();
     return;

@@ -80,6 +80,7 @@ export async function startOidcProvider(opts: OidcProviderOptions = {}): Promise
       opts.logger?.error({ err: { name: err.name, message: err.message } }, 'oidc provider error');
     });
     provider.use(interactionRoutes(provider).routes());
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's request handler never rejects: it answers errors itself
     server.on('request', provider.callback());
   } catch (err) {
     await closeServer(server);

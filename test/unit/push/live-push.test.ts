@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LivePush } from '../../../services/worker/live-push.js';
 import type { ConnectionRecord, ConnectionStore, Subscriber } from '../../../services/shared/ports/connection-store.js';
 import type { PushGateway } from '../../../services/shared/ports/push-gateway.js';
@@ -37,12 +37,10 @@ class MemoryGateway implements PushGateway {
   gone = new Set<string>();
   throttleNext = 0;
   private readonly decoder = new FrameDecoder();
-  /** Simulated round trip of one post. */
-  delayMs = 0;
-  posts = 0;
+  /** While set, every post stays in flight until the test opens the gate. */
+  private gate?: Promise<void>;
   async post(connectionId: string, data: string) {
-    this.posts++;
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    await this.gate;
     if (this.gone.has(connectionId)) throw new GoneError(connectionId);
     if (this.throttleNext > 0) {
       this.throttleNext--;
@@ -51,6 +49,15 @@ class MemoryGateway implements PushGateway {
     this.received.set(connectionId, [...(this.received.get(connectionId) ?? []), ...this.decoder.decode(data)]);
   }
   async disconnect() {}
+  /** Holds every post in flight until the returned function is called. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    return () => {
+      this.gate = undefined;
+      open();
+    };
+  }
 }
 
 const transition = (seq: number, status: TransitionRecord['status'] = 'running'): TransitionRecord => ({
@@ -141,24 +148,34 @@ describe('LivePush', () => {
   });
 
   it('merges queued deltas of a step while a slow post is in flight, keeping text and order', async () => {
-    const { gateway, push } = await setup();
-    gateway.delayMs = 30;
-    const words = Array.from({ length: 40 }, (_, i) => `w${i} `);
-    push.transition(transition(1));
-    for (const w of words) {
-      push.delta('job-1', 'advise.claude', 1, w);
-      push.delta('job-1', 'advise.llama', 1, w.toUpperCase());
-      await new Promise((r) => setTimeout(r, 5));
+    // Fake timers: each word is its own batch (one batchMs apart), and the first post stays
+    // in flight until every batch has been queued behind it.
+    vi.useFakeTimers();
+    try {
+      const { gateway, push } = await setup();
+      const release = gateway.hold();
+      const words = Array.from({ length: 40 }, (_, i) => `w${i} `);
+      push.transition(transition(1));
+      for (const w of words) {
+        push.delta('job-1', 'advise.claude', 1, w);
+        push.delta('job-1', 'advise.llama', 1, w.toUpperCase());
+        await vi.advanceTimersByTimeAsync(20);
+      }
+      push.transition(transition(2));
+      release();
+      await push.idle();
+      for (const conn of ['c1', 'c2']) {
+        const got = gateway.received.get(conn)!.map((m) => (m.type === 'step.delta' ? [m.type, m.stepId, m.offset, m.text] : [m.type, (m as { seq: number }).seq]));
+        // The 40 batches of each step left as one message carrying all their text, in order.
+        expect(got).toEqual([
+          ['job.transition', 1],
+          ['step.delta', 'advise.claude', 0, words.join('')],
+          ['step.delta', 'advise.llama', 0, words.join('').toUpperCase()],
+          ['job.transition', 2],
+        ]);
+      }
+    } finally {
+      vi.useRealTimers();
     }
-    push.transition(transition(2));
-    await push.idle();
-    const got = gateway.received.get('c1')!;
-    const textOf = (step: string) => got.filter((m) => m.type === 'step.delta' && m.stepId === step).map((m) => (m as { text: string }).text).join('');
-    expect(textOf('advise.claude')).toBe(words.join(''));
-    expect(textOf('advise.llama')).toBe(words.join('').toUpperCase());
-    expect(got.at(-1)).toMatchObject({ type: 'job.transition', seq: 2 });
-    // Far fewer posts than the 2 × 80 a send per delta batch would need for the two connections.
-    expect(gateway.posts).toBeLessThan(40);
-    expect(push.stats.coalesced).toBeGreaterThan(0);
   });
 });
