@@ -8,8 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApp, type ApiDeps } from '../../services/api/app.js';
 import { ApiGatewayPushGateway } from '../../services/shared/adapters/aws/apigw-push-gateway.js';
@@ -25,6 +23,8 @@ import { startOidcProvider, type LocalOidcProvider } from '../../services/local/
 import { getAccessToken } from '../../services/local/oidc/token-client.js';
 import { startWsGateway, type WsGateway, type WsGatewayOptions } from '../../services/local/ws-gateway/ws-gateway.js';
 import { startAwsLocal, type AwsLocal } from '../support/aws-local.js';
+// Only its logger: the API here runs on the real adapters.
+import { memoryLogger } from '../unit/api-memory-ports.js';
 
 export interface LogLine {
   level: number;
@@ -62,7 +62,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   // The management API client signs with SigV4; the local gateway accepts any signature.
   Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
   const [aws, provider] = await Promise.all([startAwsLocal(), startOidcProvider()]);
-  const { lines, logger } = memoryLogger();
+  const { lines, logger } = memoryLogger('debug');
   const integrationSecret = randomBytes(32).toString('base64url');
   const server = createServer();
   const apiPort = await listen(server);
@@ -120,17 +120,6 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
       await aws.stop();
     },
   };
-}
-
-function memoryLogger(): { logger: ApiDeps['logger']; lines: () => string[] } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      chunks.push(chunk.toString('utf8'));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines: () => chunks.join('').split('\n').filter(Boolean) };
 }
 
 async function listen(server: Server): Promise<number> {

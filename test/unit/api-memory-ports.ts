@@ -148,7 +148,7 @@ export const fakeVerifier: JwtVerifier = {
 };
 
 /** A logger that keeps its JSON lines in memory, to check what the API logs. */
-export function memoryLogger(): { logger: Logger; lines: () => string[] } {
+export function memoryLogger(level = 'info'): { logger: Logger; lines: () => string[] } {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -156,7 +156,7 @@ export function memoryLogger(): { logger: Logger; lines: () => string[] } {
       done();
     },
   });
-  return { logger: pino({ level: 'info' }, stream), lines: () => chunks.join('').split('\n').filter(Boolean) };
+  return { logger: pino({ level }, stream), lines: () => chunks.join('').split('\n').filter(Boolean) };
 }
 
 /** Serves a Koa app on an ephemeral loopback port. */

@@ -12,6 +12,8 @@ export interface ApiState {
   requestId: string;
   /** Set by `authenticate`; absent on public routes. */
   caller?: Caller;
+  /** The failure on our side the error boundary answered with 500, for the error log. */
+  serverFault?: unknown;
 }
 
 export type ApiContext = ParameterizedContext<ApiState>;

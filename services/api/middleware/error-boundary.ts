@@ -11,7 +11,11 @@ export async function errorBoundary(ctx: ApiContext, next: () => Promise<unknown
     await next();
   } catch (err) {
     const response = toErrorResponse(err, ctx.state.requestId);
-    if (response.internal) ctx.app.emit('error', err, ctx);
+    if (response.internal) {
+      // Marked, so a dependency's ECONNRESET is not mistaken for a client hanging up.
+      ctx.state.serverFault = err;
+      ctx.app.emit('error', err, ctx);
+    }
     if (ctx.headerSent) return;
     ctx.status = response.status;
     ctx.body = response.body;

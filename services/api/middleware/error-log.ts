@@ -19,7 +19,7 @@ export function requestErrorLog(logger: Logger, now: () => number = Date.now): (
   let unreported = 0;
   return (err, ctx) => {
     const where = { requestId: ctx?.state.requestId, method: ctx?.method, path: ctx?.path };
-    const code = clientFaultCode(err);
+    const code = ctx?.state.serverFault === err ? undefined : clientFaultCode(err);
     if (code === undefined) {
       logger.error({ err, ...where }, 'request failed');
       return;
@@ -36,7 +36,7 @@ export function requestErrorLog(logger: Logger, now: () => number = Date.now): (
   };
 }
 
-/** The error's code if the client caused it, else undefined. */
+/** The error's code if the client caused it (a socket or parser failure of its request), else undefined. */
 function clientFaultCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const { code, status, expose } = err as { code?: unknown; status?: unknown; expose?: unknown };
