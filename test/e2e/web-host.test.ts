@@ -115,8 +115,9 @@ describe('web app in the local stack', () => {
     const params = new URL((await callback).url()).searchParams;
     expect(params.get('code')).toMatch(/^[\w-]{20,}$/);
     expect(params.get('iss')).toBe(local.stack.oidc.issuer);
-    // The page redeems the code with its PKCE verifier at the token endpoint (CORS) and calls the API with the token.
-    await page.getByText('signed in as alice; GET /jobs answered 200').waitFor();
+    // The page redeems the code with its PKCE verifier at the token endpoint (CORS), calls the API
+    // with the token (CORS) and pings the WebSocket API with it: all three origins the CSP admits.
+    await page.getByText('signed in as alice; GET /jobs answered 200; WebSocket answered pong').waitFor();
     await saveScreenshot(page, 'web-host/signed-in');
     expect(problems).toEqual([]);
   }, SIGN_IN_TIMEOUT_MS);
@@ -126,7 +127,7 @@ describe('web app in the local stack', () => {
     await page.goto('/');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await signInAs(page, 'dave.k');
-    await page.getByText('signed in as dave.k; GET /jobs answered 200').waitFor();
+    await page.getByText('signed in as dave.k; GET /jobs answered 200; WebSocket answered pong').waitFor();
 
     const { end_session_endpoint: endSession } = (await (await fetch(`${local.stack.oidc.issuer}/.well-known/openid-configuration`)).json()) as {
       end_session_endpoint: string;

@@ -105,8 +105,12 @@ function launch(dir: string, extraEnv: Record<string, string> = {}): ReturnType<
   });
 }
 
+const READY_TIMEOUT_MS = 90_000;
+/** Start-up (a JVM, the services and a Vite build at once), the checks and a clean stop, on a busy 2-core machine. */
+const NPM_START_TEST_TIMEOUT_MS = READY_TIMEOUT_MS + 60_000;
+
 function waitForReady(proc: ReturnType<typeof spawnManaged>): Promise<string> {
-  return proc.waitForLine((line) => /^ready\b/.test(line), 90_000);
+  return proc.waitForLine((line) => /^ready\b/.test(line), READY_TIMEOUT_MS);
 }
 
 function stackPids(file: StackFile): number[] {
@@ -150,7 +154,7 @@ describe('npm start', () => {
       await rm(dir, { recursive: true, force: true });
       app.remove();
     }
-  });
+  }, NPM_START_TEST_TIMEOUT_MS);
 
   it('leaves no process behind even when the launcher itself is killed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));
@@ -167,7 +171,7 @@ describe('npm start', () => {
       await proc.stop(1_000);
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, NPM_START_TEST_TIMEOUT_MS);
 
   it('explains how to install Java when it is missing, and exits 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cot-start-'));

@@ -3,7 +3,8 @@
  * it exactly like web/, and its one module does what an OIDC client library does in the
  * browser — reads /config.json, signs in with authorization code + PKCE through the
  * provider's login page, redeems the code at the token endpoint (cross-origin, under the
- * host's CSP) and calls the API with the access token (cross-origin, CORS).
+ * host's CSP), calls the API with the access token (cross-origin, CORS) and pings the
+ * WebSocket API with it.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,6 +85,16 @@ async function finishSignIn(config) {
   const sub = JSON.parse(atob(token.access_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).sub;
   const jobs = await fetch(config.apiUrl + '/jobs', { headers: { authorization: 'Bearer ' + token.access_token } });
   say('signed in as ' + sub + '; GET /jobs answered ' + jobs.status);
+  const pong = await new Promise((resolve) => {
+    const socket = new WebSocket(config.wsUrl + '?token=' + encodeURIComponent(token.access_token));
+    socket.onopen = () => socket.send(JSON.stringify({ action: 'ping' }));
+    socket.onmessage = (event) => {
+      const messages = [].concat(JSON.parse(event.data));
+      if (messages.some((m) => m.type === 'pong')) { socket.close(); resolve('pong'); }
+    };
+    socket.onerror = () => resolve('an error');
+  });
+  say(status.textContent + '; WebSocket answered ' + pong);
 }
 
 async function main() {

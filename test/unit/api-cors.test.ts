@@ -66,6 +66,8 @@ describe('cors middleware', () => {
     await Promise.all([api?.close(), closed?.close()]);
   });
 
+  // A fresh connection per request: on a loaded machine a reused keep-alive socket may meet the server closing it (ECONNRESET).
+  const fetch = (url: string, init: RequestInit = {}) => globalThis.fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), connection: 'close' } });
   const preflight = (url: string, path: string, origin: string, method = 'POST', headers = 'authorization,content-type') =>
     fetch(`${url}${path}`, {
       method: 'OPTIONS',
