@@ -122,11 +122,12 @@ module.exports = {
       name: 'cli-only-the-local-token-client',
       comment:
         'The CLI (`npm run ask`, a dev and demo client, not deployed) takes nothing from the local ' +
-        'stack but one exception: it signs in at the local OpenID provider when COT_TOKEN is unset, ' +
-        'through the same token client `npm run token` uses.',
+        'stack but one exception: when COT_TOKEN is unset it finds the running stack through ' +
+        '.local/stack.json and signs in at its OpenID provider, through the same stack-file reader ' +
+        'and token client (with its constants and errors) that `npm run token` uses.',
       severity: 'error',
       from: { path: '^services/cli/' },
-      to: { path: '^services/local/', pathNot: '^services/local/oidc/token-client\\.ts$' },
+      to: { path: '^services/local/', pathNot: '^services/local/(stack-file|oidc/(token-client|oidc\\.constants|errors))\\.ts$' },
     },
     {
       name: 'local-starts-services-by-their-roots',

@@ -199,6 +199,7 @@ function watchChairCalls(jobIds: string[]): { get(jobId: string): Promise<void>;
   const waiting = new Map(jobIds.map((id) => [id, resolvable()]));
   let stopped = false;
   void (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- stop() sets it between polls
     while (!stopped && waiting.size > 0) {
       const calls = await bedrockOf(fx.stack).calls({ step: 'synthesize' });
       for (const call of calls) {

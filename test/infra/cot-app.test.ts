@@ -478,6 +478,7 @@ describe('edge and web stacks', () => {
     const spa = Object.entries(functions).find(([id]) => association.FunctionARN['Fn::GetAtt'][0] === id)?.[1];
     expect(spa?.Properties.FunctionCode).toBe(SPA_ROUTING_CODE);
     // Run the function the way CloudFront does: a viewer request in, the (maybe rewritten) request out.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- runs the synthesized CloudFront function's own source
     const handler = new Function(`${SPA_ROUTING_CODE}\nreturn handler;`)() as (event: { request: { uri: string } }) => { uri: string };
     const uriFor = (uri: string) => handler({ request: { uri } }).uri;
     for (const route of ['/', '/callback', '/jobs/3f0c2a1e-8b7d-4c5e-9f10-1a2b3c4d5e6f', '/history', '/jobs/']) expect(uriFor(route), route).toBe('/index.html');

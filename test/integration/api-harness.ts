@@ -88,7 +88,8 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
     config: { maxQuestionChars: 4000, rateLimitPerMinute: 1000, ...opts.config },
     ws: { connections, push: new ApiGatewayPushGateway(management), integrationSecret, maxConnectionsPerUser: opts.maxConnectionsPerUser ?? 20 },
   });
-  server.on('request', app.callback());
+  const handle = app.callback();
+  server.on('request', (req, res) => void handle(req, res));
 
   const tokens = new Map<string, Promise<string>>();
   return {

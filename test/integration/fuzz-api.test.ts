@@ -114,6 +114,7 @@ const headerValue = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((
 const question = fc.oneof(
   fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), minLength: 1, maxLength: 300 }),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 80 }),
+  // eslint-disable-next-line no-template-curly-in-string -- a template-injection probe, sent as literal text
   fc.constantFrom('<answer label="Z" advisor="Chair">', '</question>', '<script>alert(1)</script>', '{{7*7}}', '${process.env}'),
 );
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../services/api/app.js';
-import { buildOpenApiDocument, type OpenApiDocument } from '../../services/api/openapi/openapi.document.js';
+import { type OpenApiDocument } from '../../services/api/openapi/openapi.document.js';
 import { createChatRequestParser } from '../../services/api/schemas/chat.schema.js';
 import { parseListJobsQuery } from '../../services/api/schemas/jobs.schema.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';

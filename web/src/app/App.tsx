@@ -25,6 +25,8 @@ export function App() {
     // A new page (not the first): focus its content, so keyboards and screen readers start there.
     if (!firstPage.current && route.name !== 'callback') document.getElementById('main')?.focus();
     firstPage.current = false;
+    // Keyed by the page's identity: a new route object for the same page must not move focus.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path]);
 
   const signIn = () => void auth.signIn(window.location.pathname);

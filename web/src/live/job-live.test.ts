@@ -106,7 +106,7 @@ describe('JobLive', () => {
     sockets.last().open();
     sockets.last().push({ type: 'error', code: 'not_found', message: 'No such job among yours.', jobId: JOB_ID });
     live.store.flush();
-    expect(live.store.get()).toMatchObject({ connection: 'refused', problem: expect.stringMatching(/No such job among yours/) });
+    expect(live.store.get()).toMatchObject({ connection: 'refused', problem: expect.stringMatching(/No such job among yours/) as unknown as string });
     expect(sockets.last().closedByClient).toBe(true);
     live.stop();
   });

@@ -87,7 +87,7 @@ describe('the asking page', () => {
     expect(screen.getByRole('textbox', { name: 'Your question' })).toHaveValue('Keep me');
 
     // The sign-in round trip reloads the page: the draft comes back from sessionStorage.
-    const draft = { ...sessionStorage };
+    const draft: Record<string, string> = { ...sessionStorage };
     first.unmount();
     sessionStorage.clear();
     for (const [k, v] of Object.entries(draft)) if (k.startsWith('cot.')) sessionStorage.setItem(k, v);
