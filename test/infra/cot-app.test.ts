@@ -267,7 +267,7 @@ describe('service stack', () => {
   });
 
   it('allows exactly the web app\'s CloudFront origin to call the API from a browser', () => {
-    expect(loadApiConfig(environmentOf('api')).corsOrigins).toEqual(['https://cot-cors-origins.deploy-time.invalid']);
+    expect(loadApiConfig({ ...environmentOf('api'), [ENV.wsIntegrationSecret]: 'S'.repeat(64) }).corsOrigins).toEqual(['https://cot-cors-origins.deploy-time.invalid']);
     const raw = (container('api').Environment as { Name: string; Value: unknown }[]).find((e) => e.Name === ENV.corsOrigins)?.Value;
     expect(raw).toEqual({ 'Fn::Join': ['', ['https://', expect.objectContaining({ 'Fn::GetStackOutput': expect.objectContaining({ StackName: stacks.web.stackName }) })]] });
     expect(JSON.stringify(raw)).toMatch(/Distribution\w*DomainName/);

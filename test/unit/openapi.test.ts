@@ -67,8 +67,9 @@ function send(method: string, url: string, headers: Record<string, string> = {},
 
 /** Every (method, path) the koa router serves, in OpenAPI form (`/jobs/{id}`), without HEAD. */
 function koaRoutes(koa: Koa<never>): string[] {
-  const dispatch = koa.middleware.find((m) => 'router' in m) as unknown as { router: { stack: { path: string; methods: string[] }[] } };
-  return dispatch.router.stack.flatMap((layer) =>
+  // The API mounts more than one router (the browser's routes, the WebSocket integration's).
+  const dispatches = koa.middleware.filter((m) => 'router' in m) as unknown as { router: { stack: { path: string; methods: string[] }[] } }[];
+  return dispatches.flatMap((d) => d.router.stack).flatMap((layer) =>
     layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${layer.path.replace(/:(\w+)/g, '{$1}')}`),
   );
 }

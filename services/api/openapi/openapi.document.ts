@@ -59,6 +59,8 @@ function chatRequestSchema(circle: Circle, limits: ChatLimits): JsonSchema {
   }
   const advisors = properties.advisors as { items: JsonSchema };
   advisors.items = { ...advisors.items, enum: circle.advisors.map((a) => a.id) };
+  // The parser refuses fewer advisors than the quorum (they could never meet it).
+  (advisors as JsonSchema).minItems = Math.min(circle.quorum, circle.advisors.length);
   return { ...derived, description: `A question for the circle. The body is JSON of at most ${MAX_BODY_BYTES / 1024} KB.` };
 }
 
