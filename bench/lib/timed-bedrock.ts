@@ -11,7 +11,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { CallLog } from '../../services/local/bedrock/call-log.js';
-import { FaultBook } from '../../services/local/bedrock/fault-book.js';
+import { FaultBook, ReplyBook } from '../../services/local/bedrock/fault-book.js';
 import { createModelHandler } from '../../services/local/bedrock/model-api.js';
 import { createModelFront } from '../../services/local/bedrock/server.js';
 import { listen } from '../../services/shared/net.js';
@@ -44,6 +44,8 @@ export interface TimedCall {
 export interface TimedBedrock {
   /** Endpoint for AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
   url: string;
+  /** Texts the matching calls answer instead of the simulation (the stand-in's POST /replies, in process). */
+  replies: ReplyBook;
   /** The calls made for a job, in arrival order. */
   callsOf(jobId: string): TimedCall[];
   close(): Promise<void>;
@@ -99,10 +101,12 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
   const exchanges = new AsyncLocalStorage<Exchange>();
   const calls = new TimedCallLog(exchanges);
   const closing = new AbortController();
+  const replies = new ReplyBook();
   const handle = createModelHandler({
     config: { ...config },
     calls,
     faults: new FaultBook(),
+    replies,
     advisors: new SimulatedAdvisors(loadTextBanks()),
     recordings: new RecordingBook(loadRecordings()),
     closing: closing.signal,
@@ -117,6 +121,7 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
   const port = await listen(front, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,
+    replies,
     callsOf: (jobId) => calls.byJob.get(jobId) ?? [],
     async close() {
       closing.abort(new Error('the bench is over'));

@@ -228,6 +228,29 @@ describe('Bedrock stand-in', () => {
     expect((await call(advicePrompt())).text.length).toBeGreaterThan(0);
   });
 
+  it('answers a scripted text, streamed in pieces, to the calls whose question contains the given text', async () => {
+    const text = 'Plain **scripted** answer <img src=x onerror=alert(1)> with [a link](javascript:alert(1)).';
+    await control.script({ match: { question: 'LISBON   next', kind: 'advise' }, text, times: 2 });
+    const scripted = await call(advicePrompt());
+    expect(scripted.text).toBe(text);
+    expect(scripted.deltas.length).toBeGreaterThan(5);
+    expect(scripted.deltas.join('')).toBe(text);
+    expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).not.toBe(text);
+    expect((await call(advicePrompt())).text).toBe(text);
+    expect(await control.replies()).toEqual([]);
+    expect((await call(advicePrompt())).text).not.toBe(text);
+  });
+
+  it('fails calls matched by their question, and forgets scripted replies on reset', async () => {
+    await control.inject({ type: 'internal', times: -1, match: { question: 'second office' } });
+    await control.script({ match: { question: 'designer' }, text: 'Hire them.', times: -1 });
+    expect((await failure(call(advicePrompt()))).errorName).toBe('InternalServerException');
+    expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).toBe('Hire them.');
+    await control.reset();
+    expect(await control.replies()).toEqual([]);
+    expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).not.toBe('Hire them.');
+  });
+
   it('maps a hanging call cut off by AbortSignal.timeout to States.Timeout', async () => {
     await control.inject({ type: 'timeout', match: { jobId: 'job-slow' } });
     const signal = AbortSignal.any([new AbortController().signal, AbortSignal.timeout(200)]);
@@ -345,6 +368,13 @@ describe('Bedrock stand-in', () => {
     } finally {
       dead.destroy();
     }
+  });
+
+  it('rejects a scripted reply without text with a readable 400', async () => {
+    const err = await control.script({ match: { kind: 'advise' }, text: '' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400 });
+    expect((err as Error).message).toMatch(/text/);
+    expect(await control.replies()).toEqual([]);
   });
 
   it('rejects a malformed fault with a readable 400', async () => {

@@ -1,12 +1,12 @@
 /**
  * The stand-in's control plane (plain HTTP/1.1 JSON): read the call log, inject faults,
- * change token timing, reset. Errors are `{error:{code,message}}`.
+ * script replies, change token timing, reset. Errors are `{error:{code,message}}`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { CallFilter, CallLog } from './call-log.js';
-import type { FaultBook } from './fault-book.js';
-import { configSchema, faultSchema, type StandinConfig } from './standin.types.js';
+import type { FaultBook, ReplyBook } from './fault-book.js';
+import { configSchema, faultSchema, scriptedReplySchema, type StandinConfig } from './standin.types.js';
 
 export interface ControlDeps {
   config: StandinConfig;
@@ -14,6 +14,7 @@ export interface ControlDeps {
   initialConfig: Readonly<StandinConfig>;
   calls: CallLog;
   faults: FaultBook;
+  replies: ReplyBook;
 }
 
 class ControlRequestError extends Error {
@@ -55,6 +56,7 @@ async function route(req: IncomingMessage, deps: ControlDeps): Promise<[number, 
     case 'POST /reset':
       deps.calls.reset();
       deps.faults.reset();
+      deps.replies.reset();
       Object.assign(deps.config, deps.initialConfig);
       return [200, { ok: true }];
     case 'GET /faults':
@@ -63,6 +65,13 @@ async function route(req: IncomingMessage, deps: ControlDeps): Promise<[number, 
       const fault = parse(faultSchema, await readJson(req));
       deps.faults.inject(fault);
       return [201, { fault }];
+    }
+    case 'GET /replies':
+      return [200, { replies: deps.replies.list() }];
+    case 'POST /replies': {
+      const reply = parse(scriptedReplySchema, await readJson(req));
+      deps.replies.inject(reply);
+      return [201, { reply }];
     }
     case 'GET /config':
       return [200, { config: deps.config }];

@@ -1,8 +1,8 @@
 /** A typed client for the Bedrock stand-in's control plane, for tests and the launcher. */
 import type { CallFilter } from './call-log.js';
-import type { ArmedFault, CallLogEntry, Fault, StandinConfig } from './standin.types.js';
+import type { ArmedFault, ArmedReply, CallLogEntry, Fault, ScriptedReply, StandinConfig } from './standin.types.js';
 
-export type { CallLogEntry, Fault, StandinConfig } from './standin.types.js';
+export type { CallLogEntry, Fault, ScriptedReply, StandinConfig } from './standin.types.js';
 
 /** The control plane answered with an error. */
 export class BedrockControlError extends Error {
@@ -22,7 +22,7 @@ export class BedrockControl {
     return (await this.request<{ calls: CallLogEntry[] }>('GET', `/calls${qs}`)).calls;
   }
 
-  /** Clears the call log and faults and restores the start-up timing. */
+  /** Clears the call log, faults and scripted replies and restores the start-up timing. */
   async reset(): Promise<void> {
     await this.request('POST', '/reset');
   }
@@ -35,6 +35,16 @@ export class BedrockControl {
   /** The faults still armed. */
   async faults(): Promise<ArmedFault[]> {
     return (await this.request<{ faults: ArmedFault[] }>('GET', '/faults')).faults;
+  }
+
+  /** The next `times` matching calls (default 1; -1 = every call) answer `text` instead of the simulation. */
+  async script(reply: ScriptedReply): Promise<ArmedReply> {
+    return (await this.request<{ reply: ArmedReply }>('POST', '/replies', reply)).reply;
+  }
+
+  /** The scripted replies still armed. */
+  async replies(): Promise<ArmedReply[]> {
+    return (await this.request<{ replies: ArmedReply[] }>('GET', '/replies')).replies;
   }
 
   /** Changes token timing for later calls. */

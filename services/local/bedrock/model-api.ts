@@ -1,13 +1,13 @@
 /**
  * The Bedrock Runtime operations the stand-in serves: `POST /model/{modelId}/converse`
  * (JSON) and `POST /model/{modelId}/converse-stream` (event stream), with injected faults,
- * realistic token pacing and a call log entry per call.
+ * scripted replies, realistic token pacing and a call log entry per call.
  */
 import { once } from 'node:events';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { CallLog } from './call-log.js';
 import { ConverseValidationError, parseConverseBody, readPrompt, type PromptView } from './converse-request.js';
-import type { FaultBook } from './fault-book.js';
+import type { FaultBook, ReplyBook } from './fault-book.js';
 import { replyKey, type RecordingBook } from './recordings.js';
 import { hasSizeDirective, type SimulatedAdvisors } from './simulated-advisors.js';
 import type { CallOutcome, FaultType, Operation, StandinConfig } from './standin.types.js';
@@ -29,6 +29,8 @@ export interface ModelApiDeps {
   config: StandinConfig;
   calls: CallLog;
   faults: FaultBook;
+  /** Texts to answer instead of the simulation, for the calls they match. */
+  replies: ReplyBook;
   advisors: SimulatedAdvisors;
   recordings: RecordingBook;
   /** Aborted when the stand-in shuts down: hanging and streaming calls stop. */
@@ -102,8 +104,11 @@ async function handle(req: AnyRequest, res: AnyResponse, deps: ModelApiDeps): Pr
   const metadata = request.requestMetadata;
   const x: Exchange = { res, gone, config: deps.config, inputTokens: estimateTokens(request.inputChars) };
   const entry = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens: x.inputTokens });
-  const fault = deps.faults.take({ modelId, jobId: metadata.jobId, step: metadata.step, kind: view.kind });
+  const target = { modelId, jobId: metadata.jobId, step: metadata.step, kind: view.kind, question: view.question };
+  const fault = deps.faults.take(target)?.type;
+  const scripted = deps.replies.take(target)?.text;
   const reply = (): Reply => {
+    if (scripted !== undefined) return { deltas: groupTokens(tokenize(scripted)), stopReason: 'end_turn' };
     const composed = compose(deps, modelId, view, request.maxTokens, metadata.step);
     if (composed.recording) entry.recording = composed.recording;
     return composed;

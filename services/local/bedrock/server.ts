@@ -2,7 +2,7 @@
  * A local Amazon Bedrock Runtime: Converse and ConverseStream over h2c (what the SDK's
  * default NodeHttp2Handler speaks to an http:// endpoint) and HTTP/1.1 on the same port,
  * told apart by the HTTP/2 connection preface. A separate HTTP/1.1 port serves the
- * control plane (call log, faults, timing).
+ * control plane (call log, faults, scripted replies, timing).
  */
 import type { AnyRequest, AnyResponse } from './wire.js';
 import { listen } from '../../shared/net.js';
@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { CallLog } from './call-log.js';
 import { createControlHandler } from './control-api.js';
-import { FaultBook } from './fault-book.js';
+import { FaultBook, ReplyBook } from './fault-book.js';
 import { createModelHandler } from './model-api.js';
 import { DEFAULT_RECORDINGS_DIR, RecordingBook, loadRecordings } from './recordings.js';
 import { DEFAULT_ADVISORS_DIR, SimulatedAdvisors, loadTextBanks } from './simulated-advisors.js';
@@ -51,18 +51,20 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
   const config = { ...initialConfig };
   const calls = new CallLog();
   const faults = new FaultBook();
+  const replies = new ReplyBook();
   const closing = new AbortController();
   const modelHandler = createModelHandler({
     config,
     calls,
     faults,
+    replies,
     closing: closing.signal,
     advisors: new SimulatedAdvisors(loadTextBanks(opts.advisorsDir ?? DEFAULT_ADVISORS_DIR)),
     recordings: new RecordingBook(loadRecordings(opts.recordingsDir ?? DEFAULT_RECORDINGS_DIR)),
   });
 
   const front = createModelFront(modelHandler);
-  const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults }));
+  const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults, replies }));
 
   const port = await listen(front, opts.port ?? 0, host);
   const controlPort = await listen(control, opts.controlPort ?? 0, host).catch(async (err: unknown) => {

@@ -1,6 +1,6 @@
 /**
- * The Bedrock stand-in's control-plane contract: call log entries, faults and timing
- * config, shared by the server and the typed control client used in tests.
+ * The Bedrock stand-in's control-plane contract: call log entries, faults, scripted
+ * replies and timing config, shared by the server and the typed control client used in tests.
  */
 import { z } from 'zod';
 
@@ -39,23 +39,42 @@ export interface CallLogEntry {
 export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream', 'stall'] as const;
 export type FaultType = (typeof faultTypes)[number];
 
+/** Which calls a fault or a scripted reply applies to: every given field must match. */
+const callMatchSchema = z
+  .object({
+    modelId: z.string().min(1).optional(),
+    jobId: z.string().min(1).optional(),
+    step: z.string().min(1).optional(),
+    kind: z.enum(['advise', 'review', 'synthesize']).optional(),
+    /** Text the call's question contains (case and runs of whitespace ignored): a test that asks through a UI knows no job id yet. */
+    question: z.string().min(1).max(1000).optional(),
+  })
+  .default({});
+export type CallMatch = z.output<typeof callMatchSchema>;
+
+/** How many matching calls it applies to; -1 = every one until reset. */
+const timesSchema = z.number().int().min(-1).default(1);
+
 export const faultSchema = z.object({
-  match: z
-    .object({
-      modelId: z.string().min(1).optional(),
-      jobId: z.string().min(1).optional(),
-      step: z.string().min(1).optional(),
-      kind: z.enum(['advise', 'review', 'synthesize']).optional(),
-    })
-    .default({}),
+  match: callMatchSchema,
   type: z.enum(faultTypes),
-  /** How many matching calls fail; -1 = every one. */
-  times: z.number().int().min(-1).default(1),
+  times: timesSchema,
 });
 
 /** A fault to inject: the next `times` calls matching every given field fail as `type`. */
 export type Fault = z.input<typeof faultSchema>;
 export type ArmedFault = z.output<typeof faultSchema>;
+
+export const scriptedReplySchema = z.object({
+  match: callMatchSchema,
+  /** The whole answer, streamed word by word at the configured pace. */
+  text: z.string().min(1).max(32_000),
+  times: timesSchema,
+});
+
+/** A reply to script: the next `times` calls matching every given field answer `text` instead of the simulation. */
+export type ScriptedReply = z.input<typeof scriptedReplySchema>;
+export type ArmedReply = z.output<typeof scriptedReplySchema>;
 
 export const configSchema = z.object({
   tokenDelayMs: z.number().min(0).max(60_000).optional(),
