@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     tableSuffix: `cancel${Date.now().toString(36)}`,
     baseEnv: withoutStackVariables(process.env),
     bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5 },
-    env: { COT_LOG_LEVEL: 'warn', COT_RATE_LIMIT_PER_MINUTE: '100000' },
+    env: { COT_RATE_LIMIT_PER_MINUTE: '100000' },
     readyTimeoutMs: 300_000,
   });
   try {
