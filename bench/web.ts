@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   let results: Results;
   try {
     browser = await launchBrowser();
+    browser.on('disconnected', () => log('Chromium went away'));
     results = await measure(bench, browser);
   } finally {
     log('stopping');
@@ -195,6 +196,7 @@ async function measure(bench: BenchStack, browser: Browser): Promise<Results> {
 /** A new context (empty cache) with the probes, signed in when given a session's sessionStorage. */
 async function newContext(browser: Browser, baseURL: string, session?: [string, string][]): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ baseURL, viewport: VIEWPORTS.desktop, locale: 'en-GB' });
+  context.on('page', (page) => page.on('crash', () => log(`a page crashed at ${page.url()}`)));
   await installProbes(context);
   if (session) {
     // sessionStorage belongs to a tab: give every new tab the signed-in session before the app reads it.
