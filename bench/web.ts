@@ -157,8 +157,7 @@ async function measure(bench: BenchStack, browser: Browser): Promise<Results> {
   };
 
   log('warm-up job (its page loads the Markdown renderer)');
-  let jobPage: Asset[] = [];
-  jobPage = await assetsLoadedBy(first.page, origin, async () => {
+  const jobPage = await assetsLoadedBy(first.page, origin, async () => {
     await prepare([first.page], [questions[0]!]);
     await askAll([first.page]);
   });
