@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the whole local stack with simulated advisors at a fixed latency, measured
  * from the outside. Prints figures next to their goals and writes bench/results/latest.json;
- * it asserts nothing (see bench/README.md for what each figure means).
+ * it asserts nothing (see bench/README.md for what each figure means). The web app's figures
+ * are `npm run bench:web` (bench/web.ts).
  *
  * Environment: COT_BENCH_JOBS (concurrent jobs, default 50), COT_BENCH_ROUNDS (rounds of the
  * concurrent runs, default 2), COT_BENCH_VERBOSE=1 (relay every service log line).
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     problems: { measuring: results.problems.slice(0, 50), stopping: atShutdown.slice(0, 50) },
   });
   process.stdout.write(`written to ${file} (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  process.stdout.write('the web app in Chromium (first-load size, time to a usable page, token → DOM delay): npm run bench:web\n');
 }
 
 /** Writes bench/results/latest.json (the directory is created here and kept out of git). */

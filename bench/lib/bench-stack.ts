@@ -27,6 +27,8 @@ export interface BenchStackOptions {
   log: (line: string) => void;
   /** Relay every service log line (noisy). */
   verbose: boolean;
+  /** Also build (when stale) and serve the web app, as `npm start` does. */
+  web?: boolean;
 }
 
 export interface BenchStack {
@@ -68,6 +70,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       workers: opts.workers,
       persist: false,
       tableSuffix: suffix,
+      web: opts.web ?? false,
       baseEnv: { ...servicesBaseEnv(), [ENDPOINT_ENV.dynamodb]: dynamo.url, [ENDPOINT_ENV.bedrockRuntime]: bedrock.url },
       env: {
         COT_WORKER_CONCURRENCY: String(opts.workerConcurrency),

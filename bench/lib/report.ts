@@ -285,7 +285,8 @@ function cpuRow(figure: string, runs: readonly RunFigures[]): Row {
   return { figure, value: `machine ${busy === undefined ? '–' : `${Math.round(busy * 100)}%`} busy of ${cores} cores; cores used: ${parts.join(', ')}`, goal: '' };
 }
 
-function fmt(x: number | undefined, digits = 0): string {
+/** A figure with `digits` decimals, or n/a. */
+export function fmt(x: number | undefined, digits = 0): string {
   return x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
 }
 
