@@ -1,8 +1,11 @@
 /**
  * Structured JSON logs (pino) with secrets redacted: tokens, authorization headers and
- * credentials never reach a log line, whatever a caller passes in.
+ * credentials never reach a log line, whatever a caller passes in. Each line also carries
+ * the log context of the work it belongs to (job id, step, attempt, trace id: see
+ * telemetry/log-context.ts); fields the call passes win.
  */
 import { pino, type Logger } from 'pino';
+import { logContext } from './telemetry/log-context.js';
 
 export type { Logger } from 'pino';
 
@@ -29,6 +32,7 @@ export function createLogger(service: string, level = 'info'): Logger {
     level,
     base: { service, pid: process.pid },
     redact: { paths: REDACT, censor: '[redacted]' },
+    mixin: logContext,
     timestamp: pino.stdTimeFunctions.isoTime,
   });
 }
