@@ -9,11 +9,12 @@ import type { ApiConfig } from '../shared/config.js';
 import type { Circle } from '../shared/circle/circle.js';
 import type { JwtVerifier } from '../shared/auth/jwt-verifier.js';
 import type { Logger } from '../shared/logging.js';
-import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
+import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, RunRecordStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { errorBoundary } from './middleware/error-boundary.js';
 import { jsonBody } from './middleware/json-body.js';
+import { logContext } from './middleware/log-context.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { routeFallback } from './middleware/route-fallback.js';
@@ -23,6 +24,7 @@ import { listAdvisors } from './routes/advisors.routes.js';
 import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.routes.js';
+import { getTimeline } from './routes/timeline.routes.js';
 import { wsConnect, wsDefault, wsDisconnect } from './routes/ws.routes.js';
 
 export interface ApiDeps {
@@ -42,6 +44,8 @@ export interface ApiDeps {
   ws?: { connections: ConnectionStore; push: PushGateway };
   /** One trace segment per request; without it (COT_TRACING=off) nothing is traced. */
   tracer?: Tracer;
+  /** The Runs table, for job timelines; without it a timeline shows only the committed transitions. */
+  runs?: RunRecordStore;
 }
 
 /** Builds the API: request id + access log, tracing, error boundary, security headers, then the routes. */
@@ -49,6 +53,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const clock = deps.clock ?? { now: () => Date.now() };
   const app = new Koa<ApiState>();
 
+  app.use(logContext);
   app.use(requestContext(deps.logger));
   if (deps.tracer) app.use(tracing(deps.tracer));
   app.use(errorBoundary);
@@ -89,6 +94,7 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs', auth, listJobs(deps));
   router.get('/jobs/:id', auth, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
+  router.get('/jobs/:id/timeline', auth, getTimeline(deps));
   router.get('/advisors', auth, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   if (deps.ws) {
     // Called by the WebSocket API's integration, never by browsers; $connect checks the token itself.

@@ -30,6 +30,8 @@ export interface TracingOptions {
   daemonAddress?: string;
   /** Default `centralized`. */
   sampling?: SamplingMode;
+  /** The local rules (and the fallback of centralized sampling); default SAMPLING_RULES, as deployed. */
+  samplingRules?: readonly SamplingRule[];
 }
 
 /** What a span does when nothing is traced: nothing. */
@@ -61,7 +63,7 @@ function configureXRay(xray: XRaySdk, options: TracingOptions): void {
   xray.setContextMissingStrategy('IGNORE_ERROR');
   if (options.daemonAddress) xray.setDaemonAddress(options.daemonAddress);
   if (options.sampling === 'local') xray.middleware.disableCentralizedSampling();
-  xray.middleware.setSamplingRules(localSamplingRules(SAMPLING_RULES));
+  xray.middleware.setSamplingRules(localSamplingRules(options.samplingRules ?? SAMPLING_RULES));
   // Marks segments as coming from an ECS container (the sidecar deployment in infra/).
   xray.config([xray.plugins.ECSPlugin]);
 }

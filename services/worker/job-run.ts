@@ -12,8 +12,9 @@ import type { AdvisoryInput, StepInput, StepOutput, WaitInput, WaitOutput } from
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
 import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
 import type { JobItem, JobStatus, TransitionRecord } from '../shared/contracts/job.js';
-import { SERVICE } from '../shared/contracts/names.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
+import type { QueueMessage } from '../shared/ports/job-queue.js';
+import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Logger } from '../shared/logging.js';
 import { FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
@@ -44,6 +45,10 @@ export interface JobRunDeps extends StepRunnerDeps {
   extendMessage(): Promise<void>;
   /** The earlier turns of the job's conversation. */
   loadHistory(job: JobItem): Promise<Turn[]>;
+  /** Traces (in the job's trace), measures and records the run: telemetry/worker-telemetry.ts. */
+  telemetry: Pick<WorkerTelemetry, 'run'>;
+  /** The SQS delivery that woke this run: its trace header continues the job's trace. */
+  message?: QueueMessage;
 }
 
 type SnapshotLike = { value: unknown; context: AdvisoryInput & Record<string, unknown>; status: string };
@@ -80,18 +85,14 @@ export class JobRun {
   }
 
   /**
-   * Restores or creates the actor and starts it, in the run's trace segment: open until the
-   * outcome, it collects the model calls, commits and heartbeats the run starts.
-   * Throws IncompatibleSnapshotError for snapshots it cannot continue.
+   * Restores or creates the actor and starts it, in the run's trace segment (part of the
+   * job's trace): open until the outcome, it collects the model calls, commits and
+   * heartbeats the run starts. Throws IncompatibleSnapshotError for snapshots it cannot continue.
    */
   start(): void {
-    void this.deps.tracer.segment(SERVICE.worker, (span) => {
-      span.annotate({ jobId: this.job.jobId });
+    void this.deps.telemetry.run({ job: this.job, lease: this.lease, message: this.deps.message }, () => {
       this.startActor();
-      return this.outcome.then((outcome) => {
-        span.annotate({ outcome: outcome.kind });
-        if (outcome.kind === 'failed') span.flag('fault');
-      });
+      return this.outcome;
     });
   }
 

@@ -16,6 +16,7 @@ import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
 import { JobRun, type JobEvents, type RunOutcome } from './job-run.js';
+import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
 
@@ -38,6 +39,7 @@ export interface WorkerDeps extends StepRunnerDeps {
   deadLetters?: JobQueue;
   events: JobEvents;
   logger: Logger;
+  telemetry: WorkerTelemetry;
 }
 
 const messageSchema = z.object({ jobId: z.string().min(1).max(100) });
@@ -182,6 +184,7 @@ export class Worker {
         heartbeatMs: this.settings.heartbeatMs,
         extendMessage: () => queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds),
         loadHistory: (j) => loadHistory(this.deps, j),
+        message,
       },
       job,
       lease,
@@ -221,7 +224,7 @@ export class Worker {
       case 'handed-over':
         await snapshots.release(lease);
         // A fresh message (receive count 1) so interruptions never push a healthy job to the DLQ.
-        await queue.send(JSON.stringify({ jobId } satisfies JobMessage));
+        await queue.send(JSON.stringify({ jobId } satisfies JobMessage), undefined, message.traceHeader);
         await queue.delete(message.receiptHandle);
         logger.info({ jobId }, 'job handed over');
         return;
@@ -279,6 +282,7 @@ export class Worker {
           const reason = `This job could not be processed: it was delivered ${this.settings.maxReceiveCount} times without completing and was moved to the dead-letter queue.`;
           await this.deps.jobs.setStatus(job.jobId, 'failed', 'done', reason);
           this.deps.logger.error({ jobId: job.jobId }, 'poison job marked failed');
+          this.deps.telemetry.deadLettered(job.jobId);
         }
       } else {
         this.deps.logger.error({ messageId: message.messageId }, 'unparseable message in the dead-letter queue');

@@ -22,8 +22,8 @@ export interface EmfMetricsOptions {
   namespace: string;
   /** The service writing (e.g. cot-worker): the Service dimension of every dimension set. */
   service: string;
-  /** Where each EMF line goes (one JSON document, no newline); default stdout. */
-  write?: (line: string) => void;
+  /** Where each EMF line goes (one JSON document, no newline); default stdout. flush() waits for returned promises. */
+  write?: (line: string) => void | Promise<void>;
   /** Reports a record that could not be written; it is dropped, never thrown. */
   onError?: (err: unknown) => void;
 }
@@ -38,7 +38,7 @@ export class EmfMetrics implements Metrics {
     const sink: ISink = {
       name: 'StreamSink',
       accept: async (context) => {
-        for (const line of serializer.serialize(context)) write(line);
+        await Promise.all(serializer.serialize(context).map((line) => write(line)));
       },
     };
     this.environment = {

@@ -39,12 +39,11 @@ export class XRayTracer implements Tracer {
     const continues = Boolean(parent?.root && parent.parent);
     const segment = continues ? new this.xray.Segment(name, parent?.root, parent?.parent) : new this.xray.Segment(name);
     if (!this.sampled(segment, continues ? parent?.sampled : undefined, options.request)) segment.notTraced = true;
-    if (options.live) {
-      liveSegments.add(segment);
-      // In progress: a run that never ends (SIGKILL) is still in its trace.
-      segment.flush();
-    }
-    return this.within(segment, fn);
+    if (options.live) liveSegments.add(segment);
+    const result = this.within(segment, fn);
+    // In progress, with what fn annotated at once: a run that never ends (SIGKILL) is still in its trace.
+    if (options.live && !segment.isClosed()) segment.flush();
+    return result;
   }
 
   subsegment<T>(name: string, fn: (span: Span) => Promise<T>): Promise<T> {
