@@ -14,7 +14,7 @@ import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { errorBoundary } from './middleware/error-boundary.js';
 import { jsonBody } from './middleware/json-body.js';
-import { logContext } from './middleware/log-context.js';
+import { jobIdInLogContext, logContext } from './middleware/log-context.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { routeFallback } from './middleware/route-fallback.js';
@@ -75,6 +75,8 @@ function routes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   const auth = authenticate(deps.verifier);
   const chatLimit = rateLimit(new TokenBuckets(deps.config.rateLimitPerMinute, () => clock.now()));
 
+  // Lines of a request about a job name it (ids are checked by the routes; only id-shaped ones are noted).
+  router.param('id', jobIdInLogContext);
   router.get('/healthz', healthz);
   router.post(
     '/chat',

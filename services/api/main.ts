@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const logger = createLogger(SERVICE.api, config.logLevel);
   const circle = loadCircle(config.circleFile);
   const tracing = await createTracing({ enabled: config.tracing, logger, sampling: config.tracingSampling });
-  // Each request's trace id joins its log lines; POST /chat's trace travels on with the job's message.
+  // Each request's trace id joins its log lines; POST /chat's trace travels on with the job's message (SqsJobQueue).
   const tracer = tracing && logCorrelated(tracing.tracer);
   const dynamo = createDynamo(tracing?.instrument);
   const sqs = createSqs(tracing?.instrument);
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     jobs: new DynamoJobStore(dynamo, { jobs: tables.jobs, state: tables.state }),
     snapshots: new DynamoSnapshotStore(dynamo, { state: tables.state, transitions: tables.transitions, jobs: tables.jobs }),
     results: new DynamoResultStore(dynamo, tables.results),
-    queue: new SqsJobQueue(sqs, config.jobQueueUrl, { currentTrace: () => tracer?.currentHeader() }),
+    queue: new SqsJobQueue(sqs, config.jobQueueUrl),
     runs: new DynamoRunRecordStore(dynamo, tables.runs),
     circle,
     verifier: createJwtVerifier(config.oidc),

@@ -6,9 +6,10 @@
  * does not resolve everywhere, and the SDK sends requests to the queue URL's host whenever
  * the endpoint comes from AWS_ENDPOINT_URL_SQS rather than from code.
  *
- * fauxqs 1.9 ignores message system attributes; SQS keeps the one senders may set,
- * AWSTraceHeader (X-Ray's trace header), and returns it to receivers that ask for it. A
- * hook adds that here, so a job's trace crosses the local queue as it crosses SQS.
+ * fauxqs 1.9 ignores message system attributes; SQS keeps X-Ray's trace header as the
+ * AWSTraceHeader attribute — from the sender's X-Amzn-Trace-Id HTTP header, or from the
+ * attribute itself, which wins — and returns it to receivers that ask for it. A hook adds
+ * that here, so a job's trace crosses the local queue as it crosses SQS.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -85,7 +86,7 @@ interface SqsBody {
 }
 
 /**
- * An onSend hook: remembers the AWSTraceHeader of each SendMessage by the message id
+ * An onSend hook: remembers the trace header of each SendMessage by the message id
  * fauxqs answers with, and adds it to the Attributes of ReceiveMessage answers that ask
  * for it (by name or All), as SQS does.
  */
@@ -97,7 +98,8 @@ function keepTraceHeaders() {
     const body = (request.body ?? {}) as SqsBody;
     const answer = JSON.parse(payload) as { MessageId?: string; Messages?: { MessageId: string; Attributes?: Record<string, string> }[] };
     if (action === 'SendMessage') {
-      const trace = body.MessageSystemAttributes?.[TRACE_ATTRIBUTE]?.StringValue;
+      const header = request.headers['x-amzn-trace-id'];
+      const trace = body.MessageSystemAttributes?.[TRACE_ATTRIBUTE]?.StringValue ?? (typeof header === 'string' ? header : undefined);
       if (trace && answer.MessageId) {
         headers.set(answer.MessageId, trace);
         if (headers.size > MAX_TRACED_MESSAGES) headers.delete(headers.keys().next().value as string);

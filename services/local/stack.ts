@@ -20,6 +20,7 @@ import { getFreePort } from './free-port.js';
 import { loadStackServiceSettings } from './local-config.js';
 import { describeExit, spawnManaged, tail, type ManagedProcess } from './processes.js';
 import { requeueUnfinishedJobs } from './requeue-unfinished.js';
+import { startLocalTelemetry, type LocalTelemetry } from './local-telemetry.js';
 
 /** The repository root: children run from here so `--import tsx` and relative paths resolve. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -93,6 +94,8 @@ export interface LocalStack {
   queueNames: { jobs: string; dlq: string };
   /** SDK clients on the stack's DynamoDB and SQS, for inspection. */
   aws: Pick<AwsStandins, 'dynamo' | 'doc' | 'sqs'>;
+  /** Where the services' traces and EMF metrics go (services/local/local-telemetry.ts). */
+  telemetry: Pick<LocalTelemetry, 'tracesFile' | 'metricsFile'>;
   api: ManagedProcess;
   /** PIDs of the child processes this stack started (API, workers, DynamoDB Local). */
   pids(): { api: number; workers: number[]; dynamodb?: number };
@@ -132,10 +135,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   try {
-    const [aws, bedrock, oidc] = await allStarted([
+    const [aws, bedrock, oidc, telemetry] = await allStarted([
       track(stoppers, 'dynamodb+sqs', STOP_ORDER.standins, startAws(opts, baseEnv, ports, settings, onLine)),
       track(stoppers, 'bedrock', STOP_ORDER.standins, startBedrock(opts, baseEnv, ports)),
       track(stoppers, 'oidc', STOP_ORDER.standins, startOidc(baseEnv, ports)),
+      track(stoppers, 'telemetry', STOP_ORDER.standins, startLocalTelemetry({ dir: opts.persist ? (opts.dir ?? '.local') : undefined, baseEnv: { ...baseEnv, ...opts.env } })),
     ] as const);
     if (aws.started.dynamodb) log(`DynamoDB Local started at ${aws.endpoints.dynamodb ?? ''}`);
     if (opts.persist && aws.started.dynamodb && aws.started.sqs) {
@@ -157,6 +161,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const env: Record<string, string> = {
       ...aws.env,
       ...bedrock.env,
+      ...telemetry.env,
       [ENV.oidcIssuer]: oidc.issuer,
       [ENV.oidcAudience]: oidc.audience,
       [ENV.apiHost]: '127.0.0.1',
@@ -211,6 +216,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       tables: aws.tables,
       queueNames: aws.queueNames,
       aws: { dynamo: aws.dynamo, doc: aws.doc, sqs: aws.sqs },
+      telemetry: { tracesFile: telemetry.tracesFile, metricsFile: telemetry.metricsFile },
       api,
       pids: () => ({ api: api.pid, workers: workers.map((w) => w.pid), dynamodb: aws.started.dynamodb?.pid }),
       workers,

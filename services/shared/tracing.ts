@@ -41,7 +41,6 @@ export const NOOP_SPAN: Span = { traceId: '', annotate: () => {}, flag: () => {}
 export const NO_TRACER: Tracer = {
   segment: (_name, fn) => fn(NOOP_SPAN),
   subsegment: (_name, fn) => fn(NOOP_SPAN),
-  currentHeader: () => undefined,
   annotate: () => {},
 };
 

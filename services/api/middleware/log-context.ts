@@ -1,4 +1,5 @@
-import { withLogContext } from '../../shared/telemetry/log-context.js';
+import { addToLogContext, withLogContext } from '../../shared/telemetry/log-context.js';
+import { parseJobId } from '../schemas/jobs.schema.js';
 import type { ApiContext, ApiMiddleware } from './context.js';
 
 /**
@@ -9,3 +10,15 @@ import type { ApiContext, ApiMiddleware } from './context.js';
 export const logContext: ApiMiddleware = async function logContext(_ctx: ApiContext, next) {
   await withLogContext({}, next);
 };
+
+/** Router param hook for `:id`: the job a request is about joins its log context (only a well-formed id). */
+export async function jobIdInLogContext(id: string, _ctx: unknown, next: () => Promise<unknown>): Promise<void> {
+  let jobId: string | undefined;
+  try {
+    jobId = parseJobId(id);
+  } catch {
+    // Not a job id: the route answers 404; the text never reaches a log line as a job id.
+  }
+  if (jobId) addToLogContext({ jobId });
+  await next();
+}

@@ -14,7 +14,7 @@ export interface QueueMessage {
 
 /** The job queue (SQS): wake-up pointers only. */
 export interface JobQueue {
-  /** Sends a message; `traceHeader` (default: the adapter's current trace, if any) travels with it. */
+  /** Sends a message; it carries `traceHeader` or, by default, the sender's current trace. */
   send(body: string, delaySeconds?: number, traceHeader?: TraceHeader): Promise<void>;
   /** Long-polls; resolves with [] on abort. */
   receive(max: number, waitSeconds: number, visibilitySeconds: number, signal?: AbortSignal): Promise<QueueMessage[]>;

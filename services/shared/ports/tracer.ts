@@ -50,8 +50,6 @@ export interface Tracer {
   segment<T>(name: string, fn: (span: Span) => Promise<T>, options?: SegmentOptions): Promise<T>;
   /** Like `segment`, for a subsegment of the current (sub)segment; with none current, just runs `fn`. */
   subsegment<T>(name: string, fn: (span: Span) => Promise<T>): Promise<T>;
-  /** The header that continues the current trace from the current (sub)segment; undefined outside any. */
-  currentHeader(): TraceHeader | undefined;
   /** Adds annotations to the current (sub)segment; nothing outside any. */
   annotate(annotations: Annotations): void;
 }

@@ -39,7 +39,6 @@ export function logCorrelated(tracer: Tracer): Tracer {
   return {
     segment: (name, fn, options) => tracer.segment(name, (span) => (note(span), fn(span)), options),
     subsegment: (name, fn) => tracer.subsegment(name, fn),
-    currentHeader: () => tracer.currentHeader(),
     annotate: (annotations) => tracer.annotate(annotations),
   };
 }

@@ -11,21 +11,19 @@ import type { TraceHeader } from '../../ports/tracer.js';
 /** The message system attribute X-Ray reads on SQS, and the only one SQS lets senders set. */
 const TRACE_ATTRIBUTE = 'AWSTraceHeader';
 
-export interface SqsJobQueueOptions {
-  /** The trace header of the caller's current trace, for sends that name none (e.g. POST /chat's). */
-  currentTrace?: () => TraceHeader | undefined;
-}
-
-/** The job queue on SQS; messages carry their sender's trace as AWSTraceHeader. */
+/**
+ * The job queue on SQS. Messages carry their sender's trace as AWSTraceHeader: SQS sets it
+ * from the X-Amzn-Trace-Id header a traced (instrumented) client sends, with the SendMessage
+ * subsegment as parent; a header given to send() (a run handing its job over, outside any
+ * request) is set as the attribute itself, which SQS lets win over the HTTP header.
+ */
 export class SqsJobQueue implements JobQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
-    private readonly options: SqsJobQueueOptions = {},
   ) {}
 
-  async send(body: string, delaySeconds?: number, traceHeader?: TraceHeader): Promise<void> {
-    const trace = traceHeader ?? this.options.currentTrace?.();
+  async send(body: string, delaySeconds?: number, trace?: TraceHeader): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,

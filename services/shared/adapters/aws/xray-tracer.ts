@@ -18,7 +18,7 @@
  */
 import type * as XRay from 'aws-xray-sdk-core';
 import type { InstrumentableClient } from '../../aws-clients.js';
-import type { Annotations, SegmentOptions, Span, TraceHeader, Tracer } from '../../ports/tracer.js';
+import type { Annotations, SegmentOptions, Span, Tracer } from '../../ports/tracer.js';
 import { NOOP_SPAN } from '../../tracing.js';
 
 /** The SDK as `import()` gives it: module.exports of the CommonJS package. */
@@ -52,13 +52,6 @@ export class XRayTracer implements Tracer {
     const node = parent.addNewSubsegment(name);
     streamFinished(node.segment);
     return this.within(node, fn);
-  }
-
-  currentHeader(): TraceHeader | undefined {
-    const node = this.current();
-    if (!node) return undefined;
-    const root = rootOf(node);
-    return `Root=${root.trace_id};Parent=${node.id};Sampled=${root.notTraced ? 0 : 1}`;
   }
 
   annotate(annotations: Annotations): void {
