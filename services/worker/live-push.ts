@@ -36,13 +36,22 @@ export interface LivePushOptions {
   observer?: PushObserver;
 }
 
-/** Hears about every message sent to a connection (or found gone); must never throw or block. */
+/** One message sent to one connection (or found gone). */
+export interface PushEvent {
+  jobId: string;
+  type: 'job.transition' | 'job.done' | 'step.delta';
+  /** The transition's seq (absent for streamed text). */
+  seq?: number;
+  /** When the message was ready: the transition committed, the token batch closed. */
+  readyAt: number;
+  /** Ready → PostToConnection answered. */
+  ms: number;
+  outcome: 'ok' | 'gone';
+}
+
+/** Hears about every message sent; must never throw or block. */
 export interface PushObserver {
-  /**
-   * `readyAt`: when the message was ready (the transition committed, the token batch closed);
-   * `ms`: from then until PostToConnection answered. `seq` is absent for streamed text.
-   */
-  pushed(jobId: string, seq: number | undefined, readyAt: number, ms: number, outcome: 'ok' | 'gone'): void;
+  pushed(event: PushEvent): void;
 }
 
 interface PendingDelta {
@@ -269,7 +278,7 @@ export class LivePush implements JobEvents {
       if (message.type !== 'job.transition' && message.type !== 'job.done' && message.type !== 'step.delta') continue;
       const readyAt = this.readyAt.get(message) ?? now;
       const seq = message.type === 'step.delta' ? undefined : message.seq;
-      observer.pushed(message.jobId, seq, readyAt, now - readyAt, outcome);
+      observer.pushed({ jobId: message.jobId, type: message.type, seq, readyAt, ms: now - readyAt, outcome });
     }
   }
 

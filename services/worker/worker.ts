@@ -19,6 +19,7 @@ import { JobRun, type JobEvents, type RunOutcome } from './job-run.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
+import { withLogContext } from '../shared/telemetry/log-context.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -115,7 +116,8 @@ export class Worker {
           this.track(this.deps.queue.changeVisibility(message.receiptHandle, 0));
           continue;
         }
-        this.track(this.handle(message));
+        // Each message in its own log scope: the run it starts adds the job id and trace id to its lines.
+        this.track(withLogContext({}, () => this.handle(message)));
       }
     }
   }

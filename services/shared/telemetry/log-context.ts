@@ -16,6 +16,18 @@ export function withLogContext<T>(fields: LogFields, fn: () => T): T {
   return storage.run({ ...storage.getStore(), ...fields }, fn);
 }
 
+/**
+ * Runs `fn` with `fields` added to the current scope, so they stay for the rest of the
+ * caller's unit of work too (a worker's lines about a message name the job it woke); outside
+ * any scope, in a new one.
+ */
+export function joinLogContext<T>(fields: LogFields, fn: () => T): T {
+  const store = storage.getStore();
+  if (!store) return storage.run({ ...fields }, fn);
+  Object.assign(store, fields);
+  return fn();
+}
+
 /** Adds fields to the current scope (e.g. the job id once a request has created it); nothing outside any. */
 export function addToLogContext(fields: LogFields): void {
   const store = storage.getStore();

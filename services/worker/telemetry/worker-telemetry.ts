@@ -15,10 +15,10 @@ import type { Logger } from '../../shared/logging.js';
 import type { Clock, CommitRequest, JobQueue, Lease, Metrics, MetricValue, ModelClient, QueueMessage, RunRecordStore, SnapshotStore, Span, Tracer } from '../../shared/ports/index.js';
 import { readSnapshot } from '../../shared/job-view.js';
 import { buildTimeline } from '../../shared/timeline.js';
-import { withLogContext } from '../../shared/telemetry/log-context.js';
+import { joinLogContext } from '../../shared/telemetry/log-context.js';
 import { userHash } from '../../shared/telemetry/user-hash.js';
 import type { PushObserver } from '../live-push.js';
-import { RunRecorder } from './run-recorder.js';
+import { END_WRITE_DELAY_MS, RunRecorder } from './run-recorder.js';
 import { ObservedModelClient } from './observed-model-client.js';
 import { ObservedSnapshotStore } from './observed-snapshot-store.js';
 import { ObservedJobQueue } from './observed-job-queue.js';
@@ -59,6 +59,8 @@ export interface ActiveRun {
 }
 
 type Dimensions = Record<string, string>[];
+/** How long an ended run still takes pushes into its record (they follow its last commit). */
+const RECENT_RUN_MS = 4 * END_WRITE_DELAY_MS;
 /** Stages with a subsegment of their own (not queued, not the end states). */
 const TIMED_STAGES = ['advising', 'reviewing', 'synthesizing'];
 const OVERALL: Dimensions = [{}];
@@ -78,7 +80,7 @@ export class WorkerTelemetry {
    */
   run(ctx: RunContext, start: () => Promise<RunEnd>): Promise<void> {
     const { job, lease, message } = ctx;
-    return withLogContext({ jobId: job.jobId, run: lease.epoch }, () =>
+    return joinLogContext({ jobId: job.jobId, run: lease.epoch }, () =>
       this.deps.tracer.segment(
         SERVICE.worker,
         (span) => {
@@ -118,12 +120,13 @@ export class WorkerTelemetry {
 
   /** Hears live push deliveries. */
   readonly push: PushObserver = {
-    pushed: (jobId, seq, readyAt, ms, outcome) => {
+    pushed: ({ jobId, type, seq, readyAt, ms, outcome }) => {
       const values: MetricValue[] = outcome === 'ok' ? [{ name: METRIC.pushes, value: 1 }] : [{ name: METRIC.pushGone, value: 1 }];
-      // Latency of transitions only: streamed text is batched on purpose.
-      if (outcome === 'ok' && seq !== undefined) values.push({ name: METRIC.pushLatency, value: ms });
+      // Latency and the timeline's pushes: transitions only (streamed text is batched on purpose).
+      const transition = type === 'job.transition' && seq !== undefined;
+      if (outcome === 'ok' && transition) values.push({ name: METRIC.pushLatency, value: ms });
       this.deps.metrics.record(values, OVERALL, { jobId });
-      if (seq !== undefined) this.active.get(jobId)?.recorder.push(seq, readyAt, ms, outcome === 'gone');
+      if (transition) this.active.get(jobId)?.recorder.push(seq, readyAt, ms, outcome === 'gone');
     },
   };
 
@@ -132,7 +135,7 @@ export class WorkerTelemetry {
     this.count(METRIC.deadLettered, { jobId });
   }
 
-  /** The run of `jobId` on this worker, if one is running. */
+  /** The run of `jobId` on this worker, if one is running (or has just ended). */
   activeRun(jobId: string): ActiveRun | undefined {
     return this.active.get(jobId);
   }
@@ -180,8 +183,12 @@ export class WorkerTelemetry {
     run.span.annotate({ outcome: end.kind });
     if (end.kind === 'failed') run.span.flag('fault');
     run.recorder.end(end.kind, at);
-    if (this.active.get(run.job.jobId) === run) this.active.delete(run.job.jobId);
-    this.track(run.recorder.idle().finally(() => this.recorders.delete(run.recorder)));
+    // Pushes of the last transitions land after the run ended: keep hearing them for a while.
+    const forget = setTimeout(() => {
+      if (this.active.get(run.job.jobId) === run) this.active.delete(run.job.jobId);
+      this.recorders.delete(run.recorder);
+    }, RECENT_RUN_MS);
+    forget.unref();
   }
 
   private committed(request: CommitRequest, at: number, ms: number): void {

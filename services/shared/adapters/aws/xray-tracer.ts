@@ -28,6 +28,8 @@ type SampleRequest = { httpMethod: string; urlPath: string; serviceName: string 
 /** The sampler the SDK's middleware uses (not in its typings). */
 type Sampler = { shouldSample(request: SampleRequest): boolean | string | undefined };
 
+/** How often a live segment sends the subsegments that finished since the last time. */
+const LIVE_SWEEP_MS = 1000;
 /** Segments whose finished subsegments are streamed (see SegmentOptions.live). */
 const liveSegments = new WeakSet<XRay.Segment>();
 
@@ -39,11 +41,22 @@ export class XRayTracer implements Tracer {
     const continues = Boolean(parent?.root && parent.parent);
     const segment = continues ? new this.xray.Segment(name, parent?.root, parent?.parent) : new this.xray.Segment(name);
     if (!this.sampled(segment, continues ? parent?.sampled : undefined, options.request)) segment.notTraced = true;
-    if (options.live) liveSegments.add(segment);
-    const result = this.within(segment, fn);
+    if (!options.live) return this.within(segment, fn);
+    liveSegments.add(segment);
+    // Finished subsegments are also swept out on a timer: an SDK call can end after the last
+    // subsegment of ours did (and a killed process never reaches the segment's close).
+    const sweep = setInterval(() => streamFinished(segment), LIVE_SWEEP_MS);
+    sweep.unref();
+    let result: Promise<T>;
+    try {
+      result = this.within(segment, fn);
+    } catch (err) {
+      clearInterval(sweep);
+      throw err;
+    }
     // In progress, with what fn annotated at once: a run that never ends (SIGKILL) is still in its trace.
-    if (options.live && !segment.isClosed()) segment.flush();
-    return result;
+    if (!segment.isClosed()) segment.flush();
+    return result.finally(() => clearInterval(sweep));
   }
 
   subsegment<T>(name: string, fn: (span: Span) => Promise<T>): Promise<T> {
