@@ -24,7 +24,7 @@ import { NOOP_SPAN } from '../../tracing.js';
 /** The SDK as `import()` gives it: module.exports of the CommonJS package. */
 export type XRaySdk = typeof XRay.default;
 type TraceNode = XRay.Segment | XRay.Subsegment;
-type SampleRequest = { httpMethod: string; urlPath: string; serviceName: string };
+type SampleRequest = { host: string; httpMethod: string; urlPath: string; serviceName: string };
 /** The sampler the SDK's middleware uses (not in its typings). */
 type Sampler = { shouldSample(request: SampleRequest): boolean | string | undefined };
 
@@ -87,7 +87,8 @@ export class XRayTracer implements Tracer {
     if (decision === '1' || decision === '0') return decision === '1';
     if (!request) return true;
     const sampler = (this.xray.middleware as unknown as { sampler: Sampler }).sampler;
-    const outcome = sampler.shouldSample({ httpMethod: request.method, urlPath: request.path, serviceName: segment.name });
+    // A host must be given: the SDK's local sampler takes a request without one as matching its first rule.
+    const outcome = sampler.shouldSample({ host: segment.name, httpMethod: request.method, urlPath: request.path, serviceName: segment.name });
     if (typeof outcome === 'string') segment.setMatchedSamplingRule(outcome);
     return Boolean(outcome);
   }
