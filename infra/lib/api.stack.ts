@@ -25,6 +25,7 @@ export const HTTP_ROUTES: readonly { method: apigwv2.HttpMethod; path: string; a
   { method: apigwv2.HttpMethod.GET, path: '/jobs', authenticated: true },
   { method: apigwv2.HttpMethod.GET, path: '/jobs/{id}', authenticated: true },
   { method: apigwv2.HttpMethod.POST, path: '/jobs/{id}/cancel', authenticated: true },
+  { method: apigwv2.HttpMethod.GET, path: '/jobs/{id}/timeline', authenticated: true },
   { method: apigwv2.HttpMethod.GET, path: '/advisors', authenticated: true },
   { method: apigwv2.HttpMethod.GET, path: '/healthz', authenticated: false },
 ];

@@ -130,7 +130,7 @@ export interface SamplingRule {
 
 export const SAMPLING_RULES: readonly SamplingRule[] = [
   {
-    name: 'cot-every-job',
+    name: 'every-job',
     priority: 100,
     service: SERVICE.api,
     method: 'POST',
@@ -140,7 +140,7 @@ export const SAMPLING_RULES: readonly SamplingRule[] = [
     description: 'Every job: POST /chat starts the job trace, so every job (failed or not) is traced.',
   },
   {
-    name: 'cot-api-requests',
+    name: 'api-requests',
     priority: 1000,
     service: SERVICE.api,
     method: '*',
