@@ -14,6 +14,8 @@ import type { JobView, TransitionRecord } from '../shared/contracts/job.js';
 import { getAccessToken } from '../local/oidc/token-client.js';
 import { JobFollower, type FollowEvent } from './job-follower.js';
 import { createRenderer } from './render.js';
+import { renderTimeline } from './timeline.js';
+import type { JobTimeline } from '../shared/contracts/timeline.js';
 
 class UsageError extends Error {
   override name = 'UsageError';
@@ -25,7 +27,8 @@ interface Endpoints {
   oidc?: { issuer: string; audience: string };
 }
 
-const USAGE = `usage: npm run ask -- [--quick] [--advisors claude,mistral] [--conversation <id>] [--json] "your question"`;
+const USAGE = `usage: npm run ask -- [--quick] [--advisors claude,mistral] [--conversation <id>] [--json] "your question"
+       npm run ask -- --timeline <jobId> [--json]`;
 
 async function endpoints(env: NodeJS.ProcessEnv): Promise<Endpoints> {
   let stack: Partial<Endpoints> = {};
@@ -79,11 +82,19 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       quick: { type: 'boolean', default: false },
       advisors: { type: 'string' },
       conversation: { type: 'string' },
+      timeline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.timeline) {
+    // A finished (or running) job's timeline: services/cli/timeline.ts.
+    const ep = await endpoints(env);
+    const timeline = await api<JobTimeline>(ep, await tokenSource(env, ep)(), 'GET', `/jobs/${encodeURIComponent(values.timeline)}/timeline`);
+    process.stdout.write(values.json ? `${JSON.stringify(timeline, null, 2)}\n` : renderTimeline(timeline));
     return 0;
   }
   const question = positionals.join(' ').trim();

@@ -9,6 +9,7 @@ import { createSocket } from 'node:dgram';
 import { createWriteStream, type WriteStream } from 'node:fs';
 
 const DAEMON_HEADER = '{"format":"json","version":1}';
+const RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 
 /** A segment or subsegment document as X-Ray receives it (the fields the stack reads). */
 export interface TraceDocument {
@@ -47,7 +48,9 @@ export interface XRayDaemonStandin {
 }
 
 export async function startXRayDaemon(opts: XRayDaemonOptions = {}): Promise<XRayDaemonStandin> {
-  const socket = createSocket('udp4');
+  // UDP drops what does not fit the socket's buffer: a burst of segments from several
+  // workers outruns the default (~200 KB). The kernel caps this at net.core.rmem_max.
+  const socket = createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
   const out: WriteStream | undefined = opts.file ? createWriteStream(opts.file, { flags: 'a', mode: 0o600 }) : undefined;
   let rejected = 0;
   socket.on('message', (message) => {
@@ -57,6 +60,7 @@ export async function startXRayDaemon(opts: XRayDaemonOptions = {}): Promise<XRa
     try {
       if (newline < 0 || datagram.slice(0, newline) !== DAEMON_HEADER) throw new Error('not a daemon datagram');
       doc = JSON.parse(datagram.slice(newline + 1)) as TraceDocument;
+      if (!isDocument(doc)) throw new Error('not a segment document');
     } catch {
       rejected++;
       return;
@@ -80,4 +84,10 @@ export async function startXRayDaemon(opts: XRayDaemonOptions = {}): Promise<XRa
       if (out) await new Promise<void>((resolve) => out.end(() => resolve()));
     },
   };
+}
+
+/** A (sub)segment document names itself: an object with a string id and name. */
+function isDocument(value: unknown): value is TraceDocument {
+  const doc = value as Partial<TraceDocument> | null;
+  return typeof doc === 'object' && doc !== null && !Array.isArray(doc) && typeof doc.id === 'string' && typeof doc.name === 'string';
 }

@@ -4,8 +4,10 @@
  * their finished version), EMF lines parsed and checked against the format, and in-memory
  * stores for pure tests.
  */
+import type { TransitionRecord } from '../../services/shared/contracts/job.js';
 import type { RunRecord } from '../../services/shared/contracts/timeline.js';
-import type { Metrics, MetricValue, RunRecordStore } from '../../services/shared/ports/index.js';
+import { FencedError } from '../../services/shared/errors.js';
+import type { CommitRequest, Metrics, MetricValue, RunRecordStore, SnapshotStore } from '../../services/shared/ports/index.js';
 import type { TraceDocument } from '../../services/local/xray-daemon.js';
 
 export type { TraceDocument } from '../../services/local/xray-daemon.js';
@@ -104,4 +106,34 @@ export class MemoryMetrics implements Metrics {
     this.records.push({ values, dimensionSets, properties });
   }
   async flush(): Promise<void> {}
+}
+
+/** Just enough of the State table for a JobRun: fenced commits by version, transitions kept, a heartbeat that can be told the lease is gone. */
+export class MemoryCommitStore implements SnapshotStore {
+  readonly transitions: TransitionRecord[] = [];
+  private readonly versions = new Map<string, number>();
+  leaseGone = false;
+
+  async commit(request: CommitRequest): Promise<void> {
+    if (this.leaseGone || (this.versions.get(request.jobId) ?? 0) !== request.expectedVersion) throw new FencedError(request.jobId);
+    this.versions.set(request.jobId, request.expectedVersion + 1);
+    this.transitions.push(request.transition);
+  }
+  async heartbeat(): Promise<{ cancelRequested: boolean }> {
+    if (this.leaseGone) throw new FencedError('lease');
+    return { cancelRequested: false };
+  }
+  async release(): Promise<void> {}
+  async transitionsAfter(jobId: string, afterSeq: number): Promise<TransitionRecord[]> {
+    return this.transitions.filter((t) => t.jobId === jobId && t.seq > afterSeq);
+  }
+  acquire(): never {
+    throw new Error('the test leases its jobs itself');
+  }
+  get(): never {
+    throw new Error('not used by a JobRun');
+  }
+  requestCancel(): never {
+    throw new Error('not used by a JobRun');
+  }
 }
