@@ -4,6 +4,7 @@
  * would turn into metrics, every log line of every process, and GET /jobs/{id}/timeline —
  * checked against the Transitions table and the Bedrock stand-in's call log.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -15,6 +16,7 @@ import { bedrockOf, callsOf, eventually, leaseHolderPid, stepsOf, transitionsOf,
 import { assembleTrace, descendantsNamed, emfValues, parseEmf, sum, type EmfEvent, type TraceDocument } from '../support/telemetry.js';
 
 const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.json', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Every line every process wrote, as it arrived. */
 const lines: { source: string; line: string }[] = [];
@@ -241,6 +243,14 @@ describe('GET /jobs/{id}/timeline', () => {
     expect(summary.latencyMs).toBe(summary.endedAt! - Date.parse(view.createdAt));
     expect(summary.criticalPathMs! + summary.overheadMs!).toBe(summary.latencyMs);
     expect(Object.keys(summary.stages).sort()).toEqual(['advising', 'synthesizing']);
+
+    // The same timeline in a terminal: npm run ask -- --timeline <id>.
+    const cli = await askTimeline('erin', jobId);
+    expect(cli.code).toBe(0);
+    expect(cli.stdout).toContain(`Timeline of job ${jobId} (X-Ray trace ${timeline.traceId})`);
+    expect(cli.stdout).toContain('retry        advise.mistral #1 failed (ThrottlingException)');
+    expect(cli.stdout.match(/model call {3}/g)).toHaveLength(calls.length);
+    expect(cli.stdout.match(/commit #/g)).toHaveLength(transitions.length);
   });
 
   it('is the owner\'s only: 404 for anyone else, 401 without a token', async () => {
@@ -248,8 +258,25 @@ describe('GET /jobs/{id}/timeline', () => {
     expect((await (await fx.client('gus')).get(`/jobs/${jobId}/timeline`)).status).toBe(404);
     expect((await (await fx.client()).get(`/jobs/${jobId}/timeline`)).status).toBe(401);
     expect((await (await fx.client('fay')).get(`/jobs/${jobId}/timeline`)).status).toBe(200);
+    const cli = await askTimeline('gus', jobId);
+    expect(cli.code).toBe(1);
+    expect(cli.stderr).toMatch(/^ask: .*not_found/);
   });
 });
+
+/** `npm run ask -- --timeline <jobId>` as `user`, against the test stack. */
+async function askTimeline(user: string, jobId: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/ask.ts', '--timeline', jobId], {
+    cwd: REPO,
+    env: { PATH: process.env.PATH, COT_API_URL: fx.stack.apiUrl, COT_WS_URL: fx.stack.wsUrl, COT_TOKEN: await fx.tokenFor(user) },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, stdout, stderr };
+}
 
 /** Submits a job while the workers are paused and subscribes to it over the WebSocket before any transition. */
 async function subscribedBeforeAnyWorker(user: string, body: Record<string, unknown>): Promise<{ jobId: string; socket: WebSocket }> {
