@@ -28,7 +28,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   let write: ((line: string) => Promise<void>) | undefined;
   if (options.file) {
     // One write per line: appends from several processes to one file do not interleave.
-    const stream = createWriteStream(options.file, { flags: 'a' });
+    const stream = createWriteStream(options.file, { flags: 'a', mode: 0o600 });
     stream.on('error', onError);
     write = (line) => new Promise((resolve) => stream.write(`${line}\n`, () => resolve()));
   }

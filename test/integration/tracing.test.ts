@@ -12,9 +12,8 @@ import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-m
 import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { JobItem } from '../../services/shared/contracts/job.js';
-import { FencedError } from '../../services/shared/errors.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import type { CommitRequest, JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
+import type { JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
 import { createTracing, type Tracing } from '../../services/shared/tracing.js';
 import type { SamplingRule } from '../../services/shared/contracts/telemetry.js';
 import { JobRun, NO_EVENTS } from '../../services/worker/job-run.js';
@@ -26,7 +25,7 @@ import { startXRayDaemon, type XRayDaemonStandin } from '../../services/local/xr
 import { NO_METRICS } from '../../services/shared/metrics.js';
 import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
 import { fakeVerifier, memoryLogger, MemoryJobStore, MemoryResultStore, MemorySnapshotStore, serve } from '../unit/api-memory-ports.js';
-import { assembleTrace, MemoryRunRecordStore, type TraceDocument } from '../support/telemetry.js';
+import { assembleTrace, MemoryCommitStore, MemoryRunRecordStore, type TraceDocument } from '../support/telemetry.js';
 
 const circle = loadCircle();
 const TRACE_EVERY_REQUEST: SamplingRule = { name: 'all', priority: 1, service: '*', method: '*', path: '*', reservoir: 1, rate: 1, description: 'every request' };
@@ -246,7 +245,7 @@ describe('worker tracing', () => {
     await new BedrockControl(standin.controlUrl).inject({ match: { jobId: first!, step: 'advise.claude' }, type: 'throttle', times: 1 });
     // Every first-round answer of both jobs waits for the others: the runs overlap for sure.
     const model = new MeetingModel(new BedrockModelClient(bedrock), new Meeting(advisors.length * 2));
-    const snapshots = new CommitOnlySnapshotStore();
+    const snapshots = new MemoryCommitStore();
     const runs = [first!, second!].map((jobId) => runJob(jobId, advisors, model, snapshots));
     const outcomes = await Promise.all(runs.map((run) => run.outcome));
     expect(outcomes).toEqual([
@@ -297,7 +296,7 @@ describe('worker tracing', () => {
       tracer: tracing.tracer,
       metrics: NO_METRICS,
       runs: new MemoryRunRecordStore(),
-      transitions: { transitionsAfter: async () => [] },
+      transitions: snapshots,
       circle,
       clock: { now: () => Date.now() },
       logger: silentLogger(),
@@ -360,31 +359,5 @@ class MeetingModel implements ModelClient {
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     await this.meeting.arrive();
     return this.model.converseStream(request);
-  }
-}
-
-/** Just enough of the State table for a JobRun: fenced commits by version, a lease that holds. */
-class CommitOnlySnapshotStore implements SnapshotStore {
-  private readonly versions = new Map<string, number>();
-
-  async commit(request: CommitRequest): Promise<void> {
-    if ((this.versions.get(request.jobId) ?? 0) !== request.expectedVersion) throw new FencedError(request.jobId);
-    this.versions.set(request.jobId, request.expectedVersion + 1);
-  }
-  async heartbeat(): Promise<{ cancelRequested: boolean }> {
-    return { cancelRequested: false };
-  }
-  async release(): Promise<void> {}
-  acquire(): never {
-    throw new Error('the test leases its jobs itself');
-  }
-  get(): never {
-    throw new Error('not used by a JobRun');
-  }
-  requestCancel(): never {
-    throw new Error('not used by a JobRun');
-  }
-  transitionsAfter(): never {
-    throw new Error('not used by a JobRun');
   }
 }
