@@ -52,6 +52,8 @@ export interface RunEnd {
 export interface ActiveRun {
   job: JobItem;
   epoch: number;
+  /** Epoch ms the run took the lease. */
+  startedAt: number;
   span: Span;
   recorder: RunRecorder;
   /** The stage being timed for its trace subsegment. */
@@ -154,13 +156,14 @@ export class WorkerTelemetry {
 
   private begin({ job, lease, message }: RunContext, span: Span): ActiveRun {
     const { clock } = this.deps;
+    const startedAt = clock.now();
     const resumed = lease.state.version > 0;
     span.annotate({ jobId: job.jobId, user: userHash(job.owner), run: lease.epoch, resumed });
     const recorder = new RunRecorder(
       {
         jobId: job.jobId,
         epoch: lease.epoch,
-        startedAt: clock.now(),
+        startedAt,
         fromVersion: lease.state.version,
         ...(span.traceId ? { traceId: span.traceId } : {}),
         ...(message ? { message: { receiveCount: message.receiveCount, ...(message.sentAt !== undefined ? { sentAt: message.sentAt } : {}) } } : {}),
@@ -171,7 +174,7 @@ export class WorkerTelemetry {
     );
     this.recorders.add(recorder);
     const stage = readSnapshot(lease.state)?.stage;
-    const run: ActiveRun = { job, epoch: lease.epoch, span, recorder, ...(stage ? { stage: { name: stage, since: clock.now() } } : {}) };
+    const run: ActiveRun = { job, epoch: lease.epoch, startedAt, span, recorder, ...(stage ? { stage: { name: stage, since: startedAt } } : {}) };
     this.active.set(job.jobId, run);
     if (resumed) this.count(METRIC.resumes, { jobId: job.jobId });
     return run;
@@ -209,7 +212,7 @@ export class WorkerTelemetry {
       run.stage = { name: transition.stage, since: transition.at };
     }
     if (transition.seq === 1) {
-      const queueWait = run.recorder.snapshot().startedAt - Date.parse(run.job.createdAt);
+      const queueWait = run.startedAt - Date.parse(run.job.createdAt);
       this.deps.metrics.record([{ name: METRIC.jobsStarted, value: 1 }, { name: METRIC.queueWait, value: Math.max(0, queueWait) }], OVERALL, properties);
     }
     if (transition.status !== 'running') this.finished(run, request);
