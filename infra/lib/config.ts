@@ -65,6 +65,11 @@ const contextSchema = z
     apiThrottleBurstLimit: positive(100),
     wafRateLimitPer5Min: z.coerce.number().int().min(10).default(1000),
     maxQueueAgeSeconds: positive(600),
+    // Alarms on the services' metrics (infra/lib/constructs/job-observability.ts).
+    alarmJobFailurePercent: z.coerce.number().min(0).max(100).default(10),
+    alarmOverheadP90Ms: positive(5000),
+    alarmModelErrorPercent: z.coerce.number().min(0).max(100).default(20),
+    hourlyCostBudgetUsd: z.coerce.number().positive().default(5),
     xrayDaemonImage: z.string().min(1).default('public.ecr.aws/xray/aws-xray-daemon:3.x'),
   })
   .superRefine((c, ctx) => {

@@ -10,6 +10,7 @@ import { EDGE_REGION, readInfraConfig, REPO_ROOT, type InfraConfig } from './con
 import { DataStack } from './data.stack.js';
 import { EdgeWafStack } from './edge-waf.stack.js';
 import { NetworkStack } from './network.stack.js';
+import { ObservabilityStack } from './observability.stack.js';
 import { SecurityStack } from './security.stack.js';
 import { ServiceStack } from './service.stack.js';
 import { WebStack } from './web.stack.js';
@@ -25,6 +26,7 @@ export interface CotStacks {
   readonly service: ServiceStack;
   readonly edgeWaf: EdgeWafStack;
   readonly web: WebStack;
+  readonly observability: ObservabilityStack;
 }
 
 /** Adds every stack of the architecture to `app`; throws InfraConfigError on bad context. */
@@ -110,6 +112,20 @@ export function buildCotApp(app: App, options: { webDistDir?: string } = {}): Co
     corsOrigins: [web.siteOrigin],
   });
 
+  const observability = new ObservabilityStack(app, name('Observability'), {
+    env,
+    description: 'Circle of Trust: CloudWatch dashboard and alarms on the services\' metrics, X-Ray sampling rules',
+    alarmTopic: data.alarmTopic,
+    members: [...circle.advisors.map((a) => a.id), circle.chair.id],
+    thresholds: {
+      jobFailurePercent: config.alarmJobFailurePercent,
+      overheadP90Ms: config.alarmOverheadP90Ms,
+      modelErrorPercent: config.alarmModelErrorPercent,
+      hourlyCostBudgetUsd: config.hourlyCostBudgetUsd,
+    },
+    namePrefix: config.stackPrefix,
+  });
+
   Tags.of(app).add('project', 'circle-of-trust');
-  return { config, modelIds, security, data, network, api, service, edgeWaf, web };
+  return { config, modelIds, security, data, network, api, service, edgeWaf, web, observability };
 }

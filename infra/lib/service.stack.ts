@@ -156,6 +156,8 @@ export class ServiceStack extends Stack {
     tables.state.grantReadWriteData(role);
     tables.results.grantReadData(role);
     tables.transitions.grantReadData(role);
+    // Job timelines (GET /jobs/{id}/timeline) read the worker runs' records.
+    tables.runs.grantReadData(role);
     props.data.jobQueue.queue.grantSendMessages(role);
     role.addManagedPolicy(props.api.manageConnectionsPolicy);
   }

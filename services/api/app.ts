@@ -9,7 +9,7 @@ import type { ApiConfig } from '../shared/config.js';
 import type { Circle } from '../shared/circle/circle.js';
 import type { JwtVerifier } from '../shared/auth/jwt-verifier.js';
 import type { Logger } from '../shared/logging.js';
-import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
+import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, RunRecordStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
 import { cors } from './middleware/cors.js';
@@ -17,6 +17,7 @@ import { errorBoundary } from './middleware/error-boundary.js';
 import { requestErrorLog } from './middleware/error-log.js';
 import { integrationOnly } from './middleware/integration-only.js';
 import { jsonBody } from './middleware/json-body.js';
+import { jobIdInLogContext, logContext } from './middleware/log-context.js';
 import { rateLimit, TokenBuckets } from './middleware/rate-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { routeFallback } from './middleware/route-fallback.js';
@@ -28,6 +29,7 @@ import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
 import { openApiDocument } from './routes/openapi.routes.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.routes.js';
+import { getTimeline } from './routes/timeline.routes.js';
 import { wsConnect, wsDefault, wsDisconnect } from './routes/ws.routes.js';
 
 export interface ApiDeps {
@@ -51,6 +53,8 @@ export interface ApiDeps {
   ws?: { connections: ConnectionStore; push: PushGateway; integrationSecret: string; maxConnectionsPerUser: number };
   /** One trace segment per request; without it (COT_TRACING=off) nothing is traced. */
   tracer?: Tracer;
+  /** The Runs table, for job timelines; without it a timeline shows only the committed transitions. */
+  runs?: RunRecordStore;
 }
 
 /** Builds the API: request id + access log, tracing, error boundary, security headers, CORS, then the routes. */
@@ -58,6 +62,7 @@ export function createApp(deps: ApiDeps): Koa<ApiState> {
   const clock = deps.clock ?? { now: () => Date.now() };
   const app = new Koa<ApiState>();
 
+  app.use(logContext);
   app.use(requestContext(deps.logger));
   app.use(unreadBody());
   if (deps.tracer) app.use(tracing(deps.tracer));
@@ -84,6 +89,8 @@ function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
     ? rateLimit(new TokenBuckets(deps.config.readRateLimitPerMinute, () => clock.now()))
     : async (_ctx: ApiContext, next: () => Promise<unknown>) => void (await next());
 
+  // Lines of a request about a job name it (ids are checked by the routes; only id-shaped ones are noted).
+  router.param('id', jobIdInLogContext);
   router.get('/healthz', healthz);
   router.get('/openapi.json', openApiDocument(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   router.post(
@@ -104,6 +111,7 @@ function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs', auth, readLimit, listJobs(deps));
   router.get('/jobs/:id', auth, readLimit, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
+  router.get('/jobs/:id/timeline', auth, readLimit, getTimeline(deps));
   router.get('/advisors', auth, readLimit, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   return router;
 }

@@ -12,6 +12,7 @@ import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-
 import { DynamoJobStore } from '../shared/adapters/aws/dynamo-job-store.js';
 import { DynamoResultStore } from '../shared/adapters/aws/dynamo-result-store.js';
 import { DynamoSnapshotStore } from '../shared/adapters/aws/dynamo-snapshot-store.js';
+import { DynamoRunRecordStore } from '../shared/adapters/aws/dynamo-run-record-store.js';
 import { SqsJobQueue } from '../shared/adapters/aws/sqs-job-queue.js';
 import { createJwtVerifier } from '../shared/auth/jwt-verifier.js';
 import { loadCircle } from '../shared/circle/circle.js';
@@ -20,6 +21,7 @@ import { SERVICE } from '../shared/contracts/names.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logging.js';
 import { createTracing } from '../shared/tracing.js';
+import { logCorrelated } from '../shared/telemetry/log-context.js';
 
 /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -28,7 +30,9 @@ async function main(): Promise<void> {
   const config = loadApiConfig();
   const logger = createLogger(SERVICE.api, config.logLevel);
   const circle = loadCircle(config.circleFile);
-  const tracing = await createTracing({ enabled: config.tracing, logger });
+  const tracing = await createTracing({ enabled: config.tracing, logger, sampling: config.tracingSampling });
+  // Each request's trace id joins its log lines; POST /chat's trace travels on with the job's message (SqsJobQueue).
+  const tracer = tracing && logCorrelated(tracing.tracer);
   const dynamo = createDynamo(tracing?.instrument);
   const sqs = createSqs(tracing?.instrument);
   const { tables } = config;
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     snapshots: new DynamoSnapshotStore(dynamo, { state: tables.state, transitions: tables.transitions, jobs: tables.jobs }),
     results: new DynamoResultStore(dynamo, tables.results),
     queue: new SqsJobQueue(sqs, config.jobQueueUrl),
+    runs: new DynamoRunRecordStore(dynamo, tables.runs),
     circle,
     verifier: createJwtVerifier(config.oidc),
     logger,
@@ -52,7 +57,7 @@ async function main(): Promise<void> {
             maxConnectionsPerUser: config.wsMaxConnectionsPerUser,
           }
         : undefined,
-    tracer: tracing?.tracer,
+    tracer,
   });
 
   // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's request handler never rejects: it answers errors itself

@@ -5,12 +5,14 @@
 import type { Writable } from 'node:stream';
 import type { CancelAccepted, ChatAccepted, ChatRequestBody, JobsPage } from '../shared/contracts/api.js';
 import type { JobView } from '../shared/contracts/job.js';
+import type { JobTimeline } from '../shared/contracts/timeline.js';
 import { isJobId, type Command } from './cli-args.js';
 import { ApiRefusedError, CliError } from './errors.js';
 import { JobFollower } from './job-follower.js';
 import { createRenderer, renderJobsPage, renderJobView, type Hint } from './render.js';
 import type { Session } from './session.js';
-import { oneLine, type Style } from './terminal-text.js';
+import { clean, oneLine, type Style } from './terminal-text.js';
+import { renderTimeline } from './timeline.js';
 
 export const EXIT_DETACHED = 130;
 
@@ -113,6 +115,19 @@ const cancel: Run<JobCommand> = async (command, session, io) => {
   return 0;
 };
 
+const timeline: Run<JobCommand> = async (command, session, io) => {
+  let answer: JobTimeline;
+  try {
+    answer = await session.api<JobTimeline>('GET', `/jobs/${encodeURIComponent(command.jobId)}/timeline`);
+  } catch (err) {
+    if (err instanceof ApiRefusedError && err.status === 404) throw new CliError(`no job ${command.jobId} among ${session.who}’s jobs`);
+    throw err;
+  }
+  if (command.json) json(io, answer);
+  else io.out.write(clean(renderTimeline(answer)));
+  return 0;
+};
+
 const whoami: Run<Extract<Command, { name: 'whoami' }>> = async (command, session, io) => {
   if (command.json) json(io, { user: session.who, how: session.how, apiUrl: session.apiUrl, wsUrl: session.wsUrl });
   else io.out.write(`${oneLine(session.who)}\n`);
@@ -132,6 +147,8 @@ export function runCommand(command: Exclude<Command, { name: 'help' }>, session:
       return list(command, session, io);
     case 'cancel':
       return cancel(command, session, io);
+    case 'timeline':
+      return timeline(command, session, io);
     case 'whoami':
       return whoami(command, session, io);
   }

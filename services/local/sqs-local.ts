@@ -5,6 +5,11 @@
  * (http://127.0.0.1:<port>/000000000000/<name>): its default, http://sqs.<region>.localhost:<port>/…,
  * does not resolve everywhere, and the SDK sends requests to the queue URL's host whenever
  * the endpoint comes from AWS_ENDPOINT_URL_SQS rather than from code.
+ *
+ * fauxqs 1.9 ignores message system attributes; SQS keeps X-Ray's trace header as the
+ * AWSTraceHeader attribute — from the sender's X-Amzn-Trace-Id HTTP header, or from the
+ * attribute itself, which wins — and returns it to receivers that ask for it. A hook adds
+ * that here, so a job's trace crosses the local queue as it crosses SQS.
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -32,6 +37,7 @@ export interface SqsLocal {
 export async function startSqsLocal(opts: SqsLocalOptions = {}): Promise<SqsLocal> {
   const host = opts.host ?? '127.0.0.1';
   const app = buildApp({ logger: false, defaultRegion: opts.region ?? LOCAL_REGION, stores: await loopbackStores() });
+  app.addHook('onSend', keepTraceHeaders());
   let address: string;
   try {
     address = await app.listen({ host, port: opts.port ?? 0 });
@@ -68,6 +74,50 @@ async function assertAnswers(endpoint: string, region: string): Promise<void> {
 }
 
 type Stores = NonNullable<BuildAppOptions['stores']>;
+
+const TRACE_ATTRIBUTE = 'AWSTraceHeader';
+/** Trace headers kept for messages not yet received; the oldest are forgotten beyond this. */
+const MAX_TRACED_MESSAGES = 100_000;
+
+interface SqsBody {
+  MessageSystemAttributes?: Record<string, { StringValue?: string } | undefined>;
+  MessageSystemAttributeNames?: string[];
+  AttributeNames?: string[];
+}
+
+/**
+ * An onSend hook: remembers the trace header of each SendMessage by the message id
+ * fauxqs answers with, and adds it to the Attributes of ReceiveMessage answers that ask
+ * for it (by name or All), as SQS does.
+ */
+function keepTraceHeaders() {
+  const headers = new Map<string, string>();
+  return async (request: { headers: Record<string, unknown>; body: unknown }, reply: { statusCode: number }, payload: unknown): Promise<unknown> => {
+    const action = String(request.headers['x-amz-target'] ?? '').replace('AmazonSQS.', '');
+    if (reply.statusCode !== 200 || typeof payload !== 'string' || (action !== 'SendMessage' && action !== 'ReceiveMessage')) return payload;
+    const body = (request.body ?? {}) as SqsBody;
+    const answer = JSON.parse(payload) as { MessageId?: string; Messages?: { MessageId: string; Attributes?: Record<string, string> }[] };
+    if (action === 'SendMessage') {
+      const header = request.headers['x-amzn-trace-id'];
+      const trace = body.MessageSystemAttributes?.[TRACE_ATTRIBUTE]?.StringValue ?? (typeof header === 'string' ? header : undefined);
+      if (trace && answer.MessageId) {
+        headers.set(answer.MessageId, trace);
+        if (headers.size > MAX_TRACED_MESSAGES) headers.delete(headers.keys().next().value as string);
+      }
+      return payload;
+    }
+    const wanted = [...(body.MessageSystemAttributeNames ?? []), ...(body.AttributeNames ?? [])];
+    if (!wanted.includes(TRACE_ATTRIBUTE) && !wanted.includes('All')) return payload;
+    let changed = false;
+    for (const message of answer.Messages ?? []) {
+      const trace = headers.get(message.MessageId);
+      if (!trace) continue;
+      message.Attributes = { ...message.Attributes, [TRACE_ATTRIBUTE]: trace };
+      changed = true;
+    }
+    return changed ? JSON.stringify(answer) : payload;
+  };
+}
 
 /**
  * fauxqs's stores with the SQS store's URL host cleared (so URLs use the request's Host).

@@ -26,6 +26,7 @@ import { requeueUnfinishedJobs } from './requeue-unfinished.js';
 import { localWebConfig } from './web-host/local-web-config.js';
 import { DEFAULT_WEB_DIR, ensureWebBuild, hasWebApp, type WebBuild } from './web-host/web-build.js';
 import { startWebHost, type WebHost } from './web-host/web-host.js';
+import { startLocalTelemetry, type LocalTelemetry } from './local-telemetry.js';
 
 /** The repository root: children run from here so `--import tsx` and relative paths resolve. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -110,6 +111,8 @@ export interface LocalStack {
   queueNames: { jobs: string; dlq: string };
   /** SDK clients on the stack's DynamoDB and SQS, for inspection. */
   aws: Pick<AwsStandins, 'dynamo' | 'doc' | 'sqs'>;
+  /** Where the services' traces and EMF metrics go (services/local/local-telemetry.ts). */
+  telemetry: Pick<LocalTelemetry, 'tracesFile' | 'metricsFile'>;
   api: ManagedProcess;
   /** The web app's config.json, when it is served. */
   webConfig?: WebConfig;
@@ -154,10 +157,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     // First, so the build runs while the rest starts, and the app's URL is known to the
     // provider (redirect URIs) and the API (CORS) before they start.
     const web = await startWeb(opts, baseEnv, ports, stoppers, log, onLine);
-    const [aws, bedrock, oidc] = await allStarted([
+    const [aws, bedrock, oidc, telemetry] = await allStarted([
       track(stoppers, 'dynamodb+sqs', STOP_ORDER.standins, startAws(opts, baseEnv, ports, settings, onLine)),
       track(stoppers, 'bedrock', STOP_ORDER.standins, startBedrock(opts, baseEnv, ports)),
       track(stoppers, 'oidc', STOP_ORDER.standins, startOidc(baseEnv, ports, web ? [`${web.host.url}/callback`, `${web.host.url}/`] : [])),
+      track(stoppers, 'telemetry', STOP_ORDER.standins, startLocalTelemetry({ dir: opts.persist ? (opts.dir ?? '.local') : undefined, baseEnv: { ...baseEnv, ...opts.env } })),
     ] as const);
     if (aws.started.dynamodb) log(`DynamoDB Local started at ${aws.endpoints.dynamodb ?? ''}`);
     if (opts.persist && aws.started.dynamodb && aws.started.sqs) {
@@ -187,6 +191,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const env: Record<string, string> = {
       ...aws.env,
       ...bedrock.env,
+      ...telemetry.env,
       [ENV.oidcIssuer]: oidc.issuer,
       [ENV.oidcAudience]: oidc.audience,
       [ENV.apiHost]: '127.0.0.1',
@@ -260,6 +265,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       tables: aws.tables,
       queueNames: aws.queueNames,
       aws: { dynamo: aws.dynamo, doc: aws.doc, sqs: aws.sqs },
+      telemetry: { tracesFile: telemetry.tracesFile, metricsFile: telemetry.metricsFile },
       api,
       pids: () => ({ api: api.pid, workers: workers.map((w) => w.pid), dynamodb: aws.started.dynamodb?.pid }),
       workers,

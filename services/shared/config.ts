@@ -19,23 +19,30 @@ const tablesSchema = z.object({
   [ENV.stateTable]: z.string().min(1).default(DEFAULT_NAMES.stateTable),
   [ENV.transitionsTable]: z.string().min(1).default(DEFAULT_NAMES.transitionsTable),
   [ENV.connectionsTable]: z.string().min(1).default(DEFAULT_NAMES.connectionsTable),
+  [ENV.runsTable]: z.string().min(1).default(DEFAULT_NAMES.runsTable),
 });
 
 const commonSchema = tablesSchema.extend({
   [ENV.circleFile]: z.string().min(1).default(DEFAULT_CIRCLE_FILE),
   [ENV.logLevel]: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   [ENV.tracing]: z.enum(['on', 'off']).default('off'),
+  [ENV.tracingSampling]: z.enum(['centralized', 'local']).default('centralized'),
+  [ENV.metrics]: z.enum(['on', 'off']).default('on'),
+  [ENV.metricsFile]: z.string().min(1).optional(),
   [ENV.jobQueueUrl]: z.string().url(),
   [ENV.wsManagementEndpoint]: z.string().url().optional(),
 });
 
 export interface CommonConfig {
-  tables: { jobs: string; results: string; state: string; transitions: string; connections: string };
+  tables: { jobs: string; results: string; state: string; transitions: string; connections: string; runs: string };
   jobQueueUrl: string;
   wsManagementEndpoint?: string;
   circleFile: string;
   logLevel: string;
   tracing: boolean;
+  tracingSampling: 'centralized' | 'local';
+  metrics: boolean;
+  metricsFile?: string;
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -84,12 +91,16 @@ function common(e: z.infer<typeof commonSchema>): CommonConfig {
       state: e[ENV.stateTable],
       transitions: e[ENV.transitionsTable],
       connections: e[ENV.connectionsTable],
+      runs: e[ENV.runsTable],
     },
     jobQueueUrl: e[ENV.jobQueueUrl],
     wsManagementEndpoint: e[ENV.wsManagementEndpoint],
     circleFile: e[ENV.circleFile],
     logLevel: e[ENV.logLevel],
     tracing: e[ENV.tracing] === 'on',
+    tracingSampling: e[ENV.tracingSampling],
+    metrics: e[ENV.metrics] === 'on',
+    metricsFile: e[ENV.metricsFile],
   };
 }
 

@@ -1,8 +1,11 @@
 /**
  * Structured JSON logs (pino) with secrets redacted: tokens, authorization headers and
- * credentials never reach a log line, whatever a caller passes in.
+ * credentials never reach a log line, whatever a caller passes in. Each line also carries
+ * the log context of the work it belongs to (job id, step, attempt, trace id: see
+ * telemetry/log-context.ts); fields the call passes win.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { logContext } from './telemetry/log-context.js';
 
 export type { Logger } from 'pino';
 
@@ -22,15 +25,17 @@ const REDACT = [
   '*.sessionToken',
 ];
 
-/** A logger for one service; `level` from config (COT_LOG_LEVEL). */
-export function createLogger(service: string, level = 'info'): Logger {
-  return pino({
+/** A logger for one service; `level` from config (COT_LOG_LEVEL); lines go to stdout unless a destination is given (tests). */
+export function createLogger(service: string, level = 'info', destination?: DestinationStream): Logger {
+  const options = {
     name: service,
     level,
     base: { service, pid: process.pid },
     redact: { paths: REDACT, censor: '[redacted]' },
+    mixin: logContext,
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A logger that writes nothing, for unit tests. */

@@ -1,13 +1,19 @@
 /**
  * Tracing as configured (COT_TRACING). Off (the default): nothing of X-Ray is loaded and
  * nothing runs. On: AWS X-Ray segments go over UDP, fire and forget, to the X-Ray daemon —
- * in AWS the ECS sidecar on 127.0.0.1:2000, or AWS_XRAY_DAEMON_ADDRESS, which the X-Ray
- * SDK reads itself (like AWS_ENDPOINT_URL for the AWS SDK). Every segment is sampled.
+ * in AWS the ECS sidecar on 127.0.0.1:2000, locally the listener `npm start` runs there,
+ * or AWS_XRAY_DAEMON_ADDRESS, which the X-Ray SDK reads itself (like AWS_ENDPOINT_URL for
+ * the AWS SDK).
+ *
+ * Sampling (for segments that ask for it, i.e. API requests): `centralized` uses the rules
+ * X-Ray serves (the CDK app deploys SAMPLING_RULES there), falling back to the same rules
+ * locally while none are fetched; `local` never asks X-Ray (no daemon that proxies it).
  */
 import type { Logger } from './logging.js';
 import type { InstrumentClient } from './aws-clients.js';
 import type { Span, Tracer } from './ports/tracer.js';
 import type { XRaySdk } from './adapters/aws/xray-tracer.js';
+import { SAMPLING_RULES, type SamplingRule } from './contracts/telemetry.js';
 
 /** A tracer plus the hook aws-clients.ts passes every SDK client through. */
 export interface Tracing {
@@ -15,20 +21,27 @@ export interface Tracing {
   instrument: InstrumentClient;
 }
 
+export type SamplingMode = 'centralized' | 'local';
+
 export interface TracingOptions {
   enabled: boolean;
   logger: Logger;
   /** host:port of the daemon (tests); default the SDK's: AWS_XRAY_DAEMON_ADDRESS or 127.0.0.1:2000. */
   daemonAddress?: string;
+  /** Default `centralized`. */
+  sampling?: SamplingMode;
+  /** The local rules (and the fallback of centralized sampling); default SAMPLING_RULES, as deployed. */
+  samplingRules?: readonly SamplingRule[];
 }
 
 /** What a span does when nothing is traced: nothing. */
-export const NOOP_SPAN: Span = { annotate: () => {}, flag: () => {} };
+export const NOOP_SPAN: Span = { traceId: '', annotate: () => {}, flag: () => {}, record: () => {} };
 
 /** Runs everything untraced. */
 export const NO_TRACER: Tracer = {
   segment: (_name, fn) => fn(NOOP_SPAN),
   subsegment: (_name, fn) => fn(NOOP_SPAN),
+  annotate: () => {},
 };
 
 /** Tracing when `enabled`, else undefined. Loads the X-Ray SDK only when enabled: loading it turns on async hooks process-wide. */
@@ -48,6 +61,21 @@ function configureXRay(xray: XRaySdk, options: TracingOptions): void {
   // SDK calls outside a request or a job run (queue polling, start-up) are simply not traced.
   xray.setContextMissingStrategy('IGNORE_ERROR');
   if (options.daemonAddress) xray.setDaemonAddress(options.daemonAddress);
+  if (options.sampling === 'local') xray.middleware.disableCentralizedSampling();
+  xray.middleware.setSamplingRules(localSamplingRules(options.samplingRules ?? SAMPLING_RULES));
   // Marks segments as coming from an ECS container (the sidecar deployment in infra/).
   xray.config([xray.plugins.ECSPlugin]);
+}
+
+/** The shared rules in the SDK's local-rules format: the catch-all one becomes the default. */
+export function localSamplingRules(rules: readonly SamplingRule[]) {
+  const ordered = [...rules].sort((a, b) => a.priority - b.priority);
+  const catchAll = ordered.find((r) => r.method === '*' && r.path === '*');
+  return {
+    version: 2,
+    default: { fixed_target: catchAll?.reservoir ?? 1, rate: catchAll?.rate ?? 0.05 },
+    rules: ordered
+      .filter((r) => r !== catchAll)
+      .map((r) => ({ description: r.name, host: '*', http_method: r.method, url_path: r.path, fixed_target: r.reservoir, rate: r.rate })),
+  };
 }

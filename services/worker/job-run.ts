@@ -17,14 +17,16 @@ import { createActor, fromPromise, type Actor, type AnyActorLogic, type AnyState
 import type { AdvisoryContext, AdvisoryInput, Spent, StepInput, StepOutput, WaitInput, WaitOutput } from '../../machines/advisory.types.js';
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
 import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
-import type { JobItem, JobStatus, TransitionRecord } from '../shared/contracts/job.js';
-import { SERVICE } from '../shared/contracts/names.js';
+import type { JobItem, JobStatus } from '../shared/contracts/job.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
+import type { QueueMessage } from '../shared/ports/job-queue.js';
+import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Logger } from '../shared/logging.js';
 import type { ModelClient } from '../shared/ports/model-client.js';
 import { costOf, memberOf } from '../shared/circle/circle.js';
 import { CancelRequestedError, FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
+import type { JobEvents } from './job-events.js';
 import { cancelledSnapshot } from './cancelled-snapshot.js';
 import type { Turn } from './history.js';
 import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
@@ -36,13 +38,6 @@ export type RunOutcome =
   | { kind: 'failed'; error: unknown };
 
 /** Where committed transitions and streamed tokens go (live push); must never throw or block. */
-export interface JobEvents {
-  transition(record: TransitionRecord): void;
-  delta(jobId: string, stepId: string, attempt: number, text: string): void;
-}
-
-export const NO_EVENTS: JobEvents = { transition: () => {}, delta: () => {} };
-
 export interface JobRunDeps extends StepRunnerDeps {
   snapshots: SnapshotStore;
   events: JobEvents;
@@ -53,6 +48,10 @@ export interface JobRunDeps extends StepRunnerDeps {
   extendMessage(): Promise<void>;
   /** The earlier turns of the job's conversation. */
   loadHistory(job: JobItem): Promise<Turn[]>;
+  /** Traces (in the job's trace), measures and records the run: telemetry/worker-telemetry.ts. */
+  telemetry: Pick<WorkerTelemetry, 'run'>;
+  /** The SQS delivery that woke this run: its trace header continues the job's trace. */
+  message?: QueueMessage;
 }
 
 type SnapshotLike = { value: unknown; context: AdvisoryInput & Record<string, unknown>; status: string };
@@ -102,18 +101,14 @@ export class JobRun {
   }
 
   /**
-   * Restores or creates the actor and starts it, in the run's trace segment: open until the
-   * outcome, it collects the model calls, commits and heartbeats the run starts.
-   * Throws IncompatibleSnapshotError for snapshots it cannot continue.
+   * Restores or creates the actor and starts it, in the run's trace segment (part of the
+   * job's trace): open until the outcome, it collects the model calls, commits and
+   * heartbeats the run starts. Throws IncompatibleSnapshotError for snapshots it cannot continue.
    */
   start(): void {
-    void this.deps.tracer.segment(SERVICE.worker, (span) => {
-      span.annotate({ jobId: this.job.jobId });
+    void this.deps.telemetry.run({ job: this.job, lease: this.lease, message: this.deps.message }, () => {
       this.startActor();
-      return this.outcome.then((outcome) => {
-        span.annotate({ outcome: outcome.kind });
-        if (outcome.kind === 'failed') span.flag('fault');
-      });
+      return this.outcome;
     });
   }
 

@@ -21,7 +21,7 @@ import type { Logger } from '../shared/logging.js';
 import { GoneError } from '../shared/errors.js';
 import { PushThrottledError } from '../shared/adapters/aws/apigw-push-gateway.js';
 import { packFrames } from '../shared/push/frames.js';
-import type { JobEvents } from './job-run.js';
+import type { JobEvents } from './job-events.js';
 
 export interface LivePushOptions {
   /** Streamed tokens are gathered for this long before one step.delta goes out. */
@@ -32,6 +32,26 @@ export interface LivePushOptions {
   maxQueuedPerConnection?: number;
   /** Attempts for a throttled post. */
   maxAttempts?: number;
+  /** Told how each message fared, for metrics and the job's timeline. */
+  observer?: PushObserver;
+}
+
+/** One message sent to one connection (or found gone). */
+export interface PushEvent {
+  jobId: string;
+  type: 'job.transition' | 'job.done' | 'step.delta';
+  /** The transition's seq (absent for streamed text). */
+  seq?: number;
+  /** When the message was ready: the transition committed, the token batch closed. */
+  readyAt: number;
+  /** Ready → PostToConnection answered. */
+  ms: number;
+  outcome: 'ok' | 'gone';
+}
+
+/** Hears about every message sent; must never throw or block. */
+export interface PushObserver {
+  pushed(event: PushEvent): void;
 }
 
 interface PendingDelta {
@@ -57,6 +77,8 @@ export interface PushStats {
   coalesced: number;
 }
 
+type PostOutcome = 'ok' | 'gone' | 'failed';
+
 const streamKey = (jobId: string, stepId: string, attempt: number) => `${jobId}|${stepId}|${attempt}`;
 
 export class LivePush implements JobEvents {
@@ -70,6 +92,8 @@ export class LivePush implements JobEvents {
   private readonly jobChains = new Map<string, Promise<void>>();
   private readonly subscriberCache = new Map<string, { at: number; list: Promise<Subscriber[]> }>();
   private readonly outboxes = new Map<string, Outbox>();
+  /** When each queued message was ready (for the observer). */
+  private readonly readyAt = new WeakMap<ServerMessage, number>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -82,13 +106,14 @@ export class LivePush implements JobEvents {
   transition(record: TransitionRecord): void {
     // Tokens streamed before this transition go out before it.
     this.flushJob(record.jobId);
+    const readyAt = Date.now();
     this.onJob(record.jobId, true, (subs) => {
-      this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record });
+      this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record }, readyAt);
       for (const change of record.changes) {
         if (change.status !== 'running') this.endStream(record.jobId, change.stepId);
       }
       if (record.status !== 'running') {
-        this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason });
+        this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason }, readyAt);
         this.forget(record.jobId);
       }
     });
@@ -123,10 +148,11 @@ export class LivePush implements JobEvents {
     const deltas = [...this.pending.entries()].filter(([, d]) => d.jobId === jobId);
     if (deltas.length === 0) return;
     for (const [key] of deltas) this.pending.delete(key);
+    const readyAt = Date.now();
     this.onJob(jobId, false, (subs) => {
       for (const [key, d] of deltas) {
         const stream = this.streamed.get(key) ?? { jobId, stepId: d.stepId, attempt: d.attempt, text: '' };
-        this.broadcast(subs, { type: 'step.delta', jobId, stepId: d.stepId, attempt: d.attempt, offset: stream.text.length, text: d.text });
+        this.broadcast(subs, { type: 'step.delta', jobId, stepId: d.stepId, attempt: d.attempt, offset: stream.text.length, text: d.text }, readyAt);
         stream.text += d.text;
         this.streamed.set(key, stream);
       }
@@ -160,7 +186,7 @@ export class LivePush implements JobEvents {
     for (const s of newcomers) known.add(s.connectionId);
     for (const stream of this.streamed.values()) {
       if (stream.jobId !== jobId || !stream.text) continue;
-      this.broadcast(newcomers, { type: 'step.delta', jobId, stepId: stream.stepId, attempt: stream.attempt, offset: 0, text: stream.text });
+      this.broadcast(newcomers, { type: 'step.delta', jobId, stepId: stream.stepId, attempt: stream.attempt, offset: 0, text: stream.text }, Date.now());
     }
   }
 
@@ -184,11 +210,11 @@ export class LivePush implements JobEvents {
     for (const [key, s] of this.streamed) if (s.jobId === jobId) this.streamed.delete(key);
   }
 
-  private broadcast(subs: Subscriber[], message: ServerMessage): void {
-    for (const sub of subs) this.enqueue(sub.connectionId, message);
+  private broadcast(subs: Subscriber[], message: ServerMessage, readyAt: number): void {
+    for (const sub of subs) this.enqueue(sub.connectionId, message, readyAt);
   }
 
-  private enqueue(connectionId: string, message: ServerMessage): void {
+  private enqueue(connectionId: string, message: ServerMessage, readyAt: number): void {
     let box = this.outboxes.get(connectionId);
     if (!box) {
       box = { queue: [], dead: false };
@@ -204,7 +230,9 @@ export class LivePush implements JobEvents {
       return;
     }
     // Each connection gets its own copy: coalescing appends to queued deltas.
-    box.queue.push({ ...message });
+    const copy = { ...message };
+    this.readyAt.set(copy, readyAt);
+    box.queue.push(copy);
     box.sending ??= this.drain(connectionId, box);
   }
 
@@ -227,7 +255,13 @@ export class LivePush implements JobEvents {
     try {
       // Everything queued goes out together, packed into as few frames as fit.
       while (!box.dead && box.queue.length > 0) {
-        for (const frame of packFrames(box.queue.splice(0))) await this.post(connectionId, frame, box);
+        const batch = box.queue.splice(0);
+        let outcome: PostOutcome = 'ok';
+        for (const frame of packFrames(batch)) {
+          const posted = await this.post(connectionId, frame, box);
+          if (posted !== 'ok') outcome = posted;
+        }
+        this.observe(batch, outcome);
       }
     } finally {
       box.sending = undefined;
@@ -235,21 +269,34 @@ export class LivePush implements JobEvents {
     }
   }
 
-  private async post(connectionId: string, data: string, box: Outbox): Promise<void> {
-    if (box.dead) return;
+  /** Reports each message of a sent batch to the observer (gone: the connection was). */
+  private observe(batch: ServerMessage[], outcome: PostOutcome): void {
+    const observer = this.options.observer;
+    if (!observer || outcome === 'failed') return;
+    const now = Date.now();
+    for (const message of batch) {
+      if (message.type !== 'job.transition' && message.type !== 'job.done' && message.type !== 'step.delta') continue;
+      const readyAt = this.readyAt.get(message) ?? now;
+      const seq = message.type === 'step.delta' ? undefined : message.seq;
+      observer.pushed({ jobId: message.jobId, type: message.type, seq, readyAt, ms: now - readyAt, outcome });
+    }
+  }
+
+  private async post(connectionId: string, data: string, box: Outbox): Promise<PostOutcome> {
+    if (box.dead) return 'failed';
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.gateway.post(connectionId, data);
         this.stats.messages++;
         this.stats.bytes += Buffer.byteLength(data, 'utf8');
-        return;
+        return 'ok';
       } catch (err) {
         if (err instanceof GoneError) {
           box.dead = true;
           this.stats.gone++;
           await this.connections.remove(connectionId).catch((e) => this.logger.warn({ connectionId, err: e }, 'could not remove gone connection'));
-          return;
+          return 'gone';
         }
         if (err instanceof PushThrottledError && attempt < maxAttempts) {
           this.stats.throttled++;
@@ -257,7 +304,7 @@ export class LivePush implements JobEvents {
           continue;
         }
         this.logger.warn({ connectionId, err }, 'push failed; message dropped');
-        return;
+        return 'failed';
       }
     }
   }

@@ -14,21 +14,37 @@ import { SqsJobQueue } from '../shared/adapters/aws/sqs-job-queue.js';
 import { BedrockModelClient } from '../shared/adapters/aws/bedrock-model-client.js';
 import { ApiGatewayPushGateway } from '../shared/adapters/aws/apigw-push-gateway.js';
 import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-store.js';
+import { DynamoRunRecordStore } from '../shared/adapters/aws/dynamo-run-record-store.js';
 import { createLogger } from '../shared/logging.js';
+import { createMetrics } from '../shared/adapters/aws/emf-metrics.js';
 import { createTracing, NO_TRACER } from '../shared/tracing.js';
+import { logCorrelated } from '../shared/telemetry/log-context.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { cryptoIds, systemClock } from '../shared/system.js';
-import { NO_EVENTS } from './job-run.js';
+import { NO_EVENTS } from './job-events.js';
 import { LivePush } from './live-push.js';
 import { Worker } from './worker.js';
+import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 
 const config = loadWorkerConfig();
 const logger = createLogger(SERVICE.worker, config.logLevel);
 const circle = loadCircle(config.circleFile);
-const tracing = await createTracing({ enabled: config.tracing, logger });
+const tracing = await createTracing({ enabled: config.tracing, logger, sampling: config.tracingSampling });
+const tracer = logCorrelated(tracing?.tracer ?? NO_TRACER);
+const metrics = createMetrics({ enabled: config.metrics, service: SERVICE.worker, logger, file: config.metricsFile });
 const dynamo = createDynamo(tracing?.instrument);
 const sqs = createSqs(tracing?.instrument);
 const workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+const snapshots = new DynamoSnapshotStore(dynamo, config.tables);
+const telemetry = new WorkerTelemetry({
+  tracer,
+  metrics,
+  runs: new DynamoRunRecordStore(dynamo, config.tables.runs),
+  transitions: snapshots,
+  circle,
+  clock: systemClock,
+  logger,
+});
 // Without a WebSocket API (e.g. a batch-only deployment) jobs run the same, unobserved.
 // Pushes are not traced: one per token batch (every 50 ms) would swamp a job's trace.
 const push = config.wsManagementEndpoint
@@ -36,25 +52,26 @@ const push = config.wsManagementEndpoint
       new DynamoConnectionStore(dynamo, config.tables.connections),
       new ApiGatewayPushGateway(createManagementApi(config.wsManagementEndpoint)),
       logger,
-      { batchMs: config.deltaBatchMs },
+      { batchMs: config.deltaBatchMs, observer: telemetry.push },
     )
   : undefined;
 
 const worker = new Worker(
   {
     jobs: new DynamoJobStore(dynamo, { jobs: config.tables.jobs, state: config.tables.state }),
-    snapshots: new DynamoSnapshotStore(dynamo, config.tables),
+    snapshots: telemetry.snapshotStore(snapshots),
     results: new DynamoResultStore(dynamo, config.tables.results),
-    queue: new SqsJobQueue(sqs, config.jobQueueUrl),
+    queue: telemetry.jobQueue(new SqsJobQueue(sqs, config.jobQueueUrl)),
     deadLetters: config.deadLetterQueueUrl ? new SqsJobQueue(sqs, config.deadLetterQueueUrl) : undefined,
-    model: new BedrockModelClient(createBedrockRuntime(tracing?.instrument)),
+    model: telemetry.modelClient(new BedrockModelClient(createBedrockRuntime(tracing?.instrument))),
     events: push ?? NO_EVENTS,
     circle,
     clock: systemClock,
     ids: cryptoIds,
     workerId,
     logger,
-    tracer: tracing?.tracer ?? NO_TRACER,
+    tracer,
+    telemetry,
   },
   config,
 );
@@ -67,6 +84,7 @@ async function stop(signal: string): Promise<void> {
   const started = Date.now();
   await worker.shutdown();
   await push?.idle();
+  await telemetry.idle();
   logger.info({ ms: Date.now() - started }, 'worker stopped');
   process.exit(0);
 }

@@ -16,10 +16,13 @@ import type { JobStore } from '../shared/ports/job-store.js';
 import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
-import { JobRun, type JobEvents, type RunOutcome } from './job-run.js';
+import { JobRun, type RunOutcome } from './job-run.js';
+import type { JobEvents } from './job-events.js';
+import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
 import { CancelWatch } from './cancel-watch.js';
+import { withLogContext } from '../shared/telemetry/log-context.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -40,6 +43,7 @@ export interface WorkerDeps extends StepRunnerDeps {
   deadLetters?: JobQueue;
   events: JobEvents;
   logger: Logger;
+  telemetry: WorkerTelemetry;
 }
 
 const messageSchema = z.object({ jobId: z.string().min(1).max(100) });
@@ -121,7 +125,8 @@ export class Worker {
           this.track(this.deps.queue.changeVisibility(message.receiptHandle, 0));
           continue;
         }
-        this.track(this.handle(message));
+        // Each message in its own log scope: the run it starts adds the job id and trace id to its lines.
+        this.track(withLogContext({}, () => this.handle(message)));
       }
     }
   }
@@ -190,6 +195,7 @@ export class Worker {
         heartbeatMs: this.settings.heartbeatMs,
         extendMessage: () => queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds),
         loadHistory: (j) => loadHistory(this.deps, j),
+        message,
       },
       job,
       lease,
@@ -229,7 +235,7 @@ export class Worker {
       case 'handed-over':
         await snapshots.release(lease);
         // A fresh message (receive count 1) so interruptions never push a healthy job to the DLQ.
-        await queue.send(JSON.stringify({ jobId } satisfies JobMessage));
+        await queue.send(JSON.stringify({ jobId } satisfies JobMessage), undefined, message.traceHeader);
         await queue.delete(message.receiptHandle);
         logger.info({ jobId }, 'job handed over');
         return;
@@ -287,6 +293,7 @@ export class Worker {
           const reason = `This job could not be processed: it was delivered ${this.settings.maxReceiveCount} times without completing and was moved to the dead-letter queue.`;
           await this.deps.jobs.setStatus(job.jobId, 'failed', 'done', reason);
           this.deps.logger.error({ jobId: job.jobId }, 'poison job marked failed');
+          this.deps.telemetry.deadLettered(job.jobId);
         }
       } else {
         this.deps.logger.error({ messageId: message.messageId }, 'unparseable message in the dead-letter queue');

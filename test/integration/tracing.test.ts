@@ -3,7 +3,6 @@
  * fauxqs and the Bedrock stand-in, and every assertion reads the segment documents as they
  * arrived over the wire. The X-Ray SDK is one per process, so this file builds one tracing.
  */
-import { createSocket, type Socket } from 'node:dgram';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,62 +12,48 @@ import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-m
 import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { JobItem } from '../../services/shared/contracts/job.js';
-import { FencedError } from '../../services/shared/errors.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import type { CommitRequest, JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
+import type { JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
 import { createTracing, type Tracing } from '../../services/shared/tracing.js';
-import { JobRun, NO_EVENTS } from '../../services/worker/job-run.js';
+import type { SamplingRule } from '../../services/shared/contracts/telemetry.js';
+import { JobRun } from '../../services/worker/job-run.js';
+import { NO_EVENTS } from '../../services/worker/job-events.js';
 import { BedrockControl } from '../../services/local/bedrock/control-client.js';
 import { startBedrockStandin, type BedrockStandin } from '../../services/local/bedrock/server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../services/local/dynamodb-local.js';
 import { startSqsLocal, type SqsLocal } from '../../services/local/sqs-local.js';
+import { startXRayDaemon, type XRayDaemonStandin } from '../../services/local/xray-daemon.js';
+import { NO_METRICS } from '../../services/shared/ports/metrics.js';
+import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
 import { fakeVerifier, memoryLogger, MemoryJobStore, MemoryResultStore, MemorySnapshotStore, serve } from '../unit/api-memory-ports.js';
+import { assembleTrace, MemoryCommitStore, MemoryRunRecordStore, type TraceDocument } from '../support/telemetry.js';
 
 const circle = loadCircle();
-const DAEMON_HEADER = '{"format":"json","version":1}';
+const TRACE_EVERY_REQUEST: SamplingRule = { name: 'all', priority: 1, service: '*', method: '*', path: '*', reservoir: 1, rate: 1, description: 'every request' };
 
-/** A segment or subsegment document as X-Ray receives it. */
-interface TraceDocument {
-  name: string;
-  id: string;
-  trace_id?: string;
-  annotations?: Record<string, string | number | boolean>;
-  subsegments?: TraceDocument[];
-  aws?: { operation?: string };
-  error?: boolean;
-  fault?: boolean;
-  throttle?: boolean;
-  in_progress?: boolean;
-}
-
-/** The X-Ray daemon's side of the protocol: one UDP datagram per document, after a JSON header line. */
+/** The X-Ray daemon's side of the protocol (services/local/xray-daemon.ts), keeping what arrived for assertions. */
 class DaemonStandin {
   readonly datagrams: string[] = [];
-  private readonly documents: TraceDocument[] = [];
+  readonly documents: TraceDocument[] = [];
   private waiters: (() => void)[] = [];
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('message', (message) => {
-      const text = message.toString('utf8');
-      const newline = text.indexOf('\n');
-      if (text.slice(0, newline) !== DAEMON_HEADER) throw new Error(`not an X-Ray daemon datagram: ${text.slice(0, 80)}`);
-      this.datagrams.push(text);
-      this.documents.push(JSON.parse(text.slice(newline + 1)) as TraceDocument);
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const wake of waiters) wake();
-    });
-  }
+  private daemon?: XRayDaemonStandin;
 
   static async start(): Promise<DaemonStandin> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    return new DaemonStandin(socket);
+    const standin = new DaemonStandin();
+    standin.daemon = await startXRayDaemon({
+      onDocument: (doc, datagram) => {
+        standin.datagrams.push(datagram);
+        standin.documents.push(doc);
+        const waiters = standin.waiters;
+        standin.waiters = [];
+        for (const wake of waiters) wake();
+      },
+    });
+    return standin;
   }
 
   get address(): string {
-    const { address, port } = this.socket.address();
-    return `${address}:${port}`;
+    return this.daemon?.address ?? '';
   }
 
   /** Resolves with the `count` documents (received already or still to come) that match. */
@@ -81,7 +66,7 @@ class DaemonStandin {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.daemon?.close() ?? Promise.resolve();
   }
 }
 
@@ -111,7 +96,8 @@ const xrayLog = memoryLogger();
 
 beforeAll(async () => {
   daemon = await DaemonStandin.start();
-  const traced = await createTracing({ enabled: true, logger: xrayLog.logger, daemonAddress: daemon.address });
+  // The stand-in daemon proxies no sampling API, so rules apply locally; here every request is traced.
+  const traced = await createTracing({ enabled: true, logger: xrayLog.logger, daemonAddress: daemon.address, sampling: 'local', samplingRules: [TRACE_EVERY_REQUEST] });
   if (!traced) throw new Error('tracing is on');
   tracing = traced;
 });
@@ -260,7 +246,7 @@ describe('worker tracing', () => {
     await new BedrockControl(standin.controlUrl).inject({ match: { jobId: first!, step: 'advise.claude' }, type: 'throttle', times: 1 });
     // Every first-round answer of both jobs waits for the others: the runs overlap for sure.
     const model = new MeetingModel(new BedrockModelClient(bedrock), new Meeting(advisors.length * 2));
-    const snapshots = new CommitOnlySnapshotStore();
+    const snapshots = new MemoryCommitStore();
     const runs = [first!, second!].map((jobId) => runJob(jobId, advisors, model, snapshots));
     const outcomes = await Promise.all(runs.map((run) => run.outcome));
     expect(outcomes).toEqual([
@@ -269,8 +255,11 @@ describe('worker tracing', () => {
     ]);
 
     for (const jobId of [first!, second!]) {
-      const [segment] = await daemon.waitFor(1, (d) => d.name === 'cot-worker' && d.annotations?.jobId === jobId);
-      expect(segment!.annotations).toEqual({ jobId, outcome: 'finished' });
+      const [finished] = await daemon.waitFor(1, (d) => d.name === 'cot-worker' && d.annotations?.jobId === jobId && !d.in_progress);
+      // Finished subsegments were streamed while the run went on: X-Ray puts the tree back together.
+      const segment = assembleTrace(daemon.documents, finished!.trace_id!).find((d) => d.id === finished!.id);
+      expect(segment!.annotations).toMatchObject({ jobId, run: 1, resumed: false, outcome: 'finished', status: 'succeeded' });
+      expect(segment!.annotations?.user).toMatch(/^[0-9a-f]{16}$/);
       const calls = childrenNamed(segment!, 'model-call');
       // Only this job's calls, each with the Bedrock request it made inside it.
       expect(new Set(calls.map((c) => c.annotations?.jobId))).toEqual(new Set([jobId]));
@@ -304,17 +293,27 @@ describe('worker tracing', () => {
     };
     const lease: Lease = { jobId, owner: 'worker-1', epoch: 1, expiresAt: now + 30_000, state: { jobId, version: 0, epoch: 1, expiresAt: job.expiresAt } };
     const input: AdvisoryInput = { jobId, advisors, chair: circle.chair.id, mode: 'quick', quorum: advisors.length, seed: jobId, policies: circle.policies };
+    const telemetry = new WorkerTelemetry({
+      tracer: tracing.tracer,
+      metrics: NO_METRICS,
+      runs: new MemoryRunRecordStore(),
+      transitions: snapshots,
+      circle,
+      clock: { now: () => Date.now() },
+      logger: silentLogger(),
+    });
     const run = new JobRun(
       {
         results: new MemoryResultStore(),
-        model,
+        model: telemetry.modelClient(model),
         circle,
         clock: { now: () => Date.now() },
         // No jitter: a retry is due at once.
         ids: { jobId: () => jobId, random: () => 0 },
         workerId: 'worker-1',
         tracer: tracing.tracer,
-        snapshots,
+        snapshots: telemetry.snapshotStore(snapshots),
+        telemetry,
         events: NO_EVENTS,
         logger: silentLogger(),
         leaseMs: 30_000,
@@ -361,34 +360,5 @@ class MeetingModel implements ModelClient {
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     await this.meeting.arrive();
     return this.model.converseStream(request);
-  }
-}
-
-/** Just enough of the State table for a JobRun: fenced commits by version, a lease that holds. */
-class CommitOnlySnapshotStore implements SnapshotStore {
-  private readonly versions = new Map<string, number>();
-
-  async commit(request: CommitRequest): Promise<void> {
-    if ((this.versions.get(request.jobId) ?? 0) !== request.expectedVersion) throw new FencedError(request.jobId);
-    this.versions.set(request.jobId, request.expectedVersion + 1);
-  }
-  async heartbeat(): Promise<{ cancelRequested: boolean }> {
-    return { cancelRequested: false };
-  }
-  async release(): Promise<void> {}
-  acquire(): never {
-    throw new Error('the test leases its jobs itself');
-  }
-  get(): never {
-    throw new Error('not used by a JobRun');
-  }
-  requestCancel(): never {
-    throw new Error('not used by a JobRun');
-  }
-  cancelRequests(): never {
-    throw new Error('not used by a JobRun');
-  }
-  transitionsAfter(): never {
-    throw new Error('not used by a JobRun');
   }
 }

@@ -280,6 +280,9 @@ describe('the documented answers', () => {
     await call('POST', `/jobs/${secondId}/cancel`, '/jobs/{id}/cancel', 'alice');
     await call('POST', `/jobs/${firstId}/cancel`, '/jobs/{id}/cancel', 'alice');
     await call('POST', `/jobs/${firstId}/cancel`, '/jobs/{id}/cancel', 'bob');
+    const timeline = await call('GET', `/jobs/${firstId}/timeline`, '/jobs/{id}/timeline', 'alice');
+    expect(timeline.body).toMatchObject({ jobId: firstId, summary: { status: 'succeeded' } });
+    await call('GET', `/jobs/${firstId}/timeline`, '/jobs/{id}/timeline', 'bob');
     await call('GET', '/advisors', '/advisors', 'alice');
     await call('GET', '/healthz', '/healthz', undefined);
     await call('DELETE', '/advisors', '/advisors', 'alice');
@@ -302,6 +305,7 @@ describe('the documented answers', () => {
     expect([...statuses.get('/jobs')!].sort((a, b) => a - b)).toEqual([200, 400, 401]);
     expect([...statuses.get('/jobs/{id}')!].sort((a, b) => a - b)).toEqual([200, 404]);
     expect([...statuses.get('/jobs/{id}/cancel')!].sort((a, b) => a - b)).toEqual([202, 404, 409]);
+    expect([...statuses.get('/jobs/{id}/timeline')!].sort((a, b) => a - b)).toEqual([200, 404]);
     expect([...statuses.get('/advisors')!].sort((a, b) => a - b)).toEqual([200, 405]);
   });
 });

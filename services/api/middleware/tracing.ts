@@ -16,14 +16,19 @@ export function tracing(tracer: Tracer): ApiMiddleware {
       await next();
       return;
     }
-    await tracer.segment(SERVICE.api, async (span) => {
-      try {
-        await next();
-      } finally {
-        span.annotate({ method: ctx.method, route: routeOf(ctx), status: ctx.status, requestId: ctx.state.requestId });
-        flagStatus(span, ctx.status);
-      }
-    });
+    await tracer.segment(
+      SERVICE.api,
+      async (span) => {
+        try {
+          await next();
+        } finally {
+          span.annotate({ method: ctx.method, route: routeOf(ctx), status: ctx.status, requestId: ctx.state.requestId });
+          flagStatus(span, ctx.status);
+        }
+      },
+      // The sampling rules decide on method and path (every POST /chat: every job is traced).
+      { request: { method: ctx.method, path: ctx.path } },
+    );
   };
 }
 

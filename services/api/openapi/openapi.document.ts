@@ -129,6 +129,13 @@ const OPERATIONS: Record<RouteKey, Operation> = {
       '409': ['The job has already ended (`job_finished`); the message says how.', 'Error'],
     },
   },
+  'GET /jobs/{id}/timeline': {
+    operationId: 'getTimeline',
+    description:
+      'Why a job was slow, where it waited, what it cost: every commit, lease, model call (with time to first token), retry with its back-off and push, in time order, with a summary (latency, the models’ critical path, the overhead over it, queue wait, stage times, cost).',
+    parameters: [jobIdParameter],
+    responses: { '200': ['The timeline.', 'JobTimeline'], '401': AUTH_401, '404': NOT_FOUND },
+  },
   'GET /advisors': {
     operationId: 'listAdvisors',
     description: 'The circle’s advisors and chair (names, models, roles; never their prompts), the quorum, the modes and the question limit.',

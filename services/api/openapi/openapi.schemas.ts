@@ -20,6 +20,7 @@ const ADVICE_QUALITIES = members<AdviceQuality>({ complete: true, unranked: true
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const str = (description?: string): JsonSchema => (description ? { type: 'string', description } : { type: 'string' });
 const int = (description: string): JsonSchema => ({ type: 'integer', minimum: 0, description });
+const epochMs = (description: string): JsonSchema => ({ type: 'integer', description: `${description} Epoch milliseconds.` });
 const isoTime = (description: string): JsonSchema => ({ type: 'string', format: 'date-time', description });
 const object = (properties: Record<string, JsonSchema>, required: string[], description?: string): JsonSchema => ({
   type: 'object',
@@ -173,4 +174,111 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     ['advisors', 'chair', 'quorum', 'modes', 'limits'],
   ),
   Health: object({ status: { const: 'ok' } }, ['status']),
+  JobTimeline: object(
+    {
+      jobId: { type: 'string', format: 'uuid' },
+      traceId: str('The job’s X-Ray trace id (absent when tracing is off).'),
+      summary: object(
+        {
+          status: ref('JobStatus'),
+          createdAt: epochMs('When the job was asked.'),
+          endedAt: epochMs('When it ended.'),
+          latencyMs: int('Asked → ended.'),
+          criticalPathMs: int('Per stage the slowest step (its calls and back-off waits), summed: the models’ own time.'),
+          overheadMs: { type: 'integer', description: 'Latency minus the critical path: queueing, leases, commits, scheduling.' },
+          queueWaitMs: int('Asked → the first lease.'),
+          stages: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, description: 'Milliseconds per stage (advising, reviewing, synthesizing).' },
+          runs: int('Worker runs (leases) of the job.'),
+          modelCalls: int('Model calls recorded.'),
+          retries: int('Failed attempts that were retried.'),
+          costUsd: { type: 'number', minimum: 0, description: 'Sum over the recorded model calls.' },
+        },
+        ['status', 'createdAt', 'stages', 'runs', 'modelCalls', 'retries', 'costUsd'],
+      ),
+      entries: { type: 'array', items: ref('TimelineEntry'), description: 'In time order.' },
+    },
+    ['jobId', 'summary', 'entries'],
+    'A job’s timeline, from the Transitions table and the workers’ run records.',
+  ),
+  TimelineEntry: {
+    description: 'One thing that happened; `type` says which.',
+    oneOf: [
+      object({ type: { const: 'queued' }, at: epochMs('When it was asked.'), ms: int('How long it waited for its first run.') }, ['type', 'at', 'ms']),
+      object(
+        {
+          type: { const: 'lease' },
+          at: epochMs('When a worker run took the lease.'),
+          run: int('The run (lease epoch).'),
+          resumed: { type: 'boolean', description: 'The run continued a job an earlier run had started.' },
+          delivery: int('How often the wake-up message had been received.'),
+          waitedMs: int('Wake-up message sent → leased.'),
+        },
+        ['type', 'at', 'run', 'resumed'],
+      ),
+      object(
+        {
+          type: { const: 'model-call' },
+          at: epochMs('When the call was sent.'),
+          run: int('The run that made it.'),
+          stepId: str(),
+          attempt: int('Attempt of the step.'),
+          advisorId: str('The advisor, or the chair.'),
+          modelId: str(),
+          ms: int('Sent → last byte or error.'),
+          ttftMs: int('Sent → first streamed text.'),
+          outcome: str('`ok`, or the error name.'),
+          inputTokens: int('Input tokens.'),
+          outputTokens: int('Output tokens.'),
+          costUsd: { type: 'number', minimum: 0 },
+        },
+        ['type', 'at', 'run', 'stepId', 'attempt', 'advisorId', 'modelId', 'ms', 'outcome', 'inputTokens', 'outputTokens', 'costUsd'],
+      ),
+      object(
+        {
+          type: { const: 'commit' },
+          at: epochMs('When the transition was committed.'),
+          seq: int('Its sequence number.'),
+          event: str('What happened, e.g. step.succeeded.'),
+          status: ref('JobStatus'),
+          stage: ref('JobStage'),
+          ms: int('How long the write took.'),
+          run: int('The run that committed it.'),
+        },
+        ['type', 'at', 'seq', 'event', 'status', 'stage'],
+      ),
+      object(
+        {
+          type: { const: 'retry' },
+          at: epochMs('When the attempt failed.'),
+          stepId: str(),
+          attempt: int('The attempt that failed.'),
+          error: str('Its error name.'),
+          dueAt: epochMs('When the next attempt is due.'),
+          backoffMs: int('The wait before it.'),
+        },
+        ['type', 'at', 'stepId', 'attempt', 'error', 'dueAt', 'backoffMs'],
+      ),
+      object(
+        {
+          type: { const: 'push' },
+          run: int('The run that pushed.'),
+          seq: int('The transition pushed (absent for streamed text).'),
+          at: epochMs('When the message was ready.'),
+          ms: int('Ready → the slowest PostToConnection answered.'),
+          connections: int('Connections reached.'),
+          gone: int('Connections that were gone.'),
+        },
+        ['type', 'run', 'at', 'ms', 'connections', 'gone'],
+      ),
+      object(
+        {
+          type: { const: 'run-end' },
+          at: epochMs('When the run ended.'),
+          run: int('The run.'),
+          outcome: { type: 'string', enum: ['finished', 'handed-over', 'fenced', 'failed', 'lost'] },
+        },
+        ['type', 'at', 'run', 'outcome'],
+      ),
+    ],
+  },
 };

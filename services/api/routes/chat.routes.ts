@@ -5,6 +5,7 @@ import type { Circle } from '../../shared/circle/circle.js';
 import type { Logger } from '../../shared/logging.js';
 import type { JobQueue, JobStore } from '../../shared/ports/index.js';
 import { NotFoundError, UnavailableError } from '../errors.js';
+import { addToLogContext } from '../../shared/telemetry/log-context.js';
 import { callerOf, type ApiContext, type ApiMiddleware } from '../middleware/context.js';
 import { createChatRequestParser, type ChatLimits, type ChatRequest } from '../schemas/chat.schema.js';
 
@@ -51,6 +52,7 @@ export function createChat(deps: ChatRouteDeps): ApiMiddleware {
     const owner = callerOf(ctx).sub;
     if (request.conversationId !== undefined) await assertOwnConversation(deps.jobs, request.conversationId, owner);
     const job = newJob(request, owner, deps.newJobId(), deps.now());
+    addToLogContext({ jobId: job.jobId });
     await store(deps.jobs, job);
     await enqueue(deps, job, ctx.state.requestId);
     ctx.status = 202;

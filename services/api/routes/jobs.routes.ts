@@ -20,7 +20,7 @@ export interface JobsRouteDeps {
 export const USER_CANCEL_REASON = 'Cancelled at your request.';
 
 /** The job if it exists and is the caller's; otherwise the same 404 either way (no existence oracle). */
-function ownJob(job: JobItem | undefined, owner: string): JobItem {
+export function ownJob(job: JobItem | undefined, owner: string): JobItem {
   if (!job || job.owner !== owner) throw new NotFoundError();
   return job;
 }

@@ -12,6 +12,7 @@ export const ENV = {
   stateTable: 'COT_STATE_TABLE',
   transitionsTable: 'COT_TRANSITIONS_TABLE',
   connectionsTable: 'COT_CONNECTIONS_TABLE',
+  runsTable: 'COT_RUNS_TABLE',
   jobQueueUrl: 'COT_JOB_QUEUE_URL',
   deadLetterQueueUrl: 'COT_DLQ_URL',
   /** https endpoint of the WebSocket API's management API (…/{stage}), for PostToConnection. */
@@ -50,6 +51,12 @@ export const ENV = {
   // Observability
   logLevel: 'COT_LOG_LEVEL',
   tracing: 'COT_TRACING',
+  /** `centralized` (X-Ray's rules, via the daemon) or `local` (the same rules, never fetched). */
+  tracingSampling: 'COT_TRACING_SAMPLING',
+  /** EMF metrics: `on` (stdout, or COT_METRICS_FILE) or `off`. */
+  metrics: 'COT_METRICS',
+  /** Append EMF lines to this file instead of stdout (the local stack's .local/metrics.jsonl). */
+  metricsFile: 'COT_METRICS_FILE',
 } as const;
 
 /** Default logical names; in AWS the CDK app passes the physical names through ENV. */
@@ -59,6 +66,7 @@ export const DEFAULT_NAMES = {
   stateTable: 'cot-state',
   transitionsTable: 'cot-transitions',
   connectionsTable: 'cot-connections',
+  runsTable: 'cot-runs',
   jobQueue: 'cot-jobs',
   deadLetterQueue: 'cot-jobs-dlq',
 } as const;

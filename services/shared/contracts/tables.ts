@@ -22,7 +22,7 @@ export interface IndexDefinition {
 
 export interface TableDefinition {
   /** Logical id used in code and CDK construct ids. */
-  readonly id: 'jobs' | 'results' | 'state' | 'transitions' | 'connections';
+  readonly id: 'jobs' | 'results' | 'state' | 'transitions' | 'connections' | 'runs';
   readonly defaultName: string;
   /** Environment variable carrying the physical name. */
   readonly env: string;
@@ -110,6 +110,17 @@ export const TABLES = {
     ],
     ttlAttribute: 'expiresAt',
     description: 'Live WebSocket connections (with their user) and job subscriptions.',
+  },
+  /** One item per worker run of a job: key (jobId, epoch); what the run observed, for the job's timeline. */
+  runs: {
+    id: 'runs',
+    defaultName: DEFAULT_NAMES.runsTable,
+    env: ENV.runsTable,
+    partitionKey: { name: 'jobId', type: 'S' },
+    sortKey: { name: 'epoch', type: 'N' },
+    globalIndexes: [],
+    ttlAttribute: 'expiresAt',
+    description: 'What each worker run of a job observed (lease, model calls, commit and push latency): the timeline.',
   },
 } as const satisfies Record<string, TableDefinition>;
 

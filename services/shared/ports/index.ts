@@ -11,3 +11,5 @@ export type * from './push-gateway.js';
 export type * from './connection-store.js';
 export type * from './clock.js';
 export type * from './tracer.js';
+export type * from './metrics.js';
+export type * from './run-record-store.js';

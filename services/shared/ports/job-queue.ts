@@ -1,14 +1,21 @@
+import type { TraceHeader } from './tracer.js';
+
 export interface QueueMessage {
   messageId: string;
   receiptHandle: string;
   body: string;
   /** SQS ApproximateReceiveCount. */
   receiveCount: number;
+  /** SQS SentTimestamp (epoch ms). */
+  sentAt?: number;
+  /** The trace the sender was in (SQS AWSTraceHeader): the job's trace. */
+  traceHeader?: TraceHeader;
 }
 
 /** The job queue (SQS): wake-up pointers only. */
 export interface JobQueue {
-  send(body: string, delaySeconds?: number): Promise<void>;
+  /** Sends a message; it carries `traceHeader` or, by default, the sender's current trace. */
+  send(body: string, delaySeconds?: number, traceHeader?: TraceHeader): Promise<void>;
   /** Long-polls; resolves with [] on abort. */
   receive(max: number, waitSeconds: number, visibilitySeconds: number, signal?: AbortSignal): Promise<QueueMessage[]>;
   delete(receiptHandle: string): Promise<void>;

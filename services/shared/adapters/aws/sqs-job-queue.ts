@@ -6,16 +6,32 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { JobQueue, QueueMessage } from '../../ports/job-queue.js';
+import type { TraceHeader } from '../../ports/tracer.js';
 
-/** The job queue on SQS. */
+/** The message system attribute X-Ray reads on SQS, and the only one SQS lets senders set. */
+const TRACE_ATTRIBUTE = 'AWSTraceHeader';
+
+/**
+ * The job queue on SQS. Messages carry their sender's trace as AWSTraceHeader: SQS sets it
+ * from the X-Amzn-Trace-Id header a traced (instrumented) client sends, with the SendMessage
+ * subsegment as parent; a header given to send() (a run handing its job over, outside any
+ * request) is set as the attribute itself, which SQS lets win over the HTTP header.
+ */
 export class SqsJobQueue implements JobQueue {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
   ) {}
 
-  async send(body: string, delaySeconds?: number): Promise<void> {
-    await this.sqs.send(new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: body, DelaySeconds: delaySeconds }));
+  async send(body: string, delaySeconds?: number, trace?: TraceHeader): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: body,
+        DelaySeconds: delaySeconds,
+        MessageSystemAttributes: trace ? { [TRACE_ATTRIBUTE]: { DataType: 'String', StringValue: trace } } : undefined,
+      }),
+    );
   }
 
   async receive(max: number, waitSeconds: number, visibilitySeconds: number, signal?: AbortSignal): Promise<QueueMessage[]> {
@@ -27,7 +43,7 @@ export class SqsJobQueue implements JobQueue {
           MaxNumberOfMessages: Math.min(10, Math.max(1, max)),
           WaitTimeSeconds: waitSeconds,
           VisibilityTimeout: visibilitySeconds,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', TRACE_ATTRIBUTE],
         }),
         { abortSignal: signal },
       );
@@ -36,6 +52,8 @@ export class SqsJobQueue implements JobQueue {
         receiptHandle: m.ReceiptHandle ?? '',
         body: m.Body ?? '',
         receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+        sentAt: m.Attributes?.SentTimestamp ? Number(m.Attributes.SentTimestamp) : undefined,
+        traceHeader: m.Attributes?.[TRACE_ATTRIBUTE] || undefined,
       }));
     } catch (err) {
       if (signal?.aborted) return [];

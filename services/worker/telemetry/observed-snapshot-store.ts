@@ -1,0 +1,66 @@
+/**
+ * The State table as the worker uses it, with what telemetry needs to hear: each commit
+ * (its transition and how long the write took), a commit fenced off by another worker, and
+ * a heartbeat that found the lease lost. Behaviour is the inner store's, errors included.
+ */
+import { FencedError } from '../../shared/errors.js';
+import type { Clock, CommitRequest, Lease, SnapshotStore } from '../../shared/ports/index.js';
+
+export interface CommitObserver {
+  committed(request: CommitRequest, at: number, ms: number): void;
+  fenced(jobId: string): void;
+  leaseLost(jobId: string): void;
+}
+
+export class ObservedSnapshotStore implements SnapshotStore {
+  constructor(
+    private readonly inner: SnapshotStore,
+    private readonly clock: Clock,
+    private readonly observer: CommitObserver,
+  ) {}
+
+  acquire(...args: Parameters<SnapshotStore['acquire']>) {
+    return this.inner.acquire(...args);
+  }
+
+  async commit(request: CommitRequest): Promise<void> {
+    const started = this.clock.now();
+    try {
+      await this.inner.commit(request);
+    } catch (err) {
+      if (err instanceof FencedError) this.observer.fenced(request.jobId);
+      throw err;
+    }
+    const at = this.clock.now();
+    this.observer.committed(request, at, at - started);
+  }
+
+  async heartbeat(lease: Lease, leaseMs: number, now: number) {
+    try {
+      return await this.inner.heartbeat(lease, leaseMs, now);
+    } catch (err) {
+      if (err instanceof FencedError) this.observer.leaseLost(lease.jobId);
+      throw err;
+    }
+  }
+
+  release(lease: Lease) {
+    return this.inner.release(lease);
+  }
+
+  get(jobId: string) {
+    return this.inner.get(jobId);
+  }
+
+  requestCancel(jobId: string, reason: string) {
+    return this.inner.requestCancel(jobId, reason);
+  }
+
+  cancelRequests(jobIds: readonly string[]) {
+    return this.inner.cancelRequests(jobIds);
+  }
+
+  transitionsAfter(jobId: string, afterSeq: number, limit?: number) {
+    return this.inner.transitionsAfter(jobId, afterSeq, limit);
+  }
+}
