@@ -21,7 +21,7 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const settings: BenchSettings = {
   workers: 2,
   workerConcurrency: 32,
-  bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5 },
+  bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5, badDay: null },
   aloneJobs: 5,
   concurrentJobs: positiveInt(process.env.COT_BENCH_JOBS, 50),
   rounds: positiveInt(process.env.COT_BENCH_ROUNDS, 2),

@@ -15,6 +15,7 @@ import { FaultBook } from '../../services/local/bedrock/fault-book.js';
 import { createModelHandler } from '../../services/local/bedrock/model-api.js';
 import { createModelFront } from '../../services/local/bedrock/server.js';
 import { listen } from '../../services/shared/net.js';
+import { loadMisbehaviours } from '../../services/local/bedrock/misbehaviour.js';
 import { RecordingBook, loadRecordings } from '../../services/local/bedrock/recordings.js';
 import { SimulatedAdvisors, loadTextBanks } from '../../services/local/bedrock/simulated-advisors.js';
 import type { CallLogEntry, CallOutcome, StandinConfig, StepKind } from '../../services/local/bedrock/standin.types.js';
@@ -46,6 +47,8 @@ export interface TimedBedrock {
   url: string;
   /** The calls made for a job, in arrival order. */
   callsOf(jobId: string): TimedCall[];
+  /** Turns the bad-day switch on (a share of calls misbehave, from fixtures/misbehaviour) or off (null). */
+  setBadDay(badDay: StandinConfig['badDay']): void;
   close(): Promise<void>;
 }
 
@@ -99,12 +102,14 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
   const exchanges = new AsyncLocalStorage<Exchange>();
   const calls = new TimedCallLog(exchanges);
   const closing = new AbortController();
+  const live = { ...config };
   const handle = createModelHandler({
-    config: { ...config },
+    config: live,
     calls,
     faults: new FaultBook(),
     advisors: new SimulatedAdvisors(loadTextBanks()),
     recordings: new RecordingBook(loadRecordings()),
+    misbehaviours: new Map(loadMisbehaviours().map((c) => [c.id, c])),
     closing: closing.signal,
   });
   const probed = (req: AnyRequest, res: AnyResponse): void => {
@@ -118,6 +123,7 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
   return {
     url: `http://127.0.0.1:${port}`,
     callsOf: (jobId) => calls.byJob.get(jobId) ?? [],
+    setBadDay: (badDay) => void (live.badDay = badDay),
     async close() {
       closing.abort(new Error('the bench is over'));
       front.destroyConnections();
@@ -148,8 +154,9 @@ function deltaText(frame: Uint8Array): string | undefined {
   try {
     const message = codec.decode(frame);
     if (message.headers[':event-type']?.value !== 'contentBlockDelta') return undefined;
-    const payload = JSON.parse(toUtf8(message.body)) as { delta?: { text?: string } };
-    return payload.delta?.text ?? '';
+    // A tool call's input fragments stream to clients like text (the worker passes both on).
+    const payload = JSON.parse(toUtf8(message.body)) as { delta?: { text?: string; toolUse?: { input?: string } } };
+    return payload.delta?.text ?? payload.delta?.toolUse?.input ?? '';
   } catch {
     return undefined;
   }

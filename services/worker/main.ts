@@ -24,7 +24,7 @@ import { Worker } from './worker.js';
 
 const config = loadWorkerConfig();
 const logger = createLogger(SERVICE.worker, config.logLevel);
-const circle = loadCircle(config.circleFile);
+const circle = loadCircle(config.circleFile, { deploymentGuardrail: config.guardrail, forCalls: true });
 const tracing = await createTracing({ enabled: config.tracing, logger });
 const dynamo = createDynamo(tracing?.instrument);
 const sqs = createSqs(tracing?.instrument);

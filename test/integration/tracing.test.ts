@@ -362,6 +362,10 @@ class MeetingModel implements ModelClient {
     await this.meeting.arrive();
     return this.model.converseStream(request);
   }
+  async converse(request: ModelRequest): Promise<ModelResponse> {
+    await this.meeting.arrive();
+    return this.model.converse(request);
+  }
 }
 
 /** Just enough of the State table for a JobRun: fenced commits by version, a lease that holds. */

@@ -6,8 +6,8 @@ import { z } from 'zod';
 
 export type StepKind = 'advise' | 'review' | 'synthesize';
 export type Operation = 'Converse' | 'ConverseStream';
-/** `pending` while the call is still in flight. */
-export type CallOutcome = 'pending' | 'ok' | 'throttled' | 'error' | 'timeout' | 'midstream-error' | 'aborted';
+/** `pending` while the call is still in flight; `blocked`: a guardrail or content filter stopped the answer. */
+export type CallOutcome = 'pending' | 'ok' | 'blocked' | 'throttled' | 'error' | 'timeout' | 'midstream-error' | 'aborted';
 
 /** One model call as the stand-in saw it. */
 export interface CallLogEntry {
@@ -27,37 +27,65 @@ export interface CallLogEntry {
   outputTokens: number;
   /** Set when the answer came from a recording in fixtures/recorded. */
   recording?: string;
+  /** The misbehaviour case the answer was turned into (armed, or drawn on a bad day). */
+  misbehaviour?: string;
+  /** The prompt was a repair: it quoted an earlier unusable reply. */
+  repair?: boolean;
+  /** The request offered a tool (a review by tool use). */
+  tool?: boolean;
+  /** The stop reason sent, for calls that answered. */
+  stopReason?: string;
 }
 
-export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream'] as const;
+/** `misbehave`: the call answers, but the way a model on a bad day does (fixtures/misbehaviour, by `case`). */
+export const faultTypes = ['throttle', 'unavailable', 'internal', 'timeout', 'midstream', 'misbehave'] as const;
 export type FaultType = (typeof faultTypes)[number];
 
-export const faultSchema = z.object({
-  match: z
-    .object({
-      modelId: z.string().min(1).optional(),
-      jobId: z.string().min(1).optional(),
-      step: z.string().min(1).optional(),
-      kind: z.enum(['advise', 'review', 'synthesize']).optional(),
-    })
-    .default({}),
-  type: z.enum(faultTypes),
-  /** How many matching calls fail; -1 = every one. */
-  times: z.number().int().min(-1).default(1),
-});
+export const faultSchema = z
+  .object({
+    match: z
+      .object({
+        modelId: z.string().min(1).optional(),
+        jobId: z.string().min(1).optional(),
+        step: z.string().min(1).optional(),
+        kind: z.enum(['advise', 'review', 'synthesize']).optional(),
+        /** Calls whose question contains this text (case-insensitive): arm a fault before the job exists. */
+        question: z.string().min(1).max(500).optional(),
+      })
+      .default({}),
+    type: z.enum(faultTypes),
+    /** The misbehaviour case of a `misbehave` fault. */
+    case: z.string().regex(/^[a-z0-9-]+$/).optional(),
+    /** How many matching calls fail; -1 = every one. */
+    times: z.number().int().min(-1).default(1),
+  })
+  .refine((f) => (f.type === 'misbehave') === (f.case !== undefined), { message: 'a misbehave fault names a case, and only it does', path: ['case'] });
 
 /** A fault to inject: the next `times` calls matching every given field fail as `type`. */
 export type Fault = z.input<typeof faultSchema>;
 export type ArmedFault = z.output<typeof faultSchema>;
 
+export const badDaySchema = z.object({
+  /** Share of calls (not repairs) that misbehave, 0…1. */
+  rate: z.number().min(0).max(1),
+  /** Changes which calls misbehave and how, for the same jobs. */
+  seed: z.string().max(100).default('bad-day'),
+});
+
 export const configSchema = z.object({
   tokenDelayMs: z.number().min(0).max(60_000).optional(),
   firstTokenDelayMs: z.number().min(0).max(600_000).optional(),
+  /** The bad-day switch: null (or rate 0) turns it off. */
+  badDay: badDaySchema.nullable().optional(),
 });
+
+export type BadDay = z.infer<typeof badDaySchema>;
 
 export interface StandinConfig {
   /** Delay between streamed tokens. */
   tokenDelayMs: number;
   /** Delay before the first token (time to first token). */
   firstTokenDelayMs: number;
+  /** When set, the simulated advisors misbehave on a share of calls, drawn from fixtures/misbehaviour. */
+  badDay: BadDay | null;
 }

@@ -1,17 +1,24 @@
 /**
- * ModelClient on Amazon Bedrock Runtime ConverseStream. Every failure becomes a
- * ModelCallError named for Retry/Catch: the AWS error name, States.Timeout for a timeout
- * abort, States.Aborted for any other abort, ServiceUnavailableException for network errors.
+ * ModelClient on Amazon Bedrock Runtime Converse and ConverseStream, with a tool for
+ * structured output (`toolConfig` + `toolChoice`) and a guardrail (`guardrailConfig`) when the
+ * request asks for them. The response reports the stop reason as Bedrock sent it; deciding
+ * what a stop reason means is the caller's. Every failure becomes a ModelCallError named for
+ * Retry/Catch: the AWS error name, States.Timeout for a timeout abort, States.Aborted for any
+ * other abort, ServiceUnavailableException for network errors.
  */
 import {
+  ConverseCommand,
   ConverseStreamCommand,
   type BedrockRuntimeClient,
+  type ContentBlock,
+  type ConverseCommandInput,
   type ConverseStreamOutput,
   type Message,
+  type ToolConfiguration,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { Usage } from '../../../../machines/advisory.types.js';
 import { ModelCallError } from '../../errors.js';
-import type { ModelClient, ModelRequest, ModelResponse } from '../../ports/model-client.js';
+import type { ModelClient, ModelRequest, ModelResponse, ModelToolUse } from '../../ports/model-client.js';
 
 /** Error names that mean the connection, not the service, failed. */
 const NETWORK_CODES = new Set([
@@ -43,17 +50,14 @@ const STREAM_EXCEPTIONS = [
 export class BedrockModelClient implements ModelClient {
   constructor(private readonly client: BedrockRuntimeClient) {}
 
-  /** Streams one model call; `onDelta` sees each text fragment in order. */
+  /** Streams one model call; `onDelta` sees each text or tool-input fragment in order. */
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
+    const { guardrail } = request;
     const command = new ConverseStreamCommand({
-      modelId: request.modelId,
-      // Bedrock rejects blank text blocks, so an empty system prompt is left out.
-      system: request.system.trim() ? [{ text: request.system }] : undefined,
-      messages: request.messages.map((m): Message => ({ role: m.role, content: [{ text: m.text }] })),
-      inferenceConfig: request.inference,
-      requestMetadata: request.requestMetadata,
+      ...commandInput(request),
+      guardrailConfig: guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined,
     });
     try {
       const output = await this.client.send(command, { abortSignal: signal });
@@ -64,18 +68,58 @@ export class BedrockModelClient implements ModelClient {
     }
   }
 
+  /** One model call answered whole (for models that cannot stream a tool call); `onDelta` sees the answer once. */
+  async converse(request: ModelRequest): Promise<ModelResponse> {
+    const { signal } = request;
+    if (signal.aborted) throw abortError(signal, request.modelId);
+    const { guardrail } = request;
+    const command = new ConverseCommand({
+      ...commandInput(request),
+      guardrailConfig: guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined,
+    });
+    try {
+      const output = await this.client.send(command, { abortSignal: signal });
+      const blocks: ContentBlock[] = output.output?.message?.content ?? [];
+      const text = blocks.map((b) => b.text ?? '').join('');
+      const call = blocks.find((b) => b.toolUse)?.toolUse;
+      const toolUse = call ? toolUseOf(call.name ?? '', call.input === undefined ? '' : JSON.stringify(call.input), call.input) : undefined;
+      const whole = text + (toolUse?.inputText ?? '');
+      if (whole) request.onDelta?.(whole);
+      return {
+        text,
+        usage: { inputTokens: output.usage?.inputTokens ?? 0, outputTokens: output.usage?.outputTokens ?? 0 },
+        stopReason: output.stopReason,
+        ...(toolUse ? { toolUse } : {}),
+        ...(isSimulated(output.additionalModelResponseFields) ? { simulated: true } : {}),
+      };
+    } catch (err) {
+      throw toModelCallError(err, signal, request.modelId);
+    }
+  }
+
   private async readStream(stream: AsyncIterable<ConverseStreamOutput>, request: ModelRequest): Promise<ModelResponse> {
     let text = '';
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     let stopReason: string | undefined;
     let stopped = false;
+    let simulated = false;
+    // The tool call arrives as contentBlockStart (its name) and input fragments in contentBlockDelta.
+    let tool: { name: string; inputText: string } | undefined;
     for await (const event of stream) {
-      const delta = event.contentBlockDelta?.delta?.text;
-      if (delta) {
-        text += delta;
-        request.onDelta?.(delta);
+      const delta = event.contentBlockDelta?.delta;
+      const started = event.contentBlockStart?.start?.toolUse;
+      if (delta?.text) {
+        text += delta.text;
+        request.onDelta?.(delta.text);
+      } else if (delta?.toolUse?.input) {
+        tool ??= { name: '', inputText: '' };
+        tool.inputText += delta.toolUse.input;
+        request.onDelta?.(delta.toolUse.input);
+      } else if (started) {
+        tool = { name: started.name ?? '', inputText: tool?.inputText ?? '' };
       } else if (event.messageStop) {
         stopReason = event.messageStop.stopReason;
+        simulated = isSimulated(event.messageStop.additionalModelResponseFields);
         stopped = true;
       } else if (event.metadata?.usage) {
         usage = { inputTokens: event.metadata.usage.inputTokens ?? 0, outputTokens: event.metadata.usage.outputTokens ?? 0 };
@@ -91,8 +135,49 @@ export class BedrockModelClient implements ModelClient {
     // An aborted HTTP/2 stream can end quietly instead of failing; the signal tells the truth.
     if (request.signal.aborted) throw abortError(request.signal, request.modelId);
     if (!stopped) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the stream ended before the message was complete`);
-    return { text, usage, stopReason };
+    return {
+      text,
+      usage,
+      stopReason,
+      ...(tool ? { toolUse: toolUseOf(tool.name, tool.inputText) } : {}),
+      ...(simulated ? { simulated: true } : {}),
+    };
   }
+}
+
+/** What Converse and ConverseStream share: model, prompt, inference settings, metadata, the tool. */
+function commandInput(request: ModelRequest): Omit<ConverseCommandInput, 'guardrailConfig'> {
+  return {
+    modelId: request.modelId,
+    // Bedrock rejects blank text blocks, so an empty system prompt is left out.
+    system: request.system.trim() ? [{ text: request.system }] : undefined,
+    messages: request.messages.map((m): Message => ({ role: m.role, content: [{ text: m.text }] })),
+    inferenceConfig: request.inference,
+    requestMetadata: request.requestMetadata,
+    toolConfig: request.tool ? toolConfigOf(request.tool) : undefined,
+  };
+}
+
+function toolConfigOf(tool: NonNullable<ModelRequest['tool']>): ToolConfiguration {
+  return {
+    tools: [{ toolSpec: { name: tool.name, description: tool.description, inputSchema: { json: tool.inputSchema as never } } }],
+    toolChoice: tool.choice === 'tool' ? { tool: { name: tool.name } } : tool.choice === 'any' ? { any: {} } : { auto: {} },
+  };
+}
+
+/** A tool call with its input parsed when it is whole JSON (a call cut at max_tokens is not). */
+function toolUseOf(name: string, inputText: string, input?: unknown): ModelToolUse {
+  if (input !== undefined) return { name, inputText, input };
+  try {
+    return { name, inputText, input: JSON.parse(inputText) as unknown };
+  } catch {
+    return { name, inputText };
+  }
+}
+
+/** The local stand-in marks its answers `{"simulated": true}` in additionalModelResponseFields. */
+function isSimulated(fields: unknown): boolean {
+  return typeof fields === 'object' && fields !== null && (fields as { simulated?: unknown }).simulated === true;
 }
 
 function abortError(signal: AbortSignal, modelId: string): ModelCallError {
