@@ -40,6 +40,10 @@ export interface TimedCall {
   startedAt: number;
   finishedAt?: number;
   emissions: Emission[];
+  /** The call was a repair of an unusable answer. */
+  repair?: boolean;
+  /** The misbehaviour the stand-in answered with (bad day). */
+  misbehaviour?: string;
 }
 
 export interface TimedBedrock {
@@ -93,7 +97,7 @@ class TimedCallLog extends CallLog {
   override finish(entry: CallLogEntry, outcome: Exclude<CallOutcome, 'pending'>, outputTokens: number, error?: string): void {
     super.finish(entry, outcome, outputTokens, error);
     const call = this.exchanges.getStore()?.call;
-    if (call) Object.assign(call, { finishedAt: nowMs(), outcome, outputTokens });
+    if (call) Object.assign(call, { finishedAt: nowMs(), outcome, outputTokens, repair: entry.repair, misbehaviour: entry.misbehaviour });
   }
 }
 

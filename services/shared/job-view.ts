@@ -302,7 +302,10 @@ function reasonOf(
  */
 const describeError = (error: StepError | undefined): string => {
   if (!error) return 'unknown error';
-  const cause = error.cause.length > MAX_CAUSE_CHARS ? `${error.cause.slice(0, MAX_CAUSE_CHARS - 1)}…` : error.cause;
+  // Model errors read "<modelId>: <Name>: <message>": the name is said once, the model id not at all.
+  const named = error.cause.indexOf(`${error.error}: `);
+  const bare = named >= 0 ? error.cause.slice(named + error.error.length + 2) : error.cause;
+  const cause = bare.length > MAX_CAUSE_CHARS ? `${bare.slice(0, MAX_CAUSE_CHARS - 1)}…` : bare;
   if (cause && (error.error.startsWith('Model.') || error.error.endsWith('.InvalidOutput'))) return cause;
   return cause ? `${error.error}: ${cause}` : error.error;
 };

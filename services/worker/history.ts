@@ -35,14 +35,24 @@ export async function loadHistory(deps: HistoryDeps, job: JobItem): Promise<Turn
   return earlier.flatMap((t, i) => (answers[i] ? [{ question: t.question, answer: answers[i] }] : []));
 }
 
-/** The chair's recommendation for a finished job (its full advice when it was not parsed). */
+/**
+ * What the circle advised in a finished job: the chair's recommendation, its whole text when
+ * it could not be read into sections, or, when the chair could not write, the best-ranked
+ * answer (the advice that job gave).
+ */
 async function adviceOf(deps: HistoryDeps, jobId: string): Promise<string | undefined> {
   const state = await deps.snapshots.get(jobId);
   if (!state?.snapshot) return undefined;
   const context = (JSON.parse(state.snapshot) as { context?: AdvisoryContext }).context;
-  const ref = context?.steps.synthesize?.resultRef;
-  if (!ref) return undefined;
-  const result = await deps.results.get(jobId, ref);
-  const parsed = result?.parsed;
-  return parsed?.kind === 'synthesis' ? parsed.recommendation : result?.text;
+  if (!context) return undefined;
+  const synthesis = context.steps.synthesize;
+  if (synthesis?.status === 'succeeded' && synthesis.resultRef) {
+    const result = await deps.results.get(jobId, synthesis.resultRef);
+    const parsed = result?.parsed;
+    return parsed?.kind === 'synthesis' ? parsed.recommendation : result?.text;
+  }
+  const answered = context.advisors.filter((id) => context.steps[`advise.${id}`]?.status === 'succeeded');
+  const best = context.aggregate?.ranking.find((r) => answered.includes(r.advisorId))?.advisorId ?? answered[0];
+  const ref = best ? context.steps[`advise.${best}`]?.resultRef : undefined;
+  return ref ? (await deps.results.get(jobId, ref))?.text : undefined;
 }
