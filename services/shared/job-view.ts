@@ -162,7 +162,7 @@ export function buildJobView({ job, state, results, circle }: JobViewInput): Job
   const reason = reasonOf(job, context, state, status);
   if (reason) view.reason = reason;
   if (status === 'succeeded' && context) view.adviceQuality = adviceQualityOf(job, context);
-  if (results.some((r) => r.simulated && byRef.get(r.stepKey) === r)) view.simulated = true;
+  if (results.some((r) => r.simulated)) view.simulated = true;
   if (context) view.modelCalls = modelCallsOf(context);
   return view;
 }

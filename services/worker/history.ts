@@ -2,7 +2,7 @@
  * The conversation so far, for a follow-up: the earlier turns' questions and the advice the
  * chair gave, oldest first, so advisors answer the new question in context.
  */
-import type { AdvisoryContext } from '../../machines/advisory.types.js';
+import { stepIdOf, type AdvisoryContext } from '../../machines/advisory.types.js';
 import type { JobItem } from '../shared/contracts/job.js';
 import type { JobStore } from '../shared/ports/job-store.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
@@ -51,8 +51,8 @@ async function adviceOf(deps: HistoryDeps, jobId: string): Promise<string | unde
     const parsed = result?.parsed;
     return parsed?.kind === 'synthesis' ? parsed.recommendation : result?.text;
   }
-  const answered = context.advisors.filter((id) => context.steps[`advise.${id}`]?.status === 'succeeded');
+  const answered = context.advisors.filter((id) => context.steps[stepIdOf('advise', id)]?.status === 'succeeded');
   const best = context.aggregate?.ranking.find((r) => answered.includes(r.advisorId))?.advisorId ?? answered[0];
-  const ref = best ? context.steps[`advise.${best}`]?.resultRef : undefined;
+  const ref = best ? context.steps[stepIdOf('advise', best)]?.resultRef : undefined;
   return ref ? (await deps.results.get(jobId, ref))?.text : undefined;
 }
