@@ -150,7 +150,7 @@ function badDayRows(b: BadDayFigures): Row[] {
   return [
     {
       figure: `bad day (${pct} % of calls misbehave), ${b.jobs} jobs`,
-      value: `${b.complete} complete / ${b.degraded} degraded / ${b.failed} failed (${b.failedWithQuorum} with the quorum answered); ${qualities}`,
+      value: `${b.complete} complete / ${b.degraded} degraded / ${b.failed} failed (${b.failedWithQuorum} with the quorum answered); adviceQuality: ${qualities}`,
       goal: '0 failed while the quorum answers',
       met: b.failedWithQuorum === 0,
     },

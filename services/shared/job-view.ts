@@ -343,9 +343,12 @@ function notesOf(
     notes.push('None of the reviews could be used, so the answers are not ranked: the chair weighed them without a ranking.');
   }
   const synthesis = steps.synthesize;
-  if (synthesis?.status === 'failed' && status !== 'cancelled') {
+  if (synthesis?.status === 'failed' && status === 'succeeded') {
     const fallback = context?.aggregate?.ranking.length ? 'the advisors’ answers and their ranking are the advice' : 'the advisors’ answers are the advice';
     notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}); ${fallback}.`);
+  } else if (synthesis?.status === 'failed' && status === 'failed') {
+    // A job of an earlier machine version could still fail on its chair.
+    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}).`);
   }
   if (synthesis?.status === 'succeeded' && synthesis.unusable) {
     notes.push(

@@ -16,8 +16,6 @@ import { capText } from './model-text.js';
 import { REVIEW_TOOL_NAME, reviewToolSchema } from './review-parser.js';
 import { SYNTHESIS_HEADINGS } from './synthesis-parser.js';
 
-export { SYNTHESIS_HEADINGS } from './synthesis-parser.js';
-
 export interface Prompt {
   system: string;
   messages: ModelMessage[];

@@ -13,6 +13,7 @@ import {
   type ContentBlock,
   type ConverseCommandInput,
   type ConverseStreamOutput,
+  type GuardrailConfiguration,
   type Message,
   type ToolConfiguration,
 } from '@aws-sdk/client-bedrock-runtime';
@@ -54,11 +55,7 @@ export class BedrockModelClient implements ModelClient {
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
-    const { guardrail } = request;
-    const command = new ConverseStreamCommand({
-      ...commandInput(request),
-      guardrailConfig: guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined,
-    });
+    const command = new ConverseStreamCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
     try {
       const output = await this.client.send(command, { abortSignal: signal });
       if (!output.stream) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the response has no event stream`);
@@ -72,11 +69,7 @@ export class BedrockModelClient implements ModelClient {
   async converse(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
-    const { guardrail } = request;
-    const command = new ConverseCommand({
-      ...commandInput(request),
-      guardrailConfig: guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined,
-    });
+    const command = new ConverseCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
     try {
       const output = await this.client.send(command, { abortSignal: signal });
       const blocks: ContentBlock[] = output.output?.message?.content ?? [];
@@ -156,6 +149,11 @@ function commandInput(request: ModelRequest): Omit<ConverseCommandInput, 'guardr
     requestMetadata: request.requestMetadata,
     toolConfig: request.tool ? toolConfigOf(request.tool) : undefined,
   };
+}
+
+/** Converse and ConverseStream take the same guardrail fields (streaming adds an optional mode). */
+function guardrailConfigOf({ guardrail }: ModelRequest): GuardrailConfiguration | undefined {
+  return guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined;
 }
 
 function toolConfigOf(tool: NonNullable<ModelRequest['tool']>): ToolConfiguration {
