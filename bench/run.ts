@@ -5,7 +5,8 @@
  * are `npm run bench:web` (bench/web.ts).
  *
  * Environment: COT_BENCH_JOBS (concurrent jobs, default 50), COT_BENCH_ROUNDS (rounds of the
- * concurrent runs, default 2), COT_BENCH_VERBOSE=1 (relay every service log line).
+ * concurrent runs, default 2), COT_BENCH_BAD_DAY_RATE (share of model calls that misbehave in
+ * the bad-day run, default 0.25; 0 skips it), COT_BENCH_VERBOSE=1 (relay every service log line).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBenchStack, type BenchStack } from './lib/bench-stack.js';
 import { benchQuestions } from './lib/jobs.js';
+import { runBadDay } from './lib/bad-day.js';
 import { buildReport, formatRows, type BenchResults, type BenchSettings } from './lib/report.js';
 import { finalSnapshotBytes, openSubscribers, postBurst, runAlone, runConcurrent, type RunFigures } from './lib/scenarios.js';
 import { PushUnavailableError } from './lib/subscribers.js';
@@ -22,12 +24,13 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const settings: BenchSettings = {
   workers: 2,
   workerConcurrency: 32,
-  bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5 },
+  bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5, badDay: null },
   aloneJobs: 5,
   concurrentJobs: positiveInt(process.env.COT_BENCH_JOBS, 50),
   rounds: positiveInt(process.env.COT_BENCH_ROUNDS, 2),
   subscribersPerJob: 2,
   burst: { total: 200, concurrency: 20 },
+  badDayRate: rate(process.env.COT_BENCH_BAD_DAY_RATE, 0.25),
 };
 
 const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
@@ -115,10 +118,16 @@ async function measure(bench: BenchStack): Promise<BenchResults> {
   const measuredJobs = [alone, ...concurrent, ...pushed].flatMap((run) => run.jobs.map((j) => j.jobId));
   const finalSnapshots = await finalSnapshotBytes(bench, measuredJobs);
 
+  let badDay;
+  if (settings.badDayRate > 0) {
+    log(`bad day: ${settings.concurrentJobs} jobs at once, ${Math.round(settings.badDayRate * 100)} % of model calls misbehave`);
+    badDay = await runBadDay(bench, benchQuestions(settings.concurrentJobs).map((q) => `${q} (a bad day)`), settings.badDayRate);
+  }
+
   log('POST /chat one at a time, then in a burst');
   const oneAtATime = await postBurst(bench, 20, 1);
   const burst = await postBurst(bench, settings.burst.total, settings.burst.concurrency);
-  return { settings, alone, concurrent, pushed, pushNote, burst, oneAtATime, finalSnapshots, problems: [...bench.problems] };
+  return { settings, alone, concurrent, pushed, pushNote, burst, oneAtATime, finalSnapshots, badDay, problems: [...bench.problems] };
 }
 
 /** undefined when a client can connect to the WebSocket API; otherwise why not. */
@@ -130,6 +139,12 @@ async function pushAvailability(bench: BenchStack): Promise<string | undefined> 
   } catch (err) {
     return `push path not available (${(err as Error).message}); skipping the push figures`;
   }
+}
+
+function rate(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 0 && n <= 1 ? n : fallback;
 }
 
 function positiveInt(value: string | undefined, fallback: number): number {

@@ -33,7 +33,7 @@ const settings = {
   workers: 2,
   workerConcurrency: 16,
   /** The first token waits long enough for the page to have subscribed; then a token every 15 ms, as the stand-in's default pace. */
-  bedrock: { firstTokenDelayMs: 1000, tokenDelayMs: 15 },
+  bedrock: { firstTokenDelayMs: 1000, tokenDelayMs: 15, badDay: null },
   /** Words in each advisor's scripted answer. */
   answerWords: 150,
   loadRuns: 7,

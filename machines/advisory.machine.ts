@@ -8,12 +8,19 @@
  *
  * Every Task is the same little chart: `running` invokes `runStep`; a failure either goes to
  * `backingOff` (invokes `waitUntil` with the due time kept in context, then `running` again),
- * to the branch's final `failed` (caught), or fails the whole job (uncaught). The worker
- * provides `runStep` and `waitUntil` with `machine.provide`. The machine reads no clock and no
- * randomness: time and jitter draws arrive on actor outputs and errors.
+ * to the branch's final `failed` (caught), or fails the whole job (uncaught, answers only).
+ * Output the worker stored but could not use (a review without a readable ranking, advice
+ * without sections) is repaired once: `running` again with a prompt that says what was wrong,
+ * never the identical prompt. While the quorum answered, the job succeeds whatever the
+ * reviewers and the chair do: a failed review leaves the ranking to the others, a failed
+ * chair leaves the answers and the ranking as the advice (guarantee 12).
+ *
+ * The worker provides `runStep` and `waitUntil` with `machine.provide`. The machine reads no
+ * clock and no randomness: time and jitter draws arrive on actor outputs and errors.
  */
 import { assign, fromPromise, setup, type SnapshotFrom, type StateValue } from 'xstate';
 import {
+  MAX_REPAIRS,
   stepIdOf,
   type AdvisoryContext,
   type AdvisoryEvent,
@@ -49,6 +56,7 @@ type FailureOutcome = { kind: 'retry'; retrierIndex: number; delayMs: number } |
 
 type StepParams = { stepId: StepId };
 type FailureParams = { stepId: StepId; failure: StepFailure };
+type OutputParams = { stepId: StepId; output: StepOutput };
 
 const advisorySetup = setup({
   types: {
@@ -69,24 +77,27 @@ const advisorySetup = setup({
   guards: {
     willRetry: ({ context }, { stepId, failure }: FailureParams) => outcomeOf(context, stepId, failure).kind === 'retry',
     isCaught: ({ context }, { stepId, failure }: FailureParams) => outcomeOf(context, stepId, failure).kind === 'caught',
+    outputUsable: (_, { output }: OutputParams) => !problemOf(output),
+    mayRepair: ({ context }, { stepId }: OutputParams) =>
+      parseStepId(context, stepId).kind !== 'advise' && (stepOf(context, stepId).repairs ?? 0) < MAX_REPAIRS,
+    // The chair's text is still advice when it cannot be read into sections; an empty one is not.
+    keepsUnusableOutput: ({ context }, { stepId, output }: OutputParams) =>
+      parseStepId(context, stepId).kind === 'synthesize' && output.empty !== true,
     belowQuorum: ({ context }) => answeredAdvisors(context).length < requiredAnswers(context),
     reviewsWanted: ({ context }) => context.mode === 'full' && answeredAdvisors(context).length >= 2,
     hasAnswered: ({ context }, { advisorId }: { advisorId: string }) => stepOf(context, stepIdOf('advise', advisorId)).status === 'succeeded',
-    synthesisSucceeded: ({ context }) => stepOf(context, 'synthesize').status === 'succeeded',
   },
   actions: {
     startAttempt: assign(({ context }, { stepId }: StepParams) => {
       const { dueAt: _dueAt, error: _error, ...record } = stepOf(context, stepId);
       return withStep(context, stepId, { ...record, status: 'running', attempt: record.attempt + 1 });
     }),
-    recordSuccess: assign(({ context }, { stepId, output }: StepParams & { output: StepOutput }) => {
+    recordSuccess: assign(({ context }, { stepId, output }: OutputParams) => {
       const record = stepOf(context, stepId);
       const next: Partial<AdvisoryContext> = withStep(context, stepId, {
-        ...record,
+        ...paidFor(record, output),
         status: 'succeeded',
         resultRef: output.resultRef,
-        usage: output.usage,
-        costUsd: output.costUsd,
         finishedAt: output.finishedAt,
       });
       const { kind, advisorId } = parseStepId(context, stepId);
@@ -94,8 +105,38 @@ const advisorySetup = setup({
         const ranking = deanonymise(Array.isArray(output.ranking) ? output.ranking : [], context.labels[advisorId] ?? {});
         next.rankings = { ...context.rankings, [advisorId]: ranking };
       }
-      if (kind === 'synthesize' && output.confidence) next.confidence = output.confidence;
+      if (kind === 'synthesize') next.confidence = output.confidence ?? 'unstated';
       return next;
+    }),
+    scheduleRepair: assign(({ context }, { stepId, output }: OutputParams) => {
+      const record = stepOf(context, stepId);
+      return withStep(context, stepId, {
+        ...paidFor(record, output),
+        repairs: (record.repairs ?? 0) + 1,
+        repairOf: { resultRef: output.resultRef, problem: truncate(problemOf(output) ?? '') },
+      });
+    }),
+    /** The chair's text stays the advice, as written: no sections, no stated confidence. */
+    keepUnusableOutput: assign(({ context }, { stepId, output }: OutputParams) => ({
+      ...withStep(context, stepId, {
+        ...paidFor(stepOf(context, stepId), output),
+        status: 'succeeded',
+        resultRef: output.resultRef,
+        finishedAt: output.finishedAt,
+        unusable: truncate(problemOf(output) ?? ''),
+      }),
+      confidence: 'unstated' as const,
+    })),
+    recordUnusable: assign(({ context }, { stepId, output }: OutputParams) => {
+      const problem = truncate(problemOf(output) ?? '');
+      return withStep(context, stepId, {
+        ...paidFor(stepOf(context, stepId), output),
+        status: 'failed',
+        resultRef: output.resultRef,
+        finishedAt: output.finishedAt,
+        unusable: problem,
+        error: { error: INVALID_OUTPUT[parseStepId(context, stepId).kind], cause: problem },
+      });
     }),
     scheduleRetry: assign(({ context }, { stepId, failure }: FailureParams) => {
       const outcome = outcomeOf(context, stepId, failure);
@@ -138,10 +179,6 @@ const advisorySetup = setup({
         .join('; ');
       return { failure: { reason: `${head} (quorum is ${requiredAnswers(context)}): ${details}`, errors } };
     }),
-    failSynthesis: assign(({ context }) => {
-      const error = stepOf(context, 'synthesize').error ?? { error: 'States.Runtime', cause: 'no error was recorded' };
-      return { failure: { reason: uncaughtReason(context, 'synthesize', error), errors: { synthesize: error } } };
-    }),
     skipStep: assign(({ context }, { stepId }: StepParams) => withStep(context, stepId, { ...stepOf(context, stepId), status: 'skipped' })),
     skipReviews: assign(({ context }) => {
       const steps = { ...context.steps };
@@ -155,15 +192,21 @@ const advisorySetup = setup({
       const answered = answeredAdvisors(context);
       return { labels: Object.fromEntries(answered.map((reviewerId) => [reviewerId, labelsFor(context.seed, reviewerId, answered)])) };
     }),
-    aggregateReviews: assign(({ context }) => ({ aggregate: aggregateRankings(context.advisors, context.rankings) })),
-    /** Every step that had not finished becomes `cancelled`, keeping what its stopped attempt spent. */
+    // No usable review leaves no ranking: the chair then weighs the answers alone, and says so.
+    aggregateReviews: assign(({ context }) => ({
+      aggregate: Object.keys(context.rankings).length > 0 ? aggregateRankings(context.advisors, context.rankings) : undefined,
+    })),
+    /**
+     * Every step that had not finished becomes `cancelled`, adding what its stopped attempt
+     * spent to what it had spent already (a step cancelled during its repair keeps both).
+     */
     recordCancellation: assign(({ context }, { reason, spent }: { reason: string; spent?: Record<StepId, Spent> }) => {
       const steps = { ...context.steps };
       for (const [stepId, record] of Object.entries(steps)) {
         if (!UNFINISHED.includes(record.status)) continue;
         const { dueAt: _dueAt, ...rest } = record;
         const used = spentOf(spent?.[stepId]);
-        steps[stepId] = { ...rest, status: 'cancelled', ...used };
+        steps[stepId] = { ...(used ? paidFor(rest, used) : rest), status: 'cancelled' };
       }
       return { steps, cancellation: { reason } };
     }),
@@ -177,6 +220,13 @@ const advisorySetup = setup({
  */
 function taskStates(stepId: StepId) {
   const failureParams = ({ event }: { event: { error: unknown } }): FailureParams => ({ stepId, failure: toStepFailure(event.error) });
+  const outputParams = ({ event }: { event: { output: StepOutput } }): OutputParams => ({ stepId, output: event.output });
+  // Only an advisor's answer can fail the job on an uncaught error; a review or the chair
+  // failing for any reason degrades the advice instead (guarantee 12).
+  const uncaught =
+    kindOfStepId(stepId) === 'advise'
+      ? { target: '#advisory.failed', actions: { type: 'failOnUncaught' as const, params: failureParams } }
+      : { target: 'failed', actions: { type: 'recordCaught' as const, params: failureParams } };
   return {
     running: advisorySetup.createStateConfig({
       entry: { type: 'startAttempt', params: { stepId } },
@@ -184,14 +234,16 @@ function taskStates(stepId: StepId) {
         id: stepId,
         src: 'runStep',
         input: ({ context }) => stepInputOf(context, stepId),
-        onDone: {
-          target: 'succeeded',
-          actions: { type: 'recordSuccess', params: ({ event }) => ({ stepId, output: event.output }) },
-        },
+        onDone: [
+          { guard: { type: 'outputUsable', params: outputParams }, target: 'succeeded', actions: { type: 'recordSuccess', params: outputParams } },
+          { guard: { type: 'mayRepair', params: outputParams }, target: 'running', reenter: true, actions: { type: 'scheduleRepair', params: outputParams } },
+          { guard: { type: 'keepsUnusableOutput', params: outputParams }, target: 'succeeded', actions: { type: 'keepUnusableOutput', params: outputParams } },
+          { target: 'failed', actions: { type: 'recordUnusable', params: outputParams } },
+        ],
         onError: [
           { guard: { type: 'willRetry', params: failureParams }, target: 'backingOff', actions: { type: 'scheduleRetry', params: failureParams } },
           { guard: { type: 'isCaught', params: failureParams }, target: 'failed', actions: { type: 'recordCaught', params: failureParams } },
-          { target: '#advisory.failed', actions: { type: 'failOnUncaught', params: failureParams } },
+          uncaught,
         ],
       },
     }),
@@ -281,11 +333,12 @@ export function createAdvisoryMachine(input: Pick<AdvisoryInput, 'advisors'>) {
         states: perAdvisor(reviewBranch),
         onDone: { target: 'synthesizing', actions: 'aggregateReviews' },
       },
+      // The quorum answered: whatever the chair did, the job has advice (at worst the answers).
       synthesizing: {
         on: jobEvents,
         initial: 'running',
         states: taskStates('synthesize'),
-        onDone: [{ guard: 'synthesisSucceeded', target: 'succeeded' }, { target: 'failed', actions: 'failSynthesis' }],
+        onDone: { target: 'succeeded' },
       },
       succeeded: { type: 'final' },
       failed: { type: 'final' },
@@ -366,6 +419,8 @@ function stepInputOf(context: AdvisoryContext, stepId: StepId): StepInput {
     attempt: stepOf(context, stepId).attempt,
     timeoutSeconds: context.policies[kind].TimeoutSeconds,
   };
+  const repairOf = stepOf(context, stepId).repairOf;
+  if (repairOf) base.repair = repairOf;
   if (kind === 'review') {
     const labels = context.labels[advisorId] ?? {};
     const anonymised = Object.keys(labels)
@@ -406,6 +461,36 @@ function parseStepId(context: AdvisoryContext, stepId: StepId): { kind: StepKind
   if (stepId === 'synthesize') return { kind: 'synthesize', advisorId: context.chair };
   const dot = stepId.indexOf('.');
   return { kind: stepId.slice(0, dot) as StepKind, advisorId: stepId.slice(dot + 1) };
+}
+
+function kindOfStepId(stepId: StepId): StepKind {
+  return stepId === 'synthesize' ? 'synthesize' : (stepId.slice(0, stepId.indexOf('.')) as StepKind);
+}
+
+/** The error a step ends with when its output stayed unusable. */
+const INVALID_OUTPUT: Record<StepKind, string> = {
+  advise: 'Advice.InvalidOutput',
+  review: 'Review.InvalidOutput',
+  synthesize: 'Synthesis.InvalidOutput',
+};
+
+/** The error name of unusable output of this step (what its repair is for, and how it ends if the repair is unusable too). */
+export const invalidOutputErrorOf = (stepId: StepId): string => INVALID_OUTPUT[kindOfStepId(stepId)];
+
+/** A non-empty problem string of an output, else undefined (a malformed output counts as usable). */
+function problemOf(output: StepOutput): string | undefined {
+  return typeof output?.problem === 'string' && output.problem !== '' ? output.problem : undefined;
+}
+
+/** The record with this output's usage and cost added: every call that produced output was paid for. */
+function paidFor(record: StepRecord, output: Pick<StepOutput, 'usage' | 'costUsd'> | undefined): StepRecord {
+  const usage = output?.usage ?? { inputTokens: 0, outputTokens: 0 };
+  const before = record.usage ?? { inputTokens: 0, outputTokens: 0 };
+  return {
+    ...record,
+    usage: { inputTokens: before.inputTokens + (usage.inputTokens ?? 0), outputTokens: before.outputTokens + (usage.outputTokens ?? 0) },
+    costUsd: (Math.round((record.costUsd ?? 0) * 1e6) + Math.round((output?.costUsd ?? 0) * 1e6)) / 1e6,
+  };
 }
 
 function stepOf(context: AdvisoryContext, stepId: StepId): StepRecord {
@@ -464,10 +549,10 @@ function truncate(text: string): string {
 }
 
 /** Usage and cost from a job.cancel event, only when well-formed (the event comes from outside). */
-function spentOf(spent: Spent | undefined): Pick<StepRecord, 'usage' | 'costUsd'> {
+function spentOf(spent: Spent | undefined): Pick<StepOutput, 'usage' | 'costUsd'> | undefined {
   const count = (n: unknown): n is number => isFiniteNumber(n) && n >= 0;
   if (!isRecord(spent) || !isRecord(spent.usage) || !count(spent.usage.inputTokens) || !count(spent.usage.outputTokens) || !count(spent.costUsd)) {
-    return {};
+    return undefined;
   }
   return { usage: { inputTokens: spent.usage.inputTokens, outputTokens: spent.usage.outputTokens }, costUsd: spent.costUsd };
 }

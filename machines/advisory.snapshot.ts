@@ -1,14 +1,31 @@
 /**
  * Restoring persisted advisory snapshots: only versions this code knows, only snapshots that
- * fit the machine they name. Anything else fails loudly with IncompatibleSnapshotError.
+ * fit the machine they name, migrated from older versions on the way in. Anything else
+ * fails loudly with IncompatibleSnapshotError.
  */
 import type { Snapshot } from 'xstate';
 import { createAdvisoryMachine, type AdvisoryMachine } from './advisory.machine.js';
 import { ADVISORY_MACHINE_VERSION, type AdvisoryContext, type AdvisoryInput } from './advisory.types.js';
 import { IncompatibleSnapshotError } from './errors.js';
 
+/**
+ * How a snapshot of an older version becomes one of this version. advisory/1 states and
+ * context fields all exist in advisory/2 with the same meaning; the one difference is that
+ * advisory/1 kept an empty aggregate when every review failed, where advisory/2 keeps none
+ * (so that the chair is told there is no ranking rather than handed an empty one).
+ */
+const MIGRATIONS: Readonly<Record<string, (snapshot: Record<string, unknown>) => Record<string, unknown>>> = {
+  'advisory/1': (snapshot) => {
+    const context = snapshot.context as Record<string, unknown> | undefined;
+    const aggregate = context?.aggregate as { ranking?: unknown[] } | undefined;
+    if (!context || !aggregate || (Array.isArray(aggregate.ranking) && aggregate.ranking.length > 0)) return snapshot;
+    const { aggregate: _empty, ...rest } = context;
+    return { ...snapshot, context: rest };
+  },
+};
+
 /** Machine versions whose persisted snapshots this code can restore and continue. */
-export const RESTORABLE_MACHINE_VERSIONS: readonly string[] = [ADVISORY_MACHINE_VERSION];
+export const RESTORABLE_MACHINE_VERSIONS: readonly string[] = [...Object.keys(MIGRATIONS), ADVISORY_MACHINE_VERSION];
 
 /** The actors a persisted child may name: anything else was not written by this machine. */
 const KNOWN_ACTOR_SOURCES = new Set(['runStep', 'waitUntil']);
@@ -24,8 +41,8 @@ export interface RestoredAdvisory {
 }
 
 /**
- * Checks a persisted snapshot (JSON text or parsed) written by `machineVersion` and returns it
- * with its machine; throws IncompatibleSnapshotError when the version is unknown or the
+ * Checks a persisted snapshot (JSON text or parsed) written by `machineVersion`, migrates it
+ * to this version and returns it with its machine; throws IncompatibleSnapshotError when the version is unknown or the
  * snapshot does not fit the machine, so a job never continues on state it cannot read.
  */
 export function restoreAdvisorySnapshot(persisted: unknown, machineVersion: unknown): RestoredAdvisory {
@@ -36,7 +53,8 @@ export function restoreAdvisorySnapshot(persisted: unknown, machineVersion: unkn
       machineVersion,
     );
   }
-  const snapshot = parse(persisted, machineVersion);
+  const parsed = parse(persisted, machineVersion);
+  const snapshot = MIGRATIONS[machineVersion]?.(parsed) ?? parsed;
   const incompatible = (why: string, cause?: unknown): IncompatibleSnapshotError =>
     new IncompatibleSnapshotError(`snapshot of ${machineVersion} does not fit the machine: ${why}`, machineVersion, { cause });
 

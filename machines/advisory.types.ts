@@ -4,8 +4,16 @@
  * Everything here is plain JSON so that persisted snapshots stay small and portable.
  */
 
-/** Bumped whenever a change makes older persisted snapshots unrestorable. */
-export const ADVISORY_MACHINE_VERSION = 'advisory/1';
+/**
+ * Bumped whenever older code could not continue a snapshot of this code correctly (a new
+ * state, a new meaning of a field). Snapshots of every earlier version this code lists in
+ * RESTORABLE_MACHINE_VERSIONS still restore, migrated on the way in.
+ * advisory/2: unusable output is repaired once; a failed review or chair degrades the advice.
+ */
+export const ADVISORY_MACHINE_VERSION = 'advisory/2';
+
+/** Repairs an unusable review or synthesis gets (never the identical prompt again). */
+export const MAX_REPAIRS = 1;
 
 export type Mode = 'full' | 'quick';
 export type StepKind = 'advise' | 'review' | 'synthesize';
@@ -81,10 +89,26 @@ export interface StepRecord {
   resultRef?: string;
   /** Last error (retrying) or final error (failed). */
   error?: StepError;
+  /** Summed over every attempt that produced output (an unusable one too: it was paid for). */
   usage?: Usage;
   costUsd?: number;
   finishedAt?: number;
+  /** Repairs asked so far (at most MAX_REPAIRS). */
+  repairs?: number;
+  /** The unusable output a repair attempt answers, and what was wrong with it. */
+  repairOf?: Repair;
+  /** The step ended with output that stayed unusable after its repair: what was wrong with it. */
+  unusable?: string;
 }
+
+/** An unusable output to repair: where it is stored and the parser's message about it. */
+export interface Repair {
+  resultRef: string;
+  problem: string;
+}
+
+/** The chair's stated confidence; `unstated` when its text names none. */
+export type Confidence = 'high' | 'medium' | 'low' | 'unstated';
 
 export interface RankedAdvisor {
   advisorId: string;
@@ -120,7 +144,7 @@ export interface AdvisoryContext {
   rankings: Record<string, string[]>;
   aggregate?: Aggregate;
   /** Chair's stated confidence, from the synthesis output. */
-  confidence?: 'high' | 'medium' | 'low';
+  confidence?: Confidence;
   /** Readable reason when the job failed. */
   failure?: { reason: string; errors: Record<StepId, StepError> };
   cancellation?: { reason: string };
@@ -143,6 +167,8 @@ export interface StepInput {
   reviews?: { reviewerId: string; resultRef: string }[];
   labels?: Record<string, Record<string, string>>;
   aggregate?: Aggregate;
+  /** A repair attempt: the unusable output it answers and what was wrong with it. */
+  repair?: Repair;
 }
 
 /** Output of the `runStep` actor (what the worker committed to the Results table). */
@@ -154,7 +180,11 @@ export interface StepOutput {
   /** review: labels best first. */
   ranking?: string[];
   /** synthesize: the chair's confidence. */
-  confidence?: 'high' | 'medium' | 'low';
+  confidence?: Confidence;
+  /** The output is stored but cannot be used as it is: the parser's message (the machine decides on a repair). */
+  problem?: string;
+  /** The model answered with no text at all. */
+  empty?: boolean;
 }
 
 /** What the `runStep` actor rejects with: a named error plus the time and jitter draw. */

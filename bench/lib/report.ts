@@ -7,6 +7,7 @@ import type { OverheadParts } from './critical-path.js';
 import type { RunFigures } from './scenarios.js';
 import { max, mean, summarise, type Summary } from './stats.js';
 import type { StandinConfig } from '../../services/local/bedrock/standin.types.js';
+import type { BadDayFigures } from './bad-day.js';
 
 export interface BenchSettings {
   workers: number;
@@ -17,6 +18,8 @@ export interface BenchSettings {
   rounds: number;
   subscribersPerJob: number;
   burst: { total: number; concurrency: number };
+  /** Share of model calls that misbehave in the bad-day run (0: no such run). */
+  badDayRate: number;
 }
 
 export interface BenchResults {
@@ -32,6 +35,8 @@ export interface BenchResults {
   oneAtATime: { latenciesMs: number[]; failures: string[] };
   /** Bytes of the final State snapshot of every measured job. */
   finalSnapshots: number[];
+  /** The bad-day run, when it ran. */
+  badDay?: BadDayFigures;
   problems: string[];
 }
 
@@ -85,6 +90,7 @@ export function buildReport(r: BenchResults): { figures: Record<string, unknown>
     { figure: `POST /chat, one at a time (${postAlone.n})`, value: `p50 ${fmt(postAlone.p50, 1)} ms, p99 ${fmt(postAlone.p99, 1)} ms`, goal: '' },
   ];
   rows.push(...pushRows(r, concurrent, pushed, push));
+  if (r.badDay) rows.push(...badDayRows(r.badDay));
 
   const figures = {
     alone,
@@ -94,6 +100,7 @@ export function buildReport(r: BenchResults): { figures: Record<string, unknown>
     postChat: { burst: { ...post, failures: r.burst.failures.length, firstFailures: r.burst.failures.slice(0, 5) }, oneAtATime: postAlone },
     push: r.pushed.length ? { ...push, withPush: pushed, latencyRatioP50: latencyRatio(pushed, concurrent) } : { available: false, note: r.pushNote },
     cpu: { alone: r.alone.cpu, concurrent: r.concurrent.map((x) => x.cpu), pushed: r.pushed.map((x) => x.cpu) },
+    badDay: r.badDay,
     benchLoopDelayP99Ms: {
       alone: r.alone.loopDelayP99Ms,
       concurrent: r.concurrent.map((x) => x.loopDelayP99Ms),
@@ -132,6 +139,28 @@ function pushRows(r: BenchResults, plain: JobSummary, pushed: JobSummary, push: 
     },
     writesRow(`DynamoDB writes per job, ${n} concurrent + push`, perJob(r.pushed)),
     cpuRow(`CPU at ${n} concurrent + push`, r.pushed),
+  ];
+}
+
+function badDayRows(b: BadDayFigures): Row[] {
+  const pct = Math.round(b.rate * 100);
+  const qualities = Object.entries(b.byQuality)
+    .map(([q, n]) => `${n} ${q}`)
+    .join(', ');
+  return [
+    {
+      figure: `bad day (${pct} % of calls misbehave), ${b.jobs} jobs`,
+      value: `${b.complete} complete / ${b.degraded} degraded / ${b.failed} failed (${b.failedWithQuorum} with the quorum answered); adviceQuality: ${qualities}`,
+      goal: '0 failed while the quorum answers',
+      met: b.failedWithQuorum === 0,
+    },
+    { figure: '  model calls per job, bad day', value: `mean ${fmt(b.callsPerJob.mean, 2)}, max ${fmt(b.callsPerJob.max)} (7 on a good day)`, goal: '' },
+    {
+      figure: '  wasted calls per job, bad day',
+      value: `mean ${fmt(b.wastedPerJob.mean, 2)}, max ${fmt(b.wastedPerJob.max)}; ${fmt(b.wastedPerUnusableStep, 2)} per unusable step (${b.unusableSteps} steps)`,
+      goal: '≤ 1 per unusable step',
+      met: b.wastedPerUnusableStep === undefined ? undefined : b.wastedPerUnusableStep <= 1,
+    },
   ];
 }
 

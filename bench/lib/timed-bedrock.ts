@@ -15,6 +15,7 @@ import { FaultBook, ReplyBook } from '../../services/local/bedrock/fault-book.js
 import { createModelHandler } from '../../services/local/bedrock/model-api.js';
 import { createModelFront } from '../../services/local/bedrock/server.js';
 import { listen } from '../../services/shared/net.js';
+import { loadMisbehaviours } from '../../services/local/bedrock/misbehaviour.js';
 import { RecordingBook, loadRecordings } from '../../services/local/bedrock/recordings.js';
 import { SimulatedAdvisors, loadTextBanks } from '../../services/local/bedrock/simulated-advisors.js';
 import type { CallLogEntry, CallOutcome, StandinConfig, StepKind } from '../../services/local/bedrock/standin.types.js';
@@ -39,6 +40,10 @@ export interface TimedCall {
   startedAt: number;
   finishedAt?: number;
   emissions: Emission[];
+  /** The call was a repair of an unusable answer. */
+  repair?: boolean;
+  /** The misbehaviour the stand-in answered with (bad day). */
+  misbehaviour?: string;
 }
 
 export interface TimedBedrock {
@@ -48,6 +53,8 @@ export interface TimedBedrock {
   replies: ReplyBook;
   /** The calls made for a job, in arrival order. */
   callsOf(jobId: string): TimedCall[];
+  /** Turns the bad-day switch on (a share of calls misbehave, from fixtures/misbehaviour) or off (null). */
+  setBadDay(badDay: StandinConfig['badDay']): void;
   close(): Promise<void>;
 }
 
@@ -92,7 +99,7 @@ class TimedCallLog extends CallLog {
   override finish(entry: CallLogEntry, outcome: Exclude<CallOutcome, 'pending'>, outputTokens: number, error?: string): void {
     super.finish(entry, outcome, outputTokens, error);
     const call = this.exchanges.getStore()?.call;
-    if (call) Object.assign(call, { finishedAt: nowMs(), outcome, outputTokens });
+    if (call) Object.assign(call, { finishedAt: nowMs(), outcome, outputTokens, repair: entry.repair, misbehaviour: entry.misbehaviour });
   }
 }
 
@@ -102,13 +109,15 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
   const calls = new TimedCallLog(exchanges);
   const closing = new AbortController();
   const replies = new ReplyBook();
+  const live = { ...config };
   const handle = createModelHandler({
-    config: { ...config },
+    config: live,
     calls,
     faults: new FaultBook(),
     replies,
     advisors: new SimulatedAdvisors(loadTextBanks()),
     recordings: new RecordingBook(loadRecordings()),
+    misbehaviours: new Map(loadMisbehaviours().map((c) => [c.id, c])),
     closing: closing.signal,
   });
   const probed = (req: AnyRequest, res: AnyResponse): void => {
@@ -123,6 +132,7 @@ export async function startTimedBedrock(config: StandinConfig): Promise<TimedBed
     url: `http://127.0.0.1:${port}`,
     replies,
     callsOf: (jobId) => calls.byJob.get(jobId) ?? [],
+    setBadDay: (badDay) => void (live.badDay = badDay),
     async close() {
       closing.abort(new Error('the bench is over'));
       front.destroyConnections();
@@ -153,8 +163,9 @@ function deltaText(frame: Uint8Array): string | undefined {
   try {
     const message = codec.decode(frame);
     if (message.headers[':event-type']?.value !== 'contentBlockDelta') return undefined;
-    const payload = JSON.parse(toUtf8(message.body)) as { delta?: { text?: string } };
-    return payload.delta?.text ?? '';
+    // A tool call's input fragments stream to clients like text (the worker passes both on).
+    const payload = JSON.parse(toUtf8(message.body)) as { delta?: { text?: string; toolUse?: { input?: string } } };
+    return payload.delta?.text ?? payload.delta?.toolUse?.input ?? '';
   } catch {
     return undefined;
   }

@@ -35,6 +35,51 @@ const optionalText = z
   .transform((v) => (v && v.trim() ? v.trim() : undefined));
 const retentionDays = new Set(Object.values(RetentionDays).filter((v): v is number => typeof v === 'number'));
 
+/** PII entity types a Bedrock guardrail can block or anonymize. */
+export const GUARDRAIL_PII_TYPES = [
+  'ADDRESS', 'AGE', 'AWS_ACCESS_KEY', 'AWS_SECRET_KEY', 'CA_HEALTH_NUMBER', 'CA_SOCIAL_INSURANCE_NUMBER',
+  'CREDIT_DEBIT_CARD_CVV', 'CREDIT_DEBIT_CARD_EXPIRY', 'CREDIT_DEBIT_CARD_NUMBER', 'DRIVER_ID', 'EMAIL',
+  'INTERNATIONAL_BANK_ACCOUNT_NUMBER', 'IP_ADDRESS', 'LICENSE_PLATE', 'MAC_ADDRESS', 'NAME', 'PASSWORD', 'PHONE', 'PIN',
+  'SWIFT_CODE', 'UK_NATIONAL_HEALTH_SERVICE_NUMBER', 'UK_NATIONAL_INSURANCE_NUMBER', 'UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER',
+  'URL', 'USERNAME', 'US_BANK_ACCOUNT_NUMBER', 'US_BANK_ROUTING_NUMBER', 'US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER',
+  'US_PASSPORT_NUMBER', 'US_SOCIAL_SECURITY_NUMBER', 'VEHICLE_IDENTIFICATION_NUMBER',
+] as const;
+
+/**
+ * The optional guardrail, as an object in cdk.json or a JSON string with -c: denied topics,
+ * PII handling and the message shown instead of blocked content. Absent or "": none.
+ */
+const guardrailSchema = z
+  .object({
+    deniedTopics: z
+      .array(
+        z.object({
+          name: z.string().regex(/^[0-9a-zA-Z_ !?.-]{1,100}$/, 'letters, digits, spaces and _ !?.- (at most 100)'),
+          definition: z.string().min(1).max(1000),
+          examples: z.array(z.string().min(1).max(100)).max(5).default([]),
+        }),
+      )
+      .max(30)
+      .default([]),
+    pii: z.array(z.object({ type: z.enum(GUARDRAIL_PII_TYPES), action: z.enum(['BLOCK', 'ANONYMIZE']) })).default([]),
+    blockedMessage: z.string().min(1).max(500).default('The content guardrail blocked this answer.'),
+  })
+  .refine((g) => g.deniedTopics.length + g.pii.length > 0, 'a guardrail needs at least one denied topic or PII entity');
+const optionalGuardrail = z
+  .union([z.string(), z.record(z.string(), z.unknown())])
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object (with -c, quote it: -c guardrail=\'{"pii":[…]}\')' });
+      return z.NEVER;
+    }
+  })
+  .pipe(guardrailSchema.optional());
+
 const contextSchema = z
   .object({
     region: optionalText,
@@ -71,6 +116,7 @@ const contextSchema = z
     alarmModelErrorPercent: z.coerce.number().min(0).max(100).default(20),
     hourlyCostBudgetUsd: z.coerce.number().positive().default(5),
     xrayDaemonImage: z.string().min(1).default('public.ecr.aws/xray/aws-xray-daemon:3.x'),
+    guardrail: optionalGuardrail,
   })
   .superRefine((c, ctx) => {
     if (c.maxWorkerTasks < Math.max(c.minWorkerTasks, 1)) ctx.addIssue({ code: 'custom', path: ['maxWorkerTasks'], message: 'must be at least minWorkerTasks and at least 1' });

@@ -33,6 +33,8 @@ export interface WorkerEnvironmentOptions {
   /** Must equal the queue's visibility timeout. */
   readonly visibilitySeconds: number;
   readonly concurrency: number;
+  /** The deployment's guardrail, for circle members that name `deployment`. */
+  readonly guardrail?: { readonly identifier: string; readonly version: string };
 }
 
 export interface ApiEnvironmentOptions {
@@ -64,6 +66,7 @@ export function workerEnvironment(shared: SharedEnvironment, options: WorkerEnvi
     [ENV.visibilitySeconds]: String(options.visibilitySeconds),
     [ENV.workerConcurrency]: String(options.concurrency),
     [ENV.shutdownGraceSeconds]: String(WORKER_SHUTDOWN_GRACE_SECONDS),
+    ...(options.guardrail ? { [ENV.guardrailIdentifier]: options.guardrail.identifier, [ENV.guardrailVersion]: options.guardrail.version } : {}),
   };
 }
 

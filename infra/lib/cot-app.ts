@@ -4,9 +4,9 @@
  */
 import { relative } from 'node:path';
 import { Annotations, Duration, Tags, type App, type Environment } from 'aws-cdk-lib';
-import { loadCircle, modelIdsOf } from '../../services/shared/circle/circle.js';
+import { guardrailOf, loadCircle, modelIdsOf, usesDeploymentGuardrail } from '../../services/shared/circle/circle.js';
 import { ApiStack } from './api.stack.js';
-import { EDGE_REGION, readInfraConfig, REPO_ROOT, type InfraConfig } from './config.js';
+import { EDGE_REGION, InfraConfigError, readInfraConfig, REPO_ROOT, type InfraConfig } from './config.js';
 import { DataStack } from './data.stack.js';
 import { EdgeWafStack } from './edge-waf.stack.js';
 import { NetworkStack } from './network.stack.js';
@@ -38,6 +38,15 @@ export function buildCotApp(app: App, options: { webDistDir?: string } = {}): Co
   // Context may widen the grant, e.g. to cross-region inference profiles the circle file names.
   const modelIds = config.bedrockModelIds.length > 0 ? config.bedrockModelIds : modelIdsOf(circle);
   const circleIsDefault = config.circleFile === 'services/shared/circle/circle.json';
+  const members = [...circle.advisors, circle.chair];
+  if (usesDeploymentGuardrail(circle) && !config.guardrail) {
+    throw new InfraConfigError(
+      `the circle file ${config.circleFile} gives a member "guardrail": "deployment", but the context configures no guardrail: set "guardrail" in infra/cdk.json (denied topics, PII)`,
+    );
+  }
+  if (config.guardrail && !usesDeploymentGuardrail(circle)) {
+    Annotations.of(app).addWarningV2('cot:guardrail-unused', `a guardrail is configured, but no member of ${config.circleFile} names "guardrail": "deployment", so no call uses it.`);
+  }
 
   if (config.identityIsPlaceholder) {
     Annotations.of(app).addWarningV2(
@@ -110,6 +119,8 @@ export function buildCotApp(app: App, options: { webDistDir?: string } = {}): Co
     // The app calls the API on its own origin (/api/*), so browsers send no preflight;
     // the allow-list still names exactly that origin, so no other page may read it.
     corsOrigins: [web.siteOrigin],
+    guardrail: config.guardrail,
+    memberGuardrails: members.flatMap((m) => guardrailOf(m)?.identifier ?? []),
   });
 
   const observability = new ObservabilityStack(app, name('Observability'), {

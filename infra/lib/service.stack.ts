@@ -8,6 +8,7 @@ import { Duration, IgnoreMode, Stack, Validations, type StackProps } from 'aws-c
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -15,7 +16,8 @@ import type { ApiStack } from './api.stack.js';
 import type { DataStack } from './data.stack.js';
 import { API_CONTAINER_PORT, type NetworkStack } from './network.stack.js';
 import { BacklogPerTaskScaling } from './constructs/backlog-scaling.js';
-import { grantBedrockInvoke } from './constructs/bedrock-access.js';
+import { AdviceGuardrail, APPLY_GUARDRAIL_ACTION, type AdviceGuardrailProps } from './constructs/advice-guardrail.js';
+import { grantBedrockInvoke, guardrailArnOf } from './constructs/bedrock-access.js';
 import { JOB_VISIBILITY_SECONDS } from './constructs/job-queue.js';
 import { TracedFargateTask } from './constructs/traced-fargate-task.js';
 import { apiEnvironment, workerEnvironment, WORKER_STOP_TIMEOUT_SECONDS, type SharedEnvironment } from './container-env.js';
@@ -45,6 +47,10 @@ export interface ServiceStackProps extends StackProps {
   readonly circleFileInImage?: string;
   /** Origins allowed to call the API from a browser (the web app's CloudFront origin); never `*`. */
   readonly corsOrigins?: readonly string[];
+  /** The deployment's guardrail to create, for circle members that name `deployment`. */
+  readonly guardrail?: Omit<AdviceGuardrailProps, 'name'>;
+  /** Guardrail ids or ARNs the circle file names itself; the worker may apply exactly these. */
+  readonly memberGuardrails?: readonly string[];
 }
 
 /** ECS cluster, API service, worker service, scaling and task roles. */
@@ -54,6 +60,8 @@ export class ServiceStack extends Stack {
   public readonly workerService: ecs.FargateService;
   public readonly apiTask: TracedFargateTask;
   public readonly workerTask: TracedFargateTask;
+  /** The deployment's guardrail, when configured. */
+  public readonly guardrail?: AdviceGuardrail;
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
@@ -74,6 +82,7 @@ export class ServiceStack extends Stack {
       circleFile: props.circleFileInImage,
     };
     const privateSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS };
+    if (props.guardrail) this.guardrail = new AdviceGuardrail(this, 'Guardrail', { name: `${this.stackName}-advice`, ...props.guardrail });
 
     // API: on-demand Fargate (it answers people; Spot interruptions would drop requests).
     this.apiTask = new TracedFargateTask(this, 'Api', {
@@ -114,6 +123,7 @@ export class ServiceStack extends Stack {
         maxReceiveCount: data.jobQueue.maxReceiveCount,
         visibilitySeconds: JOB_VISIBILITY_SECONDS,
         concurrency: props.workerConcurrency,
+        ...(this.guardrail ? { guardrail: { identifier: this.guardrail.guardrailId, version: this.guardrail.guardrailVersion } } : {}),
       }),
       stopTimeout: Duration.seconds(WORKER_STOP_TIMEOUT_SECONDS),
       logRetention: props.logRetention,
@@ -170,6 +180,10 @@ export class ServiceStack extends Stack {
     props.data.jobQueue.queue.grantSendMessages(role);
     props.data.jobQueue.deadLetterQueue.grantConsumeMessages(role);
     grantBedrockInvoke(this, role, props.modelIds);
+    // Calls that carry a guardrail need ApplyGuardrail on exactly the guardrails named.
+    this.guardrail?.grantApply(role);
+    const named = (props.memberGuardrails ?? []).map((id) => guardrailArnOf(this, id));
+    if (named.length) iam.Grant.addToPrincipal({ grantee: role, actions: [APPLY_GUARDRAIL_ACTION], resourceArns: [...new Set(named)] });
     role.addManagedPolicy(props.api.manageConnectionsPolicy);
   }
 

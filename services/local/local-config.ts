@@ -19,6 +19,7 @@ export const LOCAL_ENV = {
   bedrockControlPort: 'COT_LOCAL_BEDROCK_CONTROL_PORT',
   bedrockTokenDelayMs: 'COT_LOCAL_BEDROCK_TOKEN_DELAY_MS',
   bedrockFirstTokenDelayMs: 'COT_LOCAL_BEDROCK_FIRST_TOKEN_DELAY_MS',
+  bedrockBadDay: 'COT_LOCAL_BEDROCK_BAD_DAY',
   oidcPort: 'COT_LOCAL_OIDC_PORT',
   wsPort: 'COT_LOCAL_WS_PORT',
   webPort: 'COT_LOCAL_WEB_PORT',
@@ -57,6 +58,8 @@ const schema = z.object({
   [LOCAL_ENV.webDir]: z.string().min(1).default(LOCAL_DEFAULTS.webDir),
   [LOCAL_ENV.bedrockTokenDelayMs]: optionalMs,
   [LOCAL_ENV.bedrockFirstTokenDelayMs]: optionalMs,
+  // The share of model calls that misbehave like real models on a bad day (0 or unset: none).
+  [LOCAL_ENV.bedrockBadDay]: z.coerce.number().min(0).max(1).optional(),
 });
 
 export interface LocalConfig {
@@ -65,12 +68,13 @@ export interface LocalConfig {
   ports: { api: number; ws: number; oidc: number; bedrock: number; bedrockControl: number; dynamodb: number; sqs: number; web: number };
   /** The web app's folder (built to its dist/ and served). */
   webDir: string;
-  bedrock: { tokenDelayMs?: number; firstTokenDelayMs?: number };
+  bedrock: { tokenDelayMs?: number; firstTokenDelayMs?: number; badDay?: { rate: number; seed: string } };
 }
 
 /** The launcher's configuration; a bad value is a LocalConfigError naming the variable. */
 export function loadLocalConfig(env: Env): LocalConfig {
   const e = parseOrThrow(schema, env);
+  const badDay = e[LOCAL_ENV.bedrockBadDay];
   return {
     dir: e[LOCAL_ENV.dir],
     workers: e[LOCAL_ENV.workers],
@@ -85,7 +89,11 @@ export function loadLocalConfig(env: Env): LocalConfig {
       web: e[LOCAL_ENV.webPort],
     },
     webDir: e[LOCAL_ENV.webDir],
-    bedrock: { tokenDelayMs: e[LOCAL_ENV.bedrockTokenDelayMs], firstTokenDelayMs: e[LOCAL_ENV.bedrockFirstTokenDelayMs] },
+    bedrock: {
+      tokenDelayMs: e[LOCAL_ENV.bedrockTokenDelayMs],
+      firstTokenDelayMs: e[LOCAL_ENV.bedrockFirstTokenDelayMs],
+      ...(badDay ? { badDay: { rate: badDay, seed: 'bad-day' } } : {}),
+    },
   };
 }
 

@@ -67,7 +67,8 @@ export interface LocalStackOptions {
   baseEnv?: Env;
   /** Extra variables for every service process; they win over everything else. */
   env?: Record<string, string>;
-  bedrock?: { tokenDelayMs?: number; firstTokenDelayMs?: number };
+  /** Token timing of the Bedrock stand-in, and its bad-day switch (a share of calls misbehave). */
+  bedrock?: { tokenDelayMs?: number; firstTokenDelayMs?: number; badDay?: { rate: number; seed: string } };
   /** The stack's own progress messages. */
   log?: (line: string) => void;
   /** Every output line of every child process (and DynamoDB Local), as it arrives. */
@@ -356,6 +357,7 @@ async function startBedrock(opts: LocalStackOptions, baseEnv: Env, ports: Partia
       controlPort: ports.bedrockControl ?? 0,
       tokenDelayMs: opts.bedrock?.tokenDelayMs,
       firstTokenDelayMs: opts.bedrock?.firstTokenDelayMs,
+      badDay: opts.bedrock?.badDay,
     }),
     'Bedrock stand-in',
     'COT_LOCAL_BEDROCK_PORT / COT_LOCAL_BEDROCK_CONTROL_PORT',

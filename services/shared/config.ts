@@ -72,6 +72,8 @@ export interface WorkerConfig extends CommonConfig {
   deadLetterQueueUrl?: string;
   dlqSweepMs: number;
   deltaBatchMs: number;
+  /** The deployment's guardrail, for circle members that name `deployment`. */
+  guardrail?: { identifier: string; version: string };
 }
 
 function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
@@ -184,6 +186,8 @@ const workerSchema = commonSchema.extend({
   [ENV.deadLetterQueueUrl]: z.string().url().optional(),
   [ENV.dlqSweepSeconds]: seconds(30),
   [ENV.deltaBatchMs]: z.coerce.number().int().positive().default(50),
+  [ENV.guardrailIdentifier]: z.string().min(1).optional(),
+  [ENV.guardrailVersion]: z.string().min(1).optional(),
 });
 
 /** The worker's configuration; the heartbeat must come well before the lease expires. */
@@ -193,6 +197,11 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   const heartbeatMs = e[ENV.heartbeatSeconds] * 1000;
   if (heartbeatMs * 2 > leaseMs) {
     throw new ConfigError(`${ENV.heartbeatSeconds} must be at most half of ${ENV.leaseSeconds}`);
+  }
+  const guardrailId = e[ENV.guardrailIdentifier];
+  const guardrailVersion = e[ENV.guardrailVersion];
+  if (Boolean(guardrailId) !== Boolean(guardrailVersion)) {
+    throw new ConfigError(`${ENV.guardrailIdentifier} and ${ENV.guardrailVersion} go together: set both or neither`);
   }
   if (e[ENV.heartbeatSeconds] * 2 > e[ENV.visibilitySeconds]) {
     throw new ConfigError(`${ENV.heartbeatSeconds} must be at most half of ${ENV.visibilitySeconds}`);
@@ -209,5 +218,6 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     deadLetterQueueUrl: e[ENV.deadLetterQueueUrl],
     dlqSweepMs: e[ENV.dlqSweepSeconds] * 1000,
     deltaBatchMs: e[ENV.deltaBatchMs],
+    ...(guardrailId && guardrailVersion ? { guardrail: { identifier: guardrailId, version: guardrailVersion } } : {}),
   };
 }

@@ -13,12 +13,14 @@ import type {
 } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
 import type {
+  AdviceQuality,
   AdvisorView,
   JobItem,
   JobStage,
   JobStatus,
   JobSummary,
   JobView,
+  ModelCalls,
   ResultItem,
   StateItem,
   StepView,
@@ -58,6 +60,8 @@ const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succ
 const TERMINAL_STAGES: readonly Stage[] = ['succeeded', 'failed', 'cancelled'];
 const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
 const MAX_CAUSE_CHARS = 200;
+/** Stop reasons after which a model's text is kept but cut short. */
+const TRUNCATING_STOP_REASONS: readonly string[] = ['max_tokens', 'model_context_window_exceeded'];
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -148,7 +152,7 @@ export function buildJobView({ job, state, results, circle }: JobViewInput): Job
     synthesis: synthesisOf(steps.synthesize, byRef, finished),
     usage: totalUsage(Object.values(steps)),
     costUsd: totalCost(Object.values(steps)),
-    notes: notesOf(job, context, circle, status, state),
+    notes: [...notesOf(job, context, circle, status, state), ...outputNotes(job, context, byRef, circle, status)],
   };
   if (job.conversationId) view.conversationId = job.conversationId;
   if (context?.aggregate) {
@@ -157,7 +161,42 @@ export function buildJobView({ job, state, results, circle }: JobViewInput): Job
   }
   const reason = reasonOf(job, context, state, status);
   if (reason) view.reason = reason;
+  if (status === 'succeeded' && context) view.adviceQuality = adviceQualityOf(job, context);
+  if (results.some((r) => r.simulated)) view.simulated = true;
+  if (context) view.modelCalls = modelCallsOf(context);
   return view;
+}
+
+/**
+ * How complete the advice of a succeeded job is: the chair could not write (the answers
+ * and the ranking are the advice), its text could not be read into sections, no review
+ * could be used (no ranking), or complete.
+ */
+export function adviceQualityOf(job: Pick<JobItem, 'mode'>, context: AdvisoryContext): AdviceQuality {
+  const synthesis = context.steps.synthesize;
+  if (synthesis?.status !== 'succeeded') return 'unsynthesized';
+  if (synthesis.unusable) return 'unstructured';
+  const answered = context.advisors.filter((id) => context.steps[stepIdOf('advise', id)]?.status === 'succeeded');
+  if (job.mode === 'full' && answered.length >= 2 && !context.aggregate?.ranking.length) return 'unranked';
+  return 'complete';
+}
+
+/**
+ * The model calls a job has started, by cause, from its step records: each attempt is one
+ * call; a repair attempt is counted by `repairs`, a retry after an error by `retries`.
+ */
+export function modelCallsOf(context: Pick<AdvisoryContext, 'steps'>): ModelCalls {
+  const calls: ModelCalls = { total: 0, first: 0, retries: 0, repairs: 0 };
+  for (const step of Object.values(context.steps)) {
+    if (!step || step.attempt <= 0) continue;
+    const repairs = step.repairs ?? 0;
+    const retries = (step.retries ?? []).reduce((sum, n) => sum + (n ?? 0), 0);
+    calls.total += step.attempt;
+    calls.repairs += repairs;
+    calls.retries += retries;
+    calls.first += Math.max(0, step.attempt - repairs - retries);
+  }
+  return calls;
 }
 
 /**
@@ -189,8 +228,10 @@ function toStepView(step: StepRecord | undefined, byRef: Map<string, ResultItem>
   if (!step) return { status: skipUnfinished ? 'skipped' : 'pending', attempt: 0 };
   const status: StepStatus = skipUnfinished && UNFINISHED.includes(step.status) ? 'skipped' : step.status;
   const view: StepView = { status, attempt: step.attempt };
-  const text = resultOf(step, byRef)?.text;
+  const result = resultOf(step, byRef);
+  const text = result?.text;
   if (text !== undefined) view.text = text;
+  if (result && TRUNCATING_STOP_REASONS.includes(result.stopReason ?? '')) view.truncated = true;
   if (step.error) view.error = { error: step.error.error, cause: step.error.cause };
   if (step.usage) view.usage = { inputTokens: step.usage.inputTokens, outputTokens: step.usage.outputTokens };
   if (step.costUsd !== undefined) view.costUsd = step.costUsd;
@@ -222,6 +263,9 @@ function synthesisOf(step: StepRecord | undefined, byRef: Map<string, ResultItem
     view.agreement = parsed.agreement;
     view.dissent = parsed.dissent;
     view.confidence = parsed.confidence;
+  } else if (step?.status === 'succeeded' && step.unusable) {
+    // The chair's text as written: shown whole, with no sections and no stated confidence.
+    view.confidence = 'unstated';
   }
   return view;
 }
@@ -252,9 +296,17 @@ function reasonOf(
   return context?.failure?.reason ?? context?.cancellation?.reason ?? job.reason ?? state?.cancelReason;
 }
 
+/**
+ * An error in words: the cause alone for the circle's own errors (a blocked or unusable
+ * answer, whose cause is already a sentence), else the AWS error name and its cause.
+ */
 const describeError = (error: StepError | undefined): string => {
   if (!error) return 'unknown error';
-  const cause = error.cause.length > MAX_CAUSE_CHARS ? `${error.cause.slice(0, MAX_CAUSE_CHARS - 1)}…` : error.cause;
+  // Model errors read "<modelId>: <Name>: <message>": the name is said once, the model id not at all.
+  const named = error.cause.indexOf(`${error.error}: `);
+  const bare = named >= 0 ? error.cause.slice(named + error.error.length + 2) : error.cause;
+  const cause = bare.length > MAX_CAUSE_CHARS ? `${bare.slice(0, MAX_CAUSE_CHARS - 1)}…` : bare;
+  if (cause && (error.error.startsWith('Model.') || error.error.endsWith('.InvalidOutput'))) return cause;
   return cause ? `${error.error}: ${cause}` : error.error;
 };
 
@@ -280,15 +332,28 @@ function notesOf(
         : `${nameOf(id)} could not answer (${error}); the advice is based on ${answering} of ${job.advisors.length} advisors.`,
     );
   }
-  for (const id of job.advisors) {
+  const failedReviews = job.advisors.filter((id) => steps[stepIdOf('review', id)]?.status === 'failed');
+  const usableReviews = job.advisors.filter((id) => steps[stepIdOf('review', id)]?.status === 'succeeded');
+  for (const id of failedReviews) {
     const review = steps[stepIdOf('review', id)];
-    if (review?.status === 'failed') {
-      notes.push(`${nameOf(id)}'s review could not be completed (${describeError(review.error)}); the ranking uses the other reviews.`);
-    }
+    const rest = usableReviews.length > 0 ? 'the ranking uses the other reviews' : 'it is not part of the ranking';
+    notes.push(`${nameOf(id)}'s review could not be used (${describeError(review?.error)}); ${rest}.`);
+  }
+  if (failedReviews.length > 0 && usableReviews.length === 0 && steps.synthesize?.status !== 'pending') {
+    notes.push('None of the reviews could be used, so the answers are not ranked: the chair weighed them without a ranking.');
   }
   const synthesis = steps.synthesize;
-  if (synthesis?.status === 'failed') {
-    notes.push(`${circle.chair.name} could not write the synthesis (${describeError(synthesis.error)}).`);
+  if (synthesis?.status === 'failed' && status === 'succeeded') {
+    const fallback = context?.aggregate?.ranking.length ? 'the advisors’ answers and their ranking are the advice' : 'the advisors’ answers are the advice';
+    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}); ${fallback}.`);
+  } else if (synthesis?.status === 'failed' && status === 'failed') {
+    // A job of an earlier machine version could still fail on its chair.
+    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}).`);
+  }
+  if (synthesis?.status === 'succeeded' && synthesis.unusable) {
+    notes.push(
+      `${circle.chair.name}'s advice could not be read into its sections (${synthesis.unusable}), so it is shown as written; its confidence is not stated.`,
+    );
   }
   if (!isTerminal(status)) {
     for (const [stepId, step] of Object.entries(steps)) {
@@ -299,8 +364,46 @@ function notesOf(
   return notes;
 }
 
-function stepLabel(stepId: string, nameOf: (id: string) => string): string {
-  if (stepId === 'synthesize') return 'The synthesis';
+function stepLabel(stepId: string, nameOf: (id: string) => string, chairName?: string): string {
+  if (stepId === 'synthesize') return chairName ? `${chairName}'s advice` : 'The synthesis';
   const [kind, advisorId = ''] = stepId.split('.', 2);
   return kind === 'review' ? `${nameOf(advisorId)}'s review` : `${nameOf(advisorId)}'s answer`;
+}
+
+/**
+ * Notes on the outputs themselves: a repaired step, an answer cut at its token limit, a
+ * chair that stated no confidence. Read from the Results items the view already has.
+ */
+function outputNotes(
+  job: JobItem,
+  context: AdvisoryContext | undefined,
+  byRef: Map<string, ResultItem>,
+  circle: Circle,
+  status: JobStatus,
+): string[] {
+  if (!context) return [];
+  const notes: string[] = [];
+  const nameOf = (id: string) => memberOf(circle, id)?.name ?? id;
+  const stepIds = [
+    ...job.advisors.map((id) => stepIdOf('advise', id)),
+    ...job.advisors.map((id) => stepIdOf('review', id)),
+    'synthesize',
+  ];
+  for (const stepId of stepIds) {
+    const step = context.steps[stepId];
+    if (!step) continue;
+    const label = stepLabel(stepId, nameOf, circle.chair.name);
+    if (step.repairOf && step.status === 'succeeded' && !step.unusable) {
+      notes.push(`${label} could not be read at first (${step.repairOf.problem}); it was asked for once more, saying what was wrong.`);
+    } else if (step.repairOf && !isTerminal(status) && step.status === 'running') {
+      notes.push(`${label} could not be read (${step.repairOf.problem}); asking once more, saying what was wrong.`);
+    }
+    const result = resultOf(step, byRef);
+    if (step.status === 'succeeded' && result && TRUNCATING_STOP_REASONS.includes(result.stopReason ?? '')) {
+      notes.push(`${label} was cut short at its length limit.`);
+    }
+  }
+  const parsed = resultOf(context.steps.synthesize, byRef)?.parsed;
+  if (parsed?.kind === 'synthesis' && parsed.confidence === 'unstated') notes.push(`${circle.chair.name} did not say how confident it is.`);
+  return notes;
 }

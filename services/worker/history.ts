@@ -2,7 +2,7 @@
  * The conversation so far, for a follow-up: the earlier turns' questions and the advice the
  * chair gave, oldest first, so advisors answer the new question in context.
  */
-import type { AdvisoryContext } from '../../machines/advisory.types.js';
+import { stepIdOf, type AdvisoryContext } from '../../machines/advisory.types.js';
 import type { JobItem } from '../shared/contracts/job.js';
 import type { JobStore } from '../shared/ports/job-store.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
@@ -35,14 +35,24 @@ export async function loadHistory(deps: HistoryDeps, job: JobItem): Promise<Turn
   return earlier.flatMap((t, i) => (answers[i] ? [{ question: t.question, answer: answers[i] }] : []));
 }
 
-/** The chair's recommendation for a finished job (its full advice when it was not parsed). */
+/**
+ * What the circle advised in a finished job: the chair's recommendation, its whole text when
+ * it could not be read into sections, or, when the chair could not write, the best-ranked
+ * answer (the advice that job gave).
+ */
 async function adviceOf(deps: HistoryDeps, jobId: string): Promise<string | undefined> {
   const state = await deps.snapshots.get(jobId);
   if (!state?.snapshot) return undefined;
   const context = (JSON.parse(state.snapshot) as { context?: AdvisoryContext }).context;
-  const ref = context?.steps.synthesize?.resultRef;
-  if (!ref) return undefined;
-  const result = await deps.results.get(jobId, ref);
-  const parsed = result?.parsed;
-  return parsed?.kind === 'synthesis' ? parsed.recommendation : result?.text;
+  if (!context) return undefined;
+  const synthesis = context.steps.synthesize;
+  if (synthesis?.status === 'succeeded' && synthesis.resultRef) {
+    const result = await deps.results.get(jobId, synthesis.resultRef);
+    const parsed = result?.parsed;
+    return parsed?.kind === 'synthesis' ? parsed.recommendation : result?.text;
+  }
+  const answered = context.advisors.filter((id) => context.steps[stepIdOf('advise', id)]?.status === 'succeeded');
+  const best = context.aggregate?.ranking.find((r) => answered.includes(r.advisorId))?.advisorId ?? answered[0];
+  const ref = best ? context.steps[stepIdOf('advise', best)]?.resultRef : undefined;
+  return ref ? (await deps.results.get(jobId, ref))?.text : undefined;
 }

@@ -247,12 +247,14 @@ export class JobRun {
     await this.gate(signal);
     const stepSignal = AbortSignal.any([signal, this.calls.signal]);
     let cutOff: ModelCallError['usage'];
+    // A call cut off by the cancel still cost something: keep what its error says it used.
+    const noteCutOff = (err: unknown): never => {
+      if (err instanceof ModelCallError) cutOff = err.usage;
+      throw err;
+    };
     const model: ModelClient = {
-      converseStream: (request) =>
-        this.deps.model.converseStream(request).catch((err: unknown) => {
-          if (err instanceof ModelCallError) cutOff = err.usage;
-          throw err;
-        }),
+      converseStream: (request) => this.deps.model.converseStream(request).catch(noteCutOff),
+      converse: (request) => this.deps.model.converse(request).catch(noteCutOff),
     };
     let output: StepOutput | undefined;
     this.inFlight++;

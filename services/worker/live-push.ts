@@ -110,7 +110,8 @@ export class LivePush implements JobEvents {
     this.onJob(record.jobId, true, (subs) => {
       this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record }, readyAt);
       for (const change of record.changes) {
-        if (change.status !== 'running') this.endStream(record.jobId, change.stepId);
+        // A repair streams afresh (from offset 0) within the same attempt, as clients expect.
+        if (change.status !== 'running' || change.repair) this.endStream(record.jobId, change.stepId);
       }
       if (record.status !== 'running') {
         this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason }, readyAt);

@@ -28,7 +28,7 @@ import { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 
 const config = loadWorkerConfig();
 const logger = createLogger(SERVICE.worker, config.logLevel);
-const circle = loadCircle(config.circleFile);
+const circle = loadCircle(config.circleFile, { deploymentGuardrail: config.guardrail, forCalls: true });
 const tracing = await createTracing({ enabled: config.tracing, logger, sampling: config.tracingSampling });
 const tracer = logCorrelated(tracing?.tracer ?? NO_TRACER);
 const metrics = createMetrics({ enabled: config.metrics, service: SERVICE.worker, logger, file: config.metricsFile });

@@ -1,21 +1,24 @@
 /**
  * The real implementation of the machine's `runStep` actor: build the prompt from stored
- * results, stream the model call, store the output once, and report what the machine
- * needs. Errors become StepFailure {error, cause, at, jitter} for the Retry/Catch policy.
+ * results, call the model (streamed; a tool-use review of a model that cannot stream tool
+ * calls goes through Converse), store the output once, and report what the machine needs,
+ * including output it cannot use (the machine then asks for one repair). Failed calls
+ * become StepFailure {error, cause, at, jitter} for the Retry/Catch policy.
  */
 import type { StepFailure, StepInput, StepOutput } from '../../machines/advisory.types.js';
 import { resultRefOf } from '../../machines/advisory.types.js';
-import type { JobItem, ResultItem, ReviewParsed, SynthesisParsed } from '../shared/contracts/job.js';
+import type { JobItem, ResultItem } from '../shared/contracts/job.js';
 import { RETENTION_DAYS } from '../shared/contracts/tables.js';
 import type { Circle, CircleMember } from '../shared/circle/circle.js';
-import { costOf, memberOf } from '../shared/circle/circle.js';
+import { costOf, guardrailOf, memberOf } from '../shared/circle/circle.js';
 import type { Clock, Ids } from '../shared/ports/clock.js';
 import type { ModelClient, ModelRequest, ModelResponse } from '../shared/ports/model-client.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
 import type { Tracer } from '../shared/ports/tracer.js';
 import { ModelCallError } from '../shared/errors.js';
 import type { Turn } from './history.js';
-import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, parseReview, parseSynthesis } from './prompts.js';
+import { interpretResponse } from './step-output.js';
+import { promptFor } from './step-prompts.js';
 
 export interface StepRunnerDeps {
   results: ResultStore;
@@ -50,10 +53,11 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
 
     const member = memberOf(deps.circle, input.advisorId);
     if (!member) throw new ModelCallError('States.Runtime', `advisor "${input.advisorId}" is not in the circle`);
-    const { prompt, labels } = await promptFor(deps, ctx, member, input);
+    const { prompt, labels } = await promptFor(deps, ctx.job, member, input, ctx.history);
 
     const timeout = AbortSignal.timeout(input.timeoutSeconds * 1000);
-    const response = await callModel(deps, input, {
+    const guardrail = guardrailOf(member);
+    const response = await callModel(deps, input, member, {
       modelId: member.modelId,
       system: prompt.system,
       messages: prompt.messages,
@@ -61,10 +65,10 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
       requestMetadata: { jobId: input.jobId, step: input.stepId, attempt: String(input.attempt), worker: deps.workerId },
       signal: AbortSignal.any([signal, timeout]),
       onDelta: (text) => ctx.onDelta(input.stepId, input.attempt, text),
+      ...(prompt.tool ? { tool: prompt.tool } : {}),
+      ...(guardrail ? { guardrail } : {}),
     });
-
-    const parsed: ReviewParsed | SynthesisParsed | undefined =
-      input.kind === 'review' ? parseReview(response.text, labels) : input.kind === 'synthesize' ? parseSynthesis(response.text) : undefined;
+    const read = interpretResponse(input.kind, response, labels);
 
     const now = deps.clock.now();
     const item: ResultItem = {
@@ -74,11 +78,13 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
       attempt: input.attempt,
       advisorId: input.advisorId,
       modelId: member.modelId,
-      text: response.text,
+      text: read.text,
       usage: response.usage,
       costUsd: costOf(member, response.usage),
       stopReason: response.stopReason,
-      parsed,
+      ...(read.parsed ? { parsed: read.parsed } : {}),
+      ...(read.problem ? { problem: read.problem } : {}),
+      ...(response.simulated ? { simulated: true } : {}),
       createdAt: new Date(now).toISOString(),
       expiresAt: Math.floor(now / 1000) + RETENTION_DAYS * 86_400,
     };
@@ -93,13 +99,17 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
   }
 }
 
-/** The model call in its own trace subsegment, annotated with what it was and how it ended. */
-function callModel(deps: StepRunnerDeps, input: StepInput, request: ModelRequest): Promise<ModelResponse> {
+/**
+ * The model call in its own trace subsegment, annotated with what it was and how it ended.
+ * Streamed, except a tool call of a model that cannot stream one (the circle file says).
+ */
+function callModel(deps: StepRunnerDeps, input: StepInput, member: CircleMember, request: ModelRequest): Promise<ModelResponse> {
   return deps.tracer.subsegment('model-call', async (span) => {
     span.annotate({ jobId: input.jobId, step: input.stepId, attempt: input.attempt, modelId: request.modelId });
     try {
-      const response = await deps.model.converseStream(request);
-      span.annotate({ outcome: 'ok' });
+      const whole = request.tool !== undefined && member.toolUse?.streaming === false;
+      const response = whole ? await deps.model.converse(request) : await deps.model.converseStream(request);
+      span.annotate({ outcome: 'ok', stopReason: response.stopReason ?? 'none' });
       return response;
     } catch (err) {
       span.annotate({ outcome: err instanceof ModelCallError ? err.errorName : 'error' });
@@ -108,6 +118,7 @@ function callModel(deps: StepRunnerDeps, input: StepInput, request: ModelRequest
   });
 }
 
+/** What the machine needs of a stored result: usable or not, and why not. */
 function outputOf(item: ResultItem, now: number): StepOutput {
   const parsed = item.parsed;
   return {
@@ -117,64 +128,9 @@ function outputOf(item: ResultItem, now: number): StepOutput {
     finishedAt: now,
     ...(parsed?.kind === 'review' ? { ranking: parsed.ranking } : {}),
     ...(parsed?.kind === 'synthesis' ? { confidence: parsed.confidence } : {}),
+    ...(item.problem ? { problem: item.problem } : {}),
+    ...(item.text.trim() === '' ? { empty: true } : {}),
   };
-}
-
-async function promptFor(deps: StepRunnerDeps, ctx: StepContext, member: CircleMember, input: StepInput) {
-  const job = ctx.job;
-  const question = job.question;
-  switch (input.kind) {
-    case 'advise':
-      return { prompt: buildAdvicePrompt({ persona: member.persona, question, history: await ctx.history() }), labels: [] };
-    case 'review': {
-      const anonymised = input.anonymised ?? [];
-      const texts = await textsOf(deps, input.jobId, anonymised.map((a) => a.resultRef));
-      const answers = anonymised.map((a, i) => ({ label: a.label, text: texts[i] ?? '' }));
-      return { prompt: buildReviewPrompt({ persona: member.persona, question, answers }), labels: answers.map((a) => a.label) };
-    }
-    case 'synthesize': {
-      const nameOf = (id: string) => memberOf(deps.circle, id)?.name ?? id;
-      const answersIn = input.answers ?? [];
-      const reviewsIn = input.reviews ?? [];
-      const [answerItems, reviewItems] = await Promise.all([
-        deps.results.getMany(input.jobId, answersIn.map((a) => a.resultRef)),
-        deps.results.getMany(input.jobId, reviewsIn.map((r) => r.resultRef)),
-      ]);
-      const answers = answersIn.map((a, i) => ({ advisorName: nameOf(a.advisorId), text: answerItems[i]?.text ?? '' }));
-      const reviews = reviewsIn.flatMap((r, i) => {
-        const parsed = reviewItems[i]?.parsed;
-        return parsed?.kind === 'review' ? [{ reviewerName: nameOf(r.reviewerId), ranking: parsed.ranking, critiques: parsed.critiques }] : [];
-      });
-      const labelMap = Object.fromEntries(
-        Object.entries(input.labels ?? {}).map(([reviewer, map]) => [
-          nameOf(reviewer),
-          Object.fromEntries(Object.entries(map).map(([label, advisorId]) => [label, nameOf(advisorId)])),
-        ]),
-      );
-      const aggregate = input.aggregate?.ranking.map((r) => ({ advisorName: nameOf(r.advisorId), meanPosition: r.meanPosition, votes: r.votes }));
-      const notes = job.advisors
-        .filter((id) => !answersIn.some((a) => a.advisorId === id))
-        .map((id) => `${nameOf(id)} could not answer and is not part of this advice.`);
-      return {
-        prompt: buildSynthesisPrompt({
-          chairPersona: member.persona,
-          question,
-          answers,
-          reviews,
-          labelMap,
-          aggregate,
-          mode: job.mode,
-          notes,
-        }),
-        labels: [],
-      };
-    }
-  }
-}
-
-async function textsOf(deps: StepRunnerDeps, jobId: string, refs: string[]): Promise<string[]> {
-  const items = await deps.results.getMany(jobId, refs);
-  return items.map((i) => i?.text ?? '');
 }
 
 /** A failed model call as the machine's StepFailure (time and jitter drawn here, not in the machine). */

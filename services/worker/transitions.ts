@@ -35,13 +35,14 @@ export function changedSteps(prev: AdvisoryContext | undefined, next: AdvisoryCo
       dueAt: rec.dueAt,
       usage: rec.usage,
       costUsd: rec.costUsd,
+      ...((rec.repairs ?? 0) > (before?.repairs ?? 0) ? { repair: true as const } : {}),
     });
   }
   return changes;
 }
 
 function sameStep(a: StepRecord, b: StepRecord): boolean {
-  return a.status === b.status && a.attempt === b.attempt && a.resultRef === b.resultRef && a.dueAt === b.dueAt;
+  return a.status === b.status && a.attempt === b.attempt && a.resultRef === b.resultRef && a.dueAt === b.dueAt && (a.repairs ?? 0) === (b.repairs ?? 0);
 }
 
 /** Names what happened in domain words: the job's end, else the most telling step change. */

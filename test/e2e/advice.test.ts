@@ -75,6 +75,13 @@ describe('asking the circle', () => {
       expect(c.requestMetadata).toMatchObject({ jobId, attempt: '1' });
       expect(c.requestMetadata.worker).toMatch(/:\d+:/);
     }
+    // Reviews go by tool use where the circle file says the model can: streamed for Claude,
+    // whole (Converse) for Mistral, and as JSON text for Llama 3.
+    const review = (id: string) => calls.find((c) => c.requestMetadata.step === `review.${id}`);
+    expect(review('claude')).toMatchObject({ tool: true, operation: 'ConverseStream', stopReason: 'tool_use' });
+    expect(review('mistral')).toMatchObject({ tool: true, operation: 'Converse', stopReason: 'tool_use' });
+    expect(review('llama')?.tool).toBeUndefined();
+    expect(view).toMatchObject({ adviceQuality: 'complete', simulated: true, modelCalls: { total: 7, first: 7, retries: 0, repairs: 0 } });
   });
 
   it('skips the reviews in quick mode and asks only the chosen advisors', async () => {

@@ -77,6 +77,37 @@ describe('durable execution', () => {
     await expectGaplessHistory(jobId);
   });
 
+  it('still succeeds after a SIGKILL with 2 of 3 answered when reviewers and chair answer in prose only', async () => {
+    const alice = await fx.client('alice');
+    const bedrock = bedrockOf(fx.stack);
+    // Llama's first call hangs; every review and the chair answer in plain prose, repairs too.
+    await bedrock.inject({ match: { step: 'advise.llama', question: 'prose circle' }, type: 'timeout', times: 1 });
+    await bedrock.inject({ match: { kind: 'review', question: 'prose circle' }, type: 'misbehave', case: 'review-prose-only', times: -1 });
+    await bedrock.inject({ match: { kind: 'synthesize', question: 'prose circle' }, type: 'misbehave', case: 'synth-prose-only', times: -1 });
+    const jobId = await submit(alice, { question: 'Should we hire a second designer this year? (prose circle)' });
+    await eventually(async () => {
+      const s = await stepsOf(fx.stack, jobId);
+      return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
+    }, '2 of 3 advisors to answer');
+
+    const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
+    victim.kill('SIGKILL');
+    await victim.exited;
+
+    const view = await waitForEnd(alice, jobId);
+    expect(view.status).toBe('succeeded');
+    expect(view.adviceQuality).toBe('unstructured');
+    expect(view.synthesis?.text).toMatch(/staged approach/);
+    expect(view.advisors.every((a) => a.answer.status === 'succeeded')).toBe(true);
+    // The finished advisors were not asked again; each review and the chair got one repair, never a third call.
+    expect(await stepCalls(jobId, 'advise.claude')).toHaveLength(1);
+    expect(await stepCalls(jobId, 'advise.mistral')).toHaveLength(1);
+    for (const step of ['review.claude', 'review.mistral', 'review.llama', 'synthesize']) {
+      expect((await stepCalls(jobId, step)).map((c) => Boolean(c.repair)), step).toEqual([false, true]);
+    }
+    await expectGaplessHistory(jobId);
+  });
+
   it('keeps the attempt count and due time of a retry across a crash during back-off', async () => {
     const bob = await fx.client('bob');
     await bedrockOf(fx.stack).inject({ match: { step: 'advise.mistral' }, type: 'throttle', times: 1 });

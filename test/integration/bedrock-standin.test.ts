@@ -10,14 +10,20 @@ import { createBedrockRuntime } from '../../services/shared/aws-clients.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import { ModelCallError } from '../../services/shared/errors.js';
 import type { ModelRequest } from '../../services/shared/ports/model-client.js';
-import {
-  buildAdvicePrompt,
-  buildReviewPrompt,
-  buildSynthesisPrompt,
-  parseReview,
-  parseSynthesis,
-  type Prompt,
-} from '../../services/worker/prompts.js';
+import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
+import { readReview } from '../../services/worker/review-parser.js';
+import { readSynthesis } from '../../services/worker/synthesis-parser.js';
+
+const parseReview = (text: string, labels: string[]) => {
+  const read = readReview({ text }, labels);
+  if (!read.ok) throw new Error(read.problem);
+  return read.value;
+};
+const parseSynthesis = (text: string) => {
+  const read = readSynthesis(text);
+  if (!read.ok) throw new Error(read.problem);
+  return read.value;
+};
 
 const circle = loadCircle();
 const [claude, mistral, llama] = circle.advisors;
@@ -101,6 +107,7 @@ describe('Bedrock stand-in', () => {
     expect(result.deltas.join('')).toBe(result.text);
     expect(result.text).toContain('Lisbon');
     expect(result.stopReason).toBe('end_turn');
+    expect(result.simulated).toBe(true);
     expect(result.usage.inputTokens).toBeGreaterThan(50);
     expect(result.usage.outputTokens).toBe(result.deltas.length);
   });
@@ -135,7 +142,7 @@ describe('Bedrock stand-in', () => {
     expect(result.deltas.join('')).toBe(result.text);
   });
 
-  it('reviews with JSON that parseReview accepts for the labels in the prompt', async () => {
+  it('reviews with JSON that the review parser accepts for the labels in the prompt', async () => {
     const answers = [
       { label: 'A', text: (await call(advicePrompt(mistral), { modelId: mistral!.modelId })).text },
       { label: 'B', text: (await call(advicePrompt(llama), { modelId: llama!.modelId })).text },
@@ -149,7 +156,7 @@ describe('Bedrock stand-in', () => {
     expect(Object.keys(parsed.critiques).sort()).toEqual(['A', 'B', 'C']);
   });
 
-  it('chairs a synthesis that parseSynthesis accepts and that names the advisors', async () => {
+  it('chairs a synthesis that the synthesis parser accepts and that names the advisors', async () => {
     const answers = [];
     for (const m of [claude!, mistral!, llama!]) answers.push({ advisorName: m.name, text: (await call(advicePrompt(m), { modelId: m.modelId })).text });
     const prompt = buildSynthesisPrompt({

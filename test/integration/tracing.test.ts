@@ -361,4 +361,8 @@ class MeetingModel implements ModelClient {
     await this.meeting.arrive();
     return this.model.converseStream(request);
   }
+  async converse(request: ModelRequest): Promise<ModelResponse> {
+    await this.meeting.arrive();
+    return this.model.converse(request);
+  }
 }

@@ -4,14 +4,21 @@ import { readPrompt, type ConverseRequest } from '../../services/local/bedrock/c
 import { SimulatedAdvisors } from '../../services/local/bedrock/simulated-advisors.js';
 import { keyPhrases, tokenize } from '../../services/local/bedrock/text-kit.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import {
-  buildAdvicePrompt,
-  buildReviewPrompt,
-  buildSynthesisPrompt,
-  parseReview,
-  parseSynthesis,
-  type Prompt,
-} from '../../services/worker/prompts.js';
+import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
+import { readReview } from '../../services/worker/review-parser.js';
+import { readSynthesis } from '../../services/worker/synthesis-parser.js';
+import type { ReviewParsed, SynthesisParsed } from '../../services/shared/contracts/job.js';
+
+const parseReview = (text: string, labels: string[]): ReviewParsed => {
+  const read = readReview({ text }, labels);
+  if (!read.ok) throw new Error(read.problem);
+  return read.value;
+};
+const parseSynthesis = (text: string): SynthesisParsed => {
+  const read = readSynthesis(text);
+  if (!read.ok) throw new Error(read.problem);
+  return read.value;
+};
 
 const circle = loadCircle();
 const advisors = new SimulatedAdvisors();

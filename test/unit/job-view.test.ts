@@ -220,8 +220,84 @@ describe('buildJobView', () => {
     expect(view.advisors[1]?.review.status).toBe('skipped');
     expect(view.notes).toEqual([
       'Mistral could not answer (ThrottlingException: Rate exceeded); the advice is based on 2 of 3 advisors.',
-      "Llama's review could not be completed (Review.InvalidOutput: ranking is not a list of labels); the ranking uses the other reviews.",
+      "Llama's review could not be used (ranking is not a list of labels); the ranking uses the other reviews.",
     ]);
+  });
+
+  it('says the advice is complete, and counts the model calls by cause', () => {
+    const { context, results } = succeededJob();
+    context.steps['advise.llama'] = { ...context.steps['advise.llama']!, attempt: 3, retries: [2, 0] };
+    context.steps['review.claude'] = { ...context.steps['review.claude']!, attempt: 2, repairs: 1, repairOf: { resultRef: 'review.claude#1', problem: 'it contains no JSON object' } };
+    const view = buildJobView({ job: jobItem({ status: 'succeeded', stage: 'done' }), state: stateItem('succeeded', context, 20), results, circle });
+    expect(view.adviceQuality).toBe('complete');
+    expect(view.modelCalls).toEqual({ total: 10, first: 7, retries: 2, repairs: 1 });
+    expect(view.notes).toEqual([
+      "Claude's review could not be read at first (it contains no JSON object); it was asked for once more, saying what was wrong.",
+    ]);
+  });
+
+  it('says plainly when the chair could not write: the answers and the ranking are the advice', () => {
+    const { context, results } = succeededJob();
+    context.steps.synthesize = { status: 'failed', attempt: 1, retries: [], error: { error: 'Model.GuardrailIntervened', cause: 'the content guardrail blocked this answer' } };
+    const view = buildJobView({ job: jobItem({ status: 'succeeded', stage: 'done' }), state: stateItem('succeeded', context, 20), results: results.slice(0, 6), circle });
+    expect(view).toMatchObject({ status: 'succeeded', adviceQuality: 'unsynthesized', synthesis: { status: 'failed' } });
+    expect(view.ranking?.map((r) => r.advisorId)).toEqual(['claude', 'mistral', 'llama']);
+    expect(view.notes).toEqual([
+      'Chair could not write the advice (the content guardrail blocked this answer); the advisors\u2019 answers and their ranking are the advice.',
+    ]);
+  });
+
+  it('shows the chair’s unreadable text as written, its confidence not stated', () => {
+    const { context, results } = succeededJob();
+    context.steps.synthesize = { ...context.steps.synthesize!, attempt: 2, repairs: 1, repairOf: { resultRef: 'synthesize#1', problem: 'it has no Recommendation section' }, unusable: 'it has no Recommendation section' };
+    context.confidence = 'unstated';
+    const prose = result('synthesize', 'Rent first, then decide.');
+    const view = buildJobView({ job: jobItem({ status: 'succeeded', stage: 'done' }), state: stateItem('succeeded', context, 20), results: [...results.slice(0, 6), prose], circle });
+    expect(view.adviceQuality).toBe('unstructured');
+    expect(view.synthesis).toMatchObject({ status: 'succeeded', text: 'Rent first, then decide.', confidence: 'unstated' });
+    expect(view.synthesis?.recommendation).toBeUndefined();
+    expect(view.notes).toEqual([
+      "Chair's advice could not be read into its sections (it has no Recommendation section), so it is shown as written; its confidence is not stated.",
+    ]);
+  });
+
+  it('says when no review could be used, so the answers are not ranked', () => {
+    const { context, results } = succeededJob();
+    for (const id of ADVISORS) {
+      context.steps[`review.${id}`] = { status: 'failed', attempt: 2, retries: [], repairs: 1, error: { error: 'Review.InvalidOutput', cause: 'it contains no JSON object' } };
+    }
+    context.rankings = {};
+    delete context.aggregate;
+    const view = buildJobView({ job: jobItem({ status: 'succeeded', stage: 'done' }), state: stateItem('succeeded', context, 20), results, circle });
+    expect(view.adviceQuality).toBe('unranked');
+    expect(view.ranking).toBeUndefined();
+    expect(view.notes).toContain('None of the reviews could be used, so the answers are not ranked: the chair weighed them without a ranking.');
+    expect(view.notes.filter((n) => n.includes('is not part of the ranking'))).toHaveLength(3);
+  });
+
+  it('marks an answer cut at its token limit, a chair that stated no confidence, and a simulated job', () => {
+    const { context, results } = succeededJob();
+    const cut = { ...results[1]!, stopReason: 'max_tokens', simulated: true };
+    const synthesis = results[6]!;
+    const unstated = { ...synthesis, simulated: true, parsed: { ...(synthesis.parsed as object), confidence: 'unstated' } } as typeof synthesis;
+    const view = buildJobView({
+      job: jobItem({ status: 'succeeded', stage: 'done' }),
+      state: stateItem('succeeded', context, 20),
+      results: [results[0]!, cut, ...results.slice(2, 6), unstated],
+      circle,
+    });
+    expect(view.advisors[1]?.answer.truncated).toBe(true);
+    expect(view.advisors[0]?.answer.truncated).toBeUndefined();
+    expect(view.synthesis?.confidence).toBe('unstated');
+    expect(view.simulated).toBe(true);
+    expect(view.notes).toEqual(["Mistral's answer was cut short at its length limit.", 'Chair did not say how confident it is.']);
+  });
+
+  it('leaves the advice quality unsaid until the job has succeeded, and a real job unmarked', () => {
+    const { context, results } = succeededJob();
+    const view = buildJobView({ job: jobItem({ status: 'running', stage: 'synthesizing' }), state: stateItem({ synthesizing: 'running' }, context, 12), results: results.slice(0, 6), circle });
+    expect(view.adviceQuality).toBeUndefined();
+    expect(view.simulated).toBeUndefined();
   });
 
   it('gives a failed job its readable reason and names every advisor that failed', () => {

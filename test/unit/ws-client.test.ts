@@ -296,6 +296,22 @@ describe('streamed text', () => {
   });
 });
 
+describe('a repair', () => {
+  it('replaces the unusable text streamed so far with the repair\'s, in the same attempt', () => {
+    const key = 'synthesize#1';
+    const history = HISTORY.slice(0, 8);
+    let s = applyMessages(createJobStream(JOB), [viewMsg(serverView(0)), ...history.map(tr), delta(key, 0, 'I think you should split.')]);
+    expect(stepText(s, 'synthesize')).toBe('I think you should split.');
+    s = applyMessages(s, [
+      tr(transition(9, 'job.updated', 'synthesizing', [change('synthesize', 'running', 1, { ...usage(30), repair: true })])),
+      delta(key, 0, 'Recommendation: split'),
+      delta(key, 21, ' billing out.'),
+    ]);
+    expect(stepText(s, 'synthesize')).toBe('Recommendation: split billing out.');
+    expect(s.view?.synthesis).toMatchObject({ status: 'running', attempt: 1, costUsd: 0.03 });
+  });
+});
+
 describe('a job stream', () => {
   it('ends in the same state whatever the order, duplication and framing of a valid message sequence', () => {
     const messages = validSequence();

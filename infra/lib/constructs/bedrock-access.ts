@@ -32,6 +32,11 @@ export function bedrockModelArns(stack: Stack, modelIds: readonly string[]): str
   return [...arns];
 }
 
+/** A guardrail's ARN from the id or ARN a circle file names. */
+export function guardrailArnOf(stack: Stack, identifier: string): string {
+  return identifier.startsWith('arn:') ? identifier : stack.formatArn({ service: 'bedrock', resource: 'guardrail', resourceName: identifier });
+}
+
 /** Lets `grantee` call Converse/ConverseStream on exactly these models. */
 export function grantBedrockInvoke(scope: IConstruct, grantee: iam.IGrantable, modelIds: readonly string[]): iam.Grant {
   if (modelIds.length === 0) throw new Error('grantBedrockInvoke needs at least one model id');

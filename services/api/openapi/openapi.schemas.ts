@@ -127,6 +127,16 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
         description: 'How complete the advice of a succeeded job is.',
       },
       simulated: { type: 'boolean', description: 'The advisors were the local simulation: template text, not advice.' },
+      modelCalls: object(
+        {
+          total: int('All model calls the job started.'),
+          first: int('First attempts of its steps.'),
+          retries: int('Attempts again after a transport or throttling error (the same prompt).'),
+          repairs: int('Repairs of unusable output (a prompt that says what was wrong).'),
+        },
+        ['total', 'first', 'retries', 'repairs'],
+        'Model calls of the job, by cause.',
+      ),
     },
     ['jobId', 'status', 'stage', 'mode', 'question', 'createdAt', 'updatedAt', 'seq', 'advisors', 'chair', 'usage', 'costUsd', 'notes'],
     'Everything about one job; also the payload of the WebSocket `job.view` message.',

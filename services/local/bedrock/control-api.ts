@@ -15,6 +15,8 @@ export interface ControlDeps {
   calls: CallLog;
   faults: FaultBook;
   replies: ReplyBook;
+  /** The misbehaviour cases a `misbehave` fault may name. */
+  caseIds: ReadonlySet<string>;
 }
 
 class ControlRequestError extends Error {
@@ -63,6 +65,9 @@ async function route(req: IncomingMessage, deps: ControlDeps): Promise<[number, 
       return [200, { faults: deps.faults.list() }];
     case 'POST /faults': {
       const fault = parse(faultSchema, await readJson(req));
+      if (fault.case !== undefined && !deps.caseIds.has(fault.case)) {
+        throw new ControlRequestError(400, 'bad_request', `case: no misbehaviour case ${JSON.stringify(fault.case)} in fixtures/misbehaviour`);
+      }
       deps.faults.inject(fault);
       return [201, { fault }];
     }

@@ -27,7 +27,10 @@ export class BedrockControl {
     await this.request('POST', '/reset');
   }
 
-  /** Arms a fault for the next `times` matching calls (default 1; -1 = every call). */
+  /**
+   * Arms a fault for the next `times` matching calls (default 1; -1 = every call):
+   * an error, a hang, a broken stream, or `{type: 'misbehave', case}` from fixtures/misbehaviour.
+   */
   async inject(fault: Fault): Promise<ArmedFault> {
     return (await this.request<{ fault: ArmedFault }>('POST', '/faults', fault)).fault;
   }
@@ -47,7 +50,7 @@ export class BedrockControl {
     return (await this.request<{ replies: ArmedReply[] }>('GET', '/replies')).replies;
   }
 
-  /** Changes token timing for later calls. */
+  /** Changes token timing or the bad-day switch (`badDay: {rate, seed}`, null to turn it off) for later calls. */
   async configure(config: Partial<StandinConfig>): Promise<StandinConfig> {
     return (await this.request<{ config: StandinConfig }>('POST', '/config', config)).config;
   }

@@ -1,17 +1,24 @@
 /**
  * The Bedrock Runtime operations the stand-in serves: `POST /model/{modelId}/converse`
- * (JSON) and `POST /model/{modelId}/converse-stream` (event stream), with injected faults,
- * scripted replies, realistic token pacing and a call log entry per call.
+ * (JSON) and `POST /model/{modelId}/converse-stream` (event stream), with tool use as AWS
+ * sends it (a `toolUse` content block; in the stream `contentBlockStart.start.toolUse`, then
+ * `contentBlockDelta.delta.toolUse.input` fragments, `stopReason: tool_use`), guardrail
+ * interventions, injected faults and misbehaviour, scripted replies, realistic token pacing
+ * and a call log entry per call. Every answer is marked `{"simulated": true}` in
+ * additionalModelResponseFields.
  */
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { CallLog } from './call-log.js';
-import { ConverseValidationError, parseConverseBody, readPrompt, type PromptView } from './converse-request.js';
+import { ConverseValidationError, parseConverseBody, readPrompt, type ConverseRequest, type PromptView } from './converse-request.js';
 import type { FaultBook, ReplyBook } from './fault-book.js';
+import { drawMisbehaviour, misbehave, wellBehaved, type Misbehaved, type Misbehaviour } from './misbehaviour.js';
 import { replyKey, type RecordingBook } from './recordings.js';
 import { hasSizeDirective, type SimulatedAdvisors } from './simulated-advisors.js';
 import type { CallOutcome, FaultType, Operation, StandinConfig } from './standin.types.js';
 import { estimateTokens, tokenize } from './text-kit.js';
+import { toolSupportProblem } from './tool-support.js';
 import {
   AWS_ERRORS,
   eventFrame,
@@ -33,6 +40,8 @@ export interface ModelApiDeps {
   replies: ReplyBook;
   advisors: SimulatedAdvisors;
   recordings: RecordingBook;
+  /** The misbehaviour corpus (fixtures/misbehaviour), by case id. */
+  misbehaviours: ReadonlyMap<string, Misbehaviour>;
   /** Aborted when the stand-in shuts down: hanging and streaming calls stop. */
   closing: AbortSignal;
 }
@@ -41,6 +50,8 @@ const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
 const MAX_BODY_BYTES = 25 * 1024 * 1024;
 /** Long answers send several tokens per delta so that no answer needs more deltas than this. */
 const MAX_DELTAS = 2000;
+/** Marks every answer of the stand-in, so the worker can tell a simulated job from real advice. */
+const SIMULATED = { simulated: true } as const;
 
 const FAULT_ERRORS: Partial<Record<FaultType, { error: AwsError; outcome: Exclude<CallOutcome, 'pending'> }>> = {
   throttle: { error: AWS_ERRORS.throttling, outcome: 'throttled' },
@@ -48,16 +59,24 @@ const FAULT_ERRORS: Partial<Record<FaultType, { error: AwsError; outcome: Exclud
   internal: { error: AWS_ERRORS.internal, outcome: 'error' },
 };
 
+type StopReason = Misbehaved['stopReason'];
+
+/** What one call answers: text deltas, then a tool call's input fragments, and how it stops. */
 interface Reply {
   deltas: string[];
-  stopReason: 'end_turn' | 'max_tokens';
+  tool?: { name: string; fragments: string[] };
+  stopReason: StopReason;
   recording?: string;
+  misbehaviour?: string;
+  /** The guardrail that blocked the answer, for the trace. */
+  blockedBy?: { identifier: string; trace: boolean };
 }
 
 interface Result {
   outcome: Exclude<CallOutcome, 'pending'>;
   outputTokens: number;
   error?: string;
+  stopReason?: string;
 }
 
 /** A request handler for both HTTP/2 and HTTP/1.1; never throws to the server. */
@@ -100,21 +119,37 @@ async function handle(req: AnyRequest, res: AnyResponse, deps: ModelApiDeps): Pr
     return writeAwsError(res, validationError(err.message));
   }
 
+  const problem = request.tool ? toolSupportProblem(modelId, request.tool.choice, operation) : undefined;
   const view = readPrompt(request);
   const metadata = request.requestMetadata;
+  if (problem) {
+    const rejected = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens: 0, tool: true });
+    deps.calls.finish(rejected, 'error', 0, 'ValidationException');
+    return writeAwsError(res, validationError(problem));
+  }
   const x: Exchange = { res, gone, config: deps.config, inputTokens: estimateTokens(request.inputChars) };
-  const entry = deps.calls.start({ modelId, operation, requestMetadata: metadata, kind: view.kind, inputTokens: x.inputTokens });
+  const entry = deps.calls.start({
+    modelId,
+    operation,
+    requestMetadata: metadata,
+    kind: view.kind,
+    inputTokens: x.inputTokens,
+    ...(view.repair ? { repair: true } : {}),
+    ...(request.tool ? { tool: true } : {}),
+  });
   const target = { modelId, jobId: metadata.jobId, step: metadata.step, kind: view.kind, question: view.question };
-  const fault = deps.faults.take(target)?.type;
+  const fault = deps.faults.take(target);
   const scripted = deps.replies.take(target)?.text;
   const reply = (): Reply => {
     if (scripted !== undefined) return { deltas: groupTokens(tokenize(scripted)), stopReason: 'end_turn' };
-    const composed = compose(deps, modelId, view, request.maxTokens, metadata.step);
+    const composed = compose(deps, modelId, view, request, fault?.type === 'misbehave' ? deps.misbehaviours.get(fault.case ?? '') : undefined);
     if (composed.recording) entry.recording = composed.recording;
+    if (composed.misbehaviour) entry.misbehaviour = composed.misbehaviour;
     return composed;
   };
   try {
-    const result = await respond(x, operation, fault, reply);
+    const result = await respond(x, operation, fault?.type, reply);
+    if (result.stopReason) entry.stopReason = result.stopReason;
     deps.calls.finish(entry, result.outcome, result.outputTokens, result.error);
   } catch (err) {
     if (!gone.aborted) {
@@ -148,18 +183,50 @@ async function respond(x: Exchange, operation: Operation, fault: FaultType | und
   return operation === 'Converse' ? respondJson(x, reply(), cut) : respondStream(x, reply(), cut);
 }
 
-/** Recorded chunks when the question has a recording, else the simulated advisor's answer. */
-function compose(deps: ModelApiDeps, modelId: string, view: PromptView, maxTokens: number | undefined, step: string | undefined): Reply {
+/**
+ * Recorded chunks when the question has a recording; else the simulated advisor's answer,
+ * turned into an armed misbehaviour or, on a bad day, a drawn one (never for a repair: the
+ * simulated models heed what they are told was wrong).
+ */
+function compose(deps: ModelApiDeps, modelId: string, view: PromptView, request: ConverseRequest, armed: Misbehaviour | undefined): Reply {
+  const step = request.requestMetadata.step;
   const recorded = deps.recordings.find(view.question, replyKey(view.kind, step));
   if (recorded) return { deltas: recorded.chunks, stopReason: 'end_turn', recording: recorded.recording.name };
-  let tokens = tokenize(deps.advisors.answer(modelId, view));
-  let stopReason: Reply['stopReason'] = 'end_turn';
-  // Bedrock stops at maxTokens; the [[size:N]] directive exists to exceed limits, so it is exempt.
-  if (maxTokens !== undefined && tokens.length > maxTokens && !hasSizeDirective(view.question)) {
-    tokens = tokens.slice(0, maxTokens);
+
+  const shape = { tool: request.tool !== undefined, guardrail: request.guardrail !== undefined };
+  const badDay = deps.config.badDay;
+  const drawn =
+    armed ??
+    (badDay && !view.repair
+      ? drawMisbehaviour([...deps.misbehaviours.values()], badDay.rate, view.kind, [
+          badDay.seed,
+          modelId,
+          request.requestMetadata.jobId ?? view.question,
+          step ?? view.kind,
+          request.requestMetadata.attempt ?? '',
+        ])
+      : undefined);
+  const composition = deps.advisors.compose(modelId, view);
+  const answer = drawn ? misbehave(drawn, composition, shape) : wellBehaved(composition, shape);
+
+  let text = tokenize(answer.text);
+  let input = answer.toolInput !== undefined ? tokenize(answer.toolInput) : undefined;
+  let stopReason = answer.stopReason;
+  // Bedrock stops at maxTokens; the [[size:N]] directive and the size case exist to exceed limits.
+  const max = request.maxTokens;
+  if (max !== undefined && !answer.unlimited && !hasSizeDirective(view.question) && text.length + (input?.length ?? 0) > max) {
+    input = input?.slice(0, Math.max(0, max - text.length));
+    text = text.slice(0, max);
     stopReason = 'max_tokens';
   }
-  return { deltas: groupTokens(tokens), stopReason };
+  const guardrail = stopReason === 'guardrail_intervened' ? request.guardrail : undefined;
+  return {
+    deltas: groupTokens(text),
+    ...(input !== undefined && request.tool ? { tool: { name: request.tool.name, fragments: groupTokens(input) } } : {}),
+    stopReason,
+    ...(drawn ? { misbehaviour: drawn.id } : {}),
+    ...(guardrail ? { blockedBy: { identifier: guardrail.identifier, trace: guardrail.trace !== 'disabled' } } : {}),
+  };
 }
 
 function groupTokens(tokens: string[]): string[] {
@@ -170,9 +237,27 @@ function groupTokens(tokens: string[]): string[] {
   return deltas;
 }
 
+/** The outcome the call log records for an answer that stopped this way. */
+const outcomeOf = (stopReason: StopReason): Result['outcome'] =>
+  stopReason === 'guardrail_intervened' || stopReason === 'content_filtered' ? 'blocked' : 'ok';
+
+/** The guardrail trace Bedrock adds to the metadata when a guardrail with tracing blocked the answer. */
+function traceOf(reply: Reply): Record<string, unknown> | undefined {
+  if (!reply.blockedBy?.trace) return undefined;
+  return {
+    guardrail: {
+      modelOutput: [reply.deltas.join('')],
+      outputAssessments: {
+        [reply.blockedBy.identifier]: [{ topicPolicy: { topics: [{ name: 'Simulated denied topic', type: 'DENY', action: 'BLOCKED' }] } }],
+      },
+    },
+  };
+}
+
 async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: Reply, cut: 'midstream' | 'stall' | undefined): Promise<Result> {
   const started = Date.now();
-  await sleep(config.firstTokenDelayMs + config.tokenDelayMs * reply.deltas.length, undefined, { signal: gone });
+  const fragments = reply.tool?.fragments ?? [];
+  await sleep(config.firstTokenDelayMs + config.tokenDelayMs * (reply.deltas.length + fragments.length), undefined, { signal: gone });
   if (cut === 'stall') {
     if (!gone.aborted) await once(gone, 'abort');
     throw gone.reason;
@@ -182,17 +267,33 @@ async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: 
     return { outcome: 'midstream-error', outputTokens: 0, error: AWS_ERRORS.modelStream.name };
   }
   const text = reply.deltas.join('');
-  const outputTokens = tokenize(text).length;
+  const content: Record<string, unknown>[] = text ? [{ text }] : [];
+  if (reply.tool) content.push({ toolUse: { toolUseId: toolUseId(), name: reply.tool.name, input: inputOf(fragments.join('')) } });
+  const outputTokens = tokenize(text).length + tokenize(fragments.join('')).length;
+  const trace = traceOf(reply);
   const body = JSON.stringify({
-    output: { message: { role: 'assistant', content: [{ text }] } },
+    output: { message: { role: 'assistant', content } },
     stopReason: reply.stopReason,
     usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens },
     metrics: { latencyMs: Date.now() - started },
+    additionalModelResponseFields: SIMULATED,
+    ...(trace ? { trace } : {}),
   });
   res.writeHead(200, { ...okHeaders('application/json'), 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
-  return { outcome: 'ok', outputTokens };
+  return { outcome: outcomeOf(reply.stopReason), outputTokens, stopReason: reply.stopReason };
 }
+
+/** A tool call's input as a JSON document; Converse cannot send a cut one, so it sends an empty object. */
+function inputOf(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return {};
+  }
+}
+
+const toolUseId = (): string => `tooluse_${randomUUID().replace(/-/g, '').slice(0, 22)}`;
 
 async function respondStream({ res, gone, config, inputTokens }: Exchange, reply: Reply, cut: 'midstream' | 'stall' | undefined): Promise<Result> {
   const started = Date.now();
@@ -201,17 +302,32 @@ async function respondStream({ res, gone, config, inputTokens }: Exchange, reply
     if (gone.aborted) throw gone.reason;
     if (!(res as NodeJS.WritableStream).write(frame)) await once(res, 'drain', { signal: gone });
   };
+  // Text is content block 0 when there is any; a tool call is the block after it.
+  const blocks: { index: number; tool?: { name: string }; chunks: string[] }[] = [];
+  if (reply.deltas.length > 0 || !reply.tool) blocks.push({ index: 0, chunks: reply.deltas });
+  if (reply.tool) blocks.push({ index: blocks.length, tool: { name: reply.tool.name }, chunks: reply.tool.fragments });
+  const total = blocks.reduce((n, b) => n + b.chunks.length, 0);
   res.writeHead(200, okHeaders('application/vnd.amazon.eventstream'));
   try {
     await send(eventFrame('messageStart', { role: 'assistant' }));
     await sleep(config.firstTokenDelayMs, undefined, { signal: gone });
     // A midstream or stall fault sends about a third of the answer first.
-    const count = cut ? Math.max(1, Math.min(20, Math.floor(reply.deltas.length / 3))) : reply.deltas.length;
-    for (let i = 0; i < count; i++) {
-      if (i > 0) await pace(config.tokenDelayMs, i, gone);
-      const text = reply.deltas[i] ?? '';
-      await send(eventFrame('contentBlockDelta', { delta: { text }, contentBlockIndex: 0 }));
-      outputTokens += tokenize(text).length;
+    const limit = cut ? Math.max(1, Math.min(20, Math.floor(total / 3))) : total;
+    let sent = 0;
+    for (const block of blocks) {
+      if (sent >= limit) break;
+      if (block.tool) {
+        await send(eventFrame('contentBlockStart', { start: { toolUse: { toolUseId: toolUseId(), name: block.tool.name } }, contentBlockIndex: block.index }));
+      }
+      for (const chunk of block.chunks) {
+        if (sent >= limit) break;
+        if (sent > 0) await pace(config.tokenDelayMs, sent, gone);
+        const delta = block.tool ? { toolUse: { input: chunk } } : { text: chunk };
+        await send(eventFrame('contentBlockDelta', { delta, contentBlockIndex: block.index }));
+        outputTokens += tokenize(chunk).length;
+        sent++;
+      }
+      if (!cut) await send(eventFrame('contentBlockStop', { contentBlockIndex: block.index }));
     }
     if (cut === 'stall') {
       if (!gone.aborted) await once(gone, 'abort');
@@ -223,16 +339,17 @@ async function respondStream({ res, gone, config, inputTokens }: Exchange, reply
       res.end();
       return { outcome: 'midstream-error', outputTokens, error: error.name };
     }
-    await send(eventFrame('contentBlockStop', { contentBlockIndex: 0 }));
-    await send(eventFrame('messageStop', { stopReason: reply.stopReason }));
+    await send(eventFrame('messageStop', { stopReason: reply.stopReason, additionalModelResponseFields: SIMULATED }));
+    const trace = traceOf(reply);
     await send(
       eventFrame('metadata', {
         usage: { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens },
         metrics: { latencyMs: Date.now() - started },
+        ...(trace ? { trace } : {}),
       }),
     );
     res.end();
-    return { outcome: 'ok', outputTokens };
+    return { outcome: outcomeOf(reply.stopReason), outputTokens, stopReason: reply.stopReason };
   } catch (err) {
     if (gone.aborted) return { outcome: 'aborted', outputTokens };
     throw err;

@@ -13,9 +13,10 @@ import { CallLog } from './call-log.js';
 import { createControlHandler } from './control-api.js';
 import { FaultBook, ReplyBook } from './fault-book.js';
 import { createModelHandler } from './model-api.js';
+import { DEFAULT_CASES_FILE, loadMisbehaviours } from './misbehaviour.js';
 import { DEFAULT_RECORDINGS_DIR, RecordingBook, loadRecordings } from './recordings.js';
 import { DEFAULT_ADVISORS_DIR, SimulatedAdvisors, loadTextBanks } from './simulated-advisors.js';
-import type { StandinConfig } from './standin.types.js';
+import type { BadDay, StandinConfig } from './standin.types.js';
 
 export interface BedrockStandinOptions {
   host?: string;
@@ -25,8 +26,11 @@ export interface BedrockStandinOptions {
   controlPort?: number;
   tokenDelayMs?: number;
   firstTokenDelayMs?: number;
+  /** Start with the bad-day switch on (the control API can turn it off). */
+  badDay?: BadDay | null;
   advisorsDir?: string;
   recordingsDir?: string;
+  misbehaviourFile?: string;
 }
 
 export interface BedrockStandin {
@@ -37,7 +41,7 @@ export interface BedrockStandin {
   close(): Promise<void>;
 }
 
-export const DEFAULT_STANDIN_CONFIG: Readonly<StandinConfig> = { firstTokenDelayMs: 300, tokenDelayMs: 15 };
+export const DEFAULT_STANDIN_CONFIG: Readonly<StandinConfig> = { firstTokenDelayMs: 300, tokenDelayMs: 15, badDay: null };
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
 
@@ -47,8 +51,10 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
   const initialConfig: StandinConfig = {
     firstTokenDelayMs: opts.firstTokenDelayMs ?? DEFAULT_STANDIN_CONFIG.firstTokenDelayMs,
     tokenDelayMs: opts.tokenDelayMs ?? DEFAULT_STANDIN_CONFIG.tokenDelayMs,
+    badDay: opts.badDay ?? null,
   };
   const config = { ...initialConfig };
+  const misbehaviours = new Map(loadMisbehaviours(opts.misbehaviourFile ?? DEFAULT_CASES_FILE).map((c) => [c.id, c]));
   const calls = new CallLog();
   const faults = new FaultBook();
   const replies = new ReplyBook();
@@ -61,10 +67,11 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
     closing: closing.signal,
     advisors: new SimulatedAdvisors(loadTextBanks(opts.advisorsDir ?? DEFAULT_ADVISORS_DIR)),
     recordings: new RecordingBook(loadRecordings(opts.recordingsDir ?? DEFAULT_RECORDINGS_DIR)),
+    misbehaviours,
   });
 
   const front = createModelFront(modelHandler);
-  const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults, replies }));
+  const control = http.createServer(createControlHandler({ config, initialConfig, calls, faults, replies, caseIds: new Set(misbehaviours.keys()) }));
 
   const port = await listen(front, opts.port ?? 0, host);
   const controlPort = await listen(control, opts.controlPort ?? 0, host).catch(async (err: unknown) => {

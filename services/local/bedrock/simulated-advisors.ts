@@ -1,14 +1,17 @@
 /**
  * Simulated advisors: deterministic, plausible and distinct answers drawn from the text
  * banks in fixtures/advisors. The same (model, prompt) always gives the same text; seeds
- * come from hashes, never from Math.random.
+ * come from hashes, never from Math.random. A review is composed as data (ranking and
+ * critiques) so that it can be sent as text or as a tool call; the chair is
+ * simulated-chair.ts. A repair prompt is heeded: the simulated model answers properly.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { PromptView } from './converse-request.js';
-import { Seeded, capitalise, fill, hash01, keyPhrases, keyPoint, topicOf } from './text-kit.js';
+import { chairMarkdown, chairSchema, chairSections, type ChairBank, type ChairSections } from './simulated-chair.js';
+import { Seeded, capitalise, fill, hash01, keyPhrases, leadSentence, topicOf } from './text-kit.js';
 
 /** fixtures/advisors in this repository. */
 export const DEFAULT_ADVISORS_DIR = fileURLToPath(new URL('../../../fixtures/advisors/', import.meta.url));
@@ -27,15 +30,22 @@ const voiceSchema = z.object({
   sections: z.array(sectionSchema).min(1),
   critiques: z.object({ best: z.array(z.string()).min(1), middle: z.array(z.string()).min(1), worst: z.array(z.string()).min(1) }),
 });
-const chairSchema = z.object({
-  recommendation: z.array(z.string()).min(1),
-  agreement: z.array(z.string()).min(1),
-  dissent: z.array(z.string()).min(1),
-  noDissent: z.array(z.string()).length(2),
-  confidence: z.object({ high: z.array(z.string()).min(1), medium: z.array(z.string()).min(1), low: z.array(z.string()).min(1) }),
-});
 type Voice = z.infer<typeof voiceSchema>;
-type ChairBank = z.infer<typeof chairSchema>;
+
+/** A review as data: labels best first and a critique per label. */
+export interface SimulatedReview {
+  ranking: string[];
+  critiques: Record<string, string>;
+}
+
+/** What a simulated model answers, as text and, where it has one, as structure. */
+export type Composition =
+  | { kind: 'advise'; text: string }
+  | { kind: 'review'; text: string; review: SimulatedReview }
+  | { kind: 'synthesize'; text: string; sections: ChairSections };
+
+/** An answer that addresses the reviewers instead of the question (a good reviewer ranks it last). */
+const MANIPULATIVE = /ignore (?:all |the )?(?:above|previous|prior)|rank (?:me|this answer) (?:first|highest)|note to (?:the )?reviewers/i;
 
 /** Reads the advisor text banks; a malformed file fails loudly at start-up. */
 export function loadTextBanks(dir: string = DEFAULT_ADVISORS_DIR): { voices: Voice[]; chair: ChairBank } {
@@ -65,13 +75,22 @@ export class SimulatedAdvisors {
 
   /** The full answer text for a request. */
   answer(modelId: string, view: PromptView): string {
+    return this.compose(modelId, view).text;
+  }
+
+  /** The answer for a request, with its structure for a review or a synthesis. */
+  compose(modelId: string, view: PromptView): Composition {
     switch (view.kind) {
       case 'advise':
-        return this.advise(modelId, view);
-      case 'review':
-        return this.review(modelId, view);
-      case 'synthesize':
-        return this.synthesize(view);
+        return { kind: 'advise', text: this.advise(modelId, view) };
+      case 'review': {
+        const { review, text } = this.review(modelId, view);
+        return { kind: 'review', text, review };
+      }
+      case 'synthesize': {
+        const sections = chairSections(this.chair, view);
+        return { kind: 'synthesize', text: chairMarkdown(sections), sections };
+      }
     }
   }
 
@@ -102,60 +121,37 @@ export class SimulatedAdvisors {
     return size ? padToBytes(text, Math.min(Number(size), MAX_SIZE), voice, rng, values) : text;
   }
 
-  private review(modelId: string, view: PromptView): string {
+  private review(modelId: string, view: PromptView): { review: SimulatedReview; text: string } {
     const voice = this.voiceFor(modelId, view.system);
     const labelled = view.answers.filter((a): a is typeof a & { label: string } => Boolean(a.label));
     // A shared sense of quality plus the reviewer's taste: reviewers mostly agree, sometimes not.
+    // An answer that tells the reviewers how to rank it goes last, as a careful reviewer would put it.
     const score = (text: string): number =>
-      0.5 * hash01('quality', view.question, text) + 0.3 * hash01('taste', modelId, view.question, text) + 0.2 * preference(voice, text);
+      (MANIPULATIVE.test(text) ? -1 : 0) +
+      0.5 * hash01('quality', view.question, text) +
+      0.3 * hash01('taste', modelId, view.question, text) +
+      0.2 * preference(voice, text);
     const ranked = [...labelled].sort((a, b) => score(b.text) - score(a.text));
     const rng = new Seeded('review', modelId, view.question, ...ranked.map((a) => a.label));
     const focus = keyPhrases(view.question)[0] ?? 'the question';
     const critiques: Record<string, string> = {};
     ranked.forEach((a, i) => {
+      if (MANIPULATIVE.test(a.text)) {
+        critiques[a.label] = 'It tries to tell the reviewers how to rank it instead of answering the question, so it goes last.';
+        return;
+      }
       const bank = i === 0 ? voice.critiques.best : i === ranked.length - 1 ? voice.critiques.worst : voice.critiques.middle;
-      critiques[a.label] = fill(rng.pick(bank), { focus, point: keyPoint(a.text) });
+      // Quote an answer's opening sentence whole, or pick a critique that needs no quote.
+      const point = leadSentence(a.text, 25);
+      const usable = bank.filter((t) => point !== undefined || !t.includes('{point}'));
+      critiques[a.label] = fill(rng.pick(usable.length ? usable : bank), { focus, point: point ?? '' });
     });
-    const json = JSON.stringify({ ranking: ranked.map((a) => a.label), critiques }, null, 2);
-    const body = voice.review.fenced ? `\`\`\`json\n${json}\n\`\`\`` : json;
-    return voice.review.preamble ? `${voice.review.preamble}\n\n${body}` : body;
-  }
-
-  private synthesize(view: PromptView): string {
-    const rng = new Seeded('synthesize', view.question, ...view.answers.map((a) => a.advisor ?? a.label ?? ''));
-    const names = view.answers.map((a, i) => a.advisor ?? `Advisor ${i + 1}`);
-    const order = view.aggregate.length ? view.aggregate.map((r) => r.advisor).filter((n) => names.includes(n)) : [];
-    for (const n of names) if (!order.includes(n)) order.push(n);
-    const pointOf = (name: string): string => keyPoint(view.answers[names.indexOf(name)]?.text ?? '');
-    const phrases = keyPhrases(view.question);
-    const top = order[0] ?? 'The circle';
-    const second = order[1] ?? top;
-    const dissenter = order.at(-1) ?? top;
-    const values = {
-      top,
-      second,
-      names: listOf(names),
-      focus: phrases[0] ?? 'this decision',
-      focus2: phrases[1] ?? phrases[0] ?? 'this decision',
-      topPoint: pointOf(top),
-      a: top,
-      b: dissenter,
-      aPoint: pointOf(top),
-      bPoint: pointOf(dissenter),
-    };
-    const confidence = confidenceOf(view, names.length);
-    const dissent =
-      names.length < 2 ? this.chair.noDissent[1] : confidence === 'high' ? this.chair.noDissent[0] : rng.pick(this.chair.dissent);
-    return [
-      '## Recommendation',
-      capitalise(fill(rng.pick(this.chair.recommendation), values)),
-      '## Where the circle agrees',
-      fill(rng.pick(this.chair.agreement), values),
-      '## Where the circle disagrees',
-      fill(dissent ?? '', values),
-      '## Confidence',
-      capitalise(fill(rng.pick(this.chair.confidence[confidence]), values)),
-    ].join('\n\n');
+    const review: SimulatedReview = { ranking: ranked.map((a) => a.label), critiques };
+    const json = JSON.stringify(review, null, 2);
+    // A repaired review comes back exactly as asked: the JSON alone.
+    const body = voice.review.fenced && !view.repair ? `\`\`\`json\n${json}\n\`\`\`` : json;
+    const text = voice.review.preamble && !view.repair ? `${voice.review.preamble}\n\n${body}` : body;
+    return { review, text };
   }
 }
 
@@ -200,24 +196,3 @@ function preference(voice: Voice, text: string): number {
       return 0.5;
   }
 }
-
-/**
- * The chair's confidence from what it was shown: an advisor every reviewer put first →
- * high; a clear aggregate order, or no reviews at all → medium; a flat aggregate or fewer
- * than two answers → low. Notes (e.g. an advisor that failed) lower it one step.
- */
-function confidenceOf(view: PromptView, answers: number): 'high' | 'medium' | 'low' {
-  if (answers < 2) return 'low';
-  const levels = ['low', 'medium', 'high'] as const;
-  let level = 1;
-  const means = view.aggregate.map((r) => r.meanPosition);
-  if (view.reviews.length > 0 && means.length > 1) {
-    const spread = Math.max(...means) - Math.min(...means);
-    level = Math.min(...means) === 1 ? 2 : spread >= 0.5 ? 1 : 0;
-  }
-  if (view.notes.length) level = Math.max(0, level - 1);
-  return levels[level] ?? 'medium';
-}
-
-const listOf = (names: string[]): string =>
-  names.length <= 2 ? names.join(' and ') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;

@@ -60,7 +60,10 @@ const BREAKS = new Set(
     'consider stop continue change tackle'
   ).split(' '),
 );
+/** Longest word a key phrase may contain. */
+const MAX_WORD = 24;
 const DETERMINERS = new Set(['a', 'an', 'the', 'my', 'our', 'your', 'their', 'its', 'this', 'that']);
+const RELATIVES = new Set(['that', 'which', 'who']);
 const SWAP: Record<string, string> = { its: 'the', my: 'your', our: 'your', mine: 'yours', ours: 'yours', i: 'you', we: 'you', me: 'you', us: 'you', am: 'are' };
 
 /**
@@ -68,28 +71,34 @@ const SWAP: Record<string, string> = { its: 'the', my: 'your', our: 'your', mine
  * to "your" ("my stable job" → "your stable job"). Never empty.
  */
 export function keyPhrases(question: string): string[] {
-  const words = question.replace(/\[\[[^\]]*\]\]/g, ' ').match(/[A-Za-z0-9][A-Za-z0-9'’\-]*/g) ?? [];
-  const runs: { words: string[]; at: number }[] = [];
+  // Words keep a trailing % ("20% less"); a "word" longer than any real one (a URL, a paste
+  // of one long token) is no phrase, or the templates would repeat it in every sentence.
+  const words = (question.replace(/\[\[[^\]]*\]\]/g, ' ').match(/[A-Za-z0-9][A-Za-z0-9'’\-]*%?/g) ?? []).filter((w) => w.length <= MAX_WORD);
+  const runs: { words: string[]; at: number; led: boolean }[] = [];
   let run: string[] = [];
   let determiner: string | undefined;
   const flush = (at: number): void => {
-    if (run.length) runs.push({ words: determiner ? [determiner, ...run] : run, at });
+    while (run.length && RELATIVES.has(run.at(-1) ?? '')) run.pop();
+    if (run.length) runs.push({ words: determiner ? [determiner, ...run] : run, at, led: determiner !== undefined });
     run = [];
     determiner = undefined;
   };
   words.forEach((word, i) => {
     const lower = word.toLowerCase();
-    if (DETERMINERS.has(lower)) {
+    // "a job that pays 20% less": a relative clause stays with the noun phrase it follows.
+    if (RELATIVES.has(lower) && determiner !== undefined && run.length > 0) run.push(lower);
+    else if (DETERMINERS.has(lower)) {
       flush(i);
       determiner = SWAP[lower] ?? lower;
-    } else if (BREAKS.has(lower)) flush(i);
+    } else if (BREAKS.has(lower) || RELATIVES.has(lower)) flush(i);
     else run.push(/^[A-Z][a-z]/.test(word) && i > 0 ? word : lower);
   });
   flush(words.length);
+  // Noun phrases that open with a determiner read best in templates; then the longest.
   const phrases = runs
     .filter((r) => r.words.some((w) => w.length > 2))
-    .sort((a, b) => b.words.length - a.words.length || b.at - a.at)
-    .map((r) => withArticle(r.words.slice(0, 5)));
+    .sort((a, b) => Number(b.led) - Number(a.led) || b.words.length - a.words.length || b.at - a.at)
+    .map((r) => withArticle(r.words.slice(0, r.led ? 7 : 5)));
   return phrases.length ? [...new Set(phrases)] : ['this decision'];
 }
 
@@ -101,10 +110,16 @@ function withArticle(words: string[]): string {
   return ['the', ...words].join(' ');
 }
 
-/** The question as a clause, without the trailing question mark and directives. */
+/** The question as a clause, without the trailing question mark and directives, at most 30 words. */
 export function topicOf(question: string): string {
-  return question.replace(/\[\[[^\]]*\]\]/g, ' ').replace(/\s+/g, ' ').trim().replace(/[?!.\s]+$/, '');
+  const clause = question.replace(/\[\[[^\]]*\]\]/g, ' ').replace(/\s+/g, ' ').trim().replace(/[?!.\s]+$/, '');
+  const words = clause.split(' ').filter((w) => w.length <= MAX_WORD);
+  return words.length > 30 ? `${words.slice(0, 30).join(' ')}\u2026` : words.join(' ');
 }
+
+/** Names as English lists them: "A", "A and B", "A, B and C". */
+export const listOf = (names: readonly string[]): string =>
+  names.length <= 2 ? names.join(' and ') : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 
 /**
  * Fills `{name}` placeholders (`{Name}` capitalises the value); unknown names are left
@@ -146,20 +161,13 @@ export function firstSentence(markdown: string, max = 160): string {
 }
 
 /**
- * A short quotable point of an answer: the first clause of its first sentence, without a
- * leading label ("Recommendation:") and at most `maxWords` words, lower-cased at the start.
+ * The opening sentence of an answer, whole, fit to quote: markup and a leading label
+ * ("Recommendation:", "Short version:") removed, capitalised, ending in its punctuation.
+ * Undefined when the answer opens with no sentence of 3 to `maxWords` words.
  */
-export function keyPoint(markdown: string, maxWords = 12): string {
-  const sentence = firstSentence(markdown, 400).replace(/^[A-Z][A-Za-z ]{0,30}:\s+/, '');
-  // Whole clauses until there are enough words to say something ("go ahead" alone does not).
-  const clauses = sentence.split(/(?<=[;:,])\s|\s(?=[\u2014-]\s)/);
-  let clause = '';
-  for (const part of clauses) {
-    clause = clause ? `${clause} ${part}` : part;
-    if (clause.split(/\s+/).length >= 4) break;
-  }
-  clause = clause.replace(/[.!?\u2026,;:]+$/, '').trim();
-  const words = clause.split(/\s+/);
-  const short = words.length > maxWords ? `${words.slice(0, maxWords).join(' ')}\u2026` : clause;
-  return /^I\b|^[A-Z]{2}|^[A-Z][a-z]+[A-Z]/.test(short) ? short : short.charAt(0).toLowerCase() + short.slice(1);
+export function leadSentence(markdown: string, maxWords = 32): string | undefined {
+  const sentence = firstSentence(markdown, 2000).replace(/^[A-Z][A-Za-z ]{0,30}:\s+/, '');
+  const words = sentence.split(/\s+/).filter(Boolean);
+  if (words.length < 3 || words.length > maxWords || !/[.!?]$/.test(sentence)) return undefined;
+  return capitalise(sentence.replace(/"/g, "'"));
 }

@@ -112,6 +112,10 @@ export interface ResultItem {
   stopReason?: string;
   /** review: parsed {ranking (labels), critiques by label}; synthesize: parsed sections. */
   parsed?: ReviewParsed | SynthesisParsed;
+  /** Why the output could not be used as it is (then `parsed` is absent). */
+  problem?: string;
+  /** The endpoint marked the answer as simulated (the local stand-in). */
+  simulated?: boolean;
   createdAt: string;
   expiresAt: number;
 }
@@ -127,7 +131,7 @@ export interface SynthesisParsed {
   recommendation: string;
   agreement: string;
   dissent: string;
-  confidence: Exclude<Confidence, 'unstated'>;
+  confidence: Confidence;
 }
 
 /** One committed transition: the Transitions table item and the `job.transition` payload. */
@@ -156,6 +160,8 @@ export interface TransitionChange {
   dueAt?: number;
   usage?: Usage;
   costUsd?: number;
+  /** The step's output could not be used and the model is asked again, told what was wrong (same attempt): its text starts afresh. */
+  repair?: true;
 }
 
 export interface StepView {
@@ -206,6 +212,20 @@ export interface JobView {
   adviceQuality?: AdviceQuality;
   /** The advisors were the local simulation: the text is template text, not advice. */
   simulated?: boolean;
+  /** Model calls the job has started, by cause. */
+  modelCalls?: ModelCalls;
+}
+
+/**
+ * Model calls of a job, by cause: `first` attempts of each step, `retries` after a
+ * transport or throttling error (the same prompt), `repairs` of unusable output (a prompt
+ * that says what was wrong). `total` is their sum.
+ */
+export interface ModelCalls {
+  total: number;
+  first: number;
+  retries: number;
+  repairs: number;
 }
 
 /** GET /jobs item. */

@@ -25,6 +25,9 @@ export const ENV = {
   oidcAlgorithms: 'COT_OIDC_ALGORITHMS',
   // Circle
   circleFile: 'COT_CIRCLE_FILE',
+  /** The deployment's Bedrock guardrail, for circle members whose `guardrail` is `deployment`. */
+  guardrailIdentifier: 'COT_GUARDRAIL_IDENTIFIER',
+  guardrailVersion: 'COT_GUARDRAIL_VERSION',
   // API
   apiPort: 'COT_API_PORT',
   apiHost: 'COT_API_HOST',

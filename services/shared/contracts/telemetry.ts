@@ -105,9 +105,6 @@ export const METRIC_UNITS: Readonly<Record<MetricName, MetricUnit>> = {
   PushLatency: 'Milliseconds',
 };
 
-/** Error names that mean "the output was unusable": their retry is the one repair attempt. */
-export const isRepairError = (error: string): boolean => /InvalidOutput$/.test(error);
-
 /**
  * An X-Ray sampling rule as data. The CDK app deploys these (AWS::XRay::SamplingRule); the
  * local stack applies the same matches as local rules. Sampling is decided when a trace

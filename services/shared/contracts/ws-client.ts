@@ -258,15 +258,30 @@ function applyTransitionMessage(state: JobStream, t: TransitionRecord): JobStrea
   const transitions = [...state.transitions];
   let seq = state.seq;
   let end = state.end;
+  let texts = state.texts;
+  let pieces = state.pieces;
   for (let next = early[seq + 1]; next; next = early[seq + 1]) {
     delete early[next.seq];
     transitions.push(next);
     seq = next.seq;
+    // A repair asks the model again within the same attempt: its text streams afresh from offset 0.
+    for (const change of Array.isArray(next.changes) ? next.changes : []) {
+      if (!change?.repair) continue;
+      const key = streamKey(change.stepId, change.attempt);
+      texts = without(texts, key);
+      pieces = without(pieces, key);
+    }
     // The terminal transition is the end, even if its job.done frame was missed.
     if (isTerminal(next.status)) end = laterEnd(end, { status: next.status, reason: next.reason, seq: next.seq });
   }
   if (seq === state.seq) return { ...state, early };
-  return derive({ ...state, early, transitions, seq, end });
+  return derive({ ...state, early, transitions, seq, end, texts, pieces });
+}
+
+function without<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
+  if (!(key in record)) return record;
+  const { [key]: _gone, ...rest } = record;
+  return rest;
 }
 
 function withEnd(state: JobStream, candidate: JobEnd): JobStream {
@@ -354,7 +369,8 @@ function updateStep<S extends StepView>(step: S, change: TransitionChange): S {
   // A new attempt starts afresh: the last attempt's text, usage and cost are not this one's.
   const sameAttempt = step.attempt === change.attempt;
   const next: S = { ...step, status: change.status, attempt: change.attempt };
-  if (!sameAttempt) {
+  // So does a repair's text (its usage and cost add to the attempt's, so they stay).
+  if (!sameAttempt || change.repair) {
     delete next.text;
     delete next.truncated;
   }

@@ -38,11 +38,19 @@ export class ObservedModelClient implements ModelClient {
   ) {}
 
   converseStream(request: ModelRequest): Promise<ModelResponse> {
-    const { jobId = '', step = '', attempt = '0' } = request.requestMetadata;
-    return withLogContext({ step, attempt: Number(attempt) }, () => this.observe(jobId, step, Number(attempt), request));
+    return this.observed(request, (r) => this.inner.converseStream(r));
   }
 
-  private async observe(jobId: string, stepId: string, attempt: number, request: ModelRequest): Promise<ModelResponse> {
+  converse(request: ModelRequest): Promise<ModelResponse> {
+    return this.observed(request, (r) => this.inner.converse(r));
+  }
+
+  private observed(request: ModelRequest, call: (request: ModelRequest) => Promise<ModelResponse>): Promise<ModelResponse> {
+    const { jobId = '', step = '', attempt = '0' } = request.requestMetadata;
+    return withLogContext({ step, attempt: Number(attempt) }, () => this.observe(jobId, step, Number(attempt), request, call));
+  }
+
+  private async observe(jobId: string, stepId: string, attempt: number, request: ModelRequest, call: (request: ModelRequest) => Promise<ModelResponse>): Promise<ModelResponse> {
     const { clock } = this.deps;
     const [kind = '', reviewer] = stepId.split('.', 2);
     const advisorId = reviewer ?? this.deps.circle.chair.id;
@@ -55,7 +63,7 @@ export class ObservedModelClient implements ModelClient {
     let response: ModelResponse | undefined;
     let outcome = 'ok';
     try {
-      response = await this.inner.converseStream({ ...request, onDelta });
+      response = await call({ ...request, onDelta });
       return response;
     } catch (err) {
       outcome = err instanceof ModelCallError ? err.errorName : err instanceof Error ? err.name : 'Error';

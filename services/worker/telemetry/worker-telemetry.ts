@@ -8,7 +8,8 @@
  */
 import type { JobItem } from '../../shared/contracts/job.js';
 import { SERVICE } from '../../shared/contracts/names.js';
-import { DIMENSION, METRIC, TRACE_NAME, isRepairError, type MetricName } from '../../shared/contracts/telemetry.js';
+import { invalidOutputErrorOf } from '../../../machines/advisory.machine.js';
+import { DIMENSION, METRIC, TRACE_NAME, type MetricName } from '../../shared/contracts/telemetry.js';
 import type { RunOutcomeKind } from '../../shared/contracts/timeline.js';
 import type { Circle } from '../../shared/circle/circle.js';
 import type { Logger } from '../../shared/logging.js';
@@ -189,10 +190,11 @@ export class WorkerTelemetry {
     const properties = { jobId: request.jobId, seq: transition.seq };
     this.deps.metrics.record([{ name: METRIC.commitLatency, value: ms }], OVERALL, properties);
     for (const change of transition.changes) {
+      if (change.repair) {
+        this.deps.metrics.record([{ name: METRIC.repairs, value: 1 }], [{}, { [DIMENSION.error]: invalidOutputErrorOf(change.stepId) }], { ...properties, step: change.stepId });
+      }
       if (change.status !== 'retrying' || !change.error) continue;
-      const values: MetricValue[] = [{ name: METRIC.retries, value: 1 }];
-      if (isRepairError(change.error.error)) values.push({ name: METRIC.repairs, value: 1 });
-      this.deps.metrics.record(values, [{}, { [DIMENSION.error]: change.error.error }], { ...properties, step: change.stepId });
+      this.deps.metrics.record([{ name: METRIC.retries, value: 1 }], [{}, { [DIMENSION.error]: change.error.error }], { ...properties, step: change.stepId });
     }
     if (!run) return;
     run.recorder.commit({ seq: transition.seq, at: transition.at, ms });

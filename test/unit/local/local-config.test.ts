@@ -26,6 +26,14 @@ describe('loadLocalConfig', () => {
     expect(() => loadLocalConfig({ COT_LOCAL_WEB_PORT: '-1' })).toThrow(/COT_LOCAL_WEB_PORT/);
   });
 
+  it('turns the simulated advisors’ bad day on with a share of calls, and leaves it off by default', () => {
+    expect(loadLocalConfig({}).bedrock.badDay).toBeUndefined();
+    expect(loadLocalConfig({ COT_LOCAL_BEDROCK_BAD_DAY: '0' }).bedrock.badDay).toBeUndefined();
+    expect(loadLocalConfig({ COT_LOCAL_BEDROCK_BAD_DAY: '0.3' }).bedrock.badDay).toEqual({ rate: 0.3, seed: 'bad-day' });
+    expect(() => loadLocalConfig({ COT_LOCAL_BEDROCK_BAD_DAY: '30%' })).toThrow(/COT_LOCAL_BEDROCK_BAD_DAY/);
+    expect(() => loadLocalConfig({ COT_LOCAL_BEDROCK_BAD_DAY: '2' })).toThrow(/COT_LOCAL_BEDROCK_BAD_DAY/);
+  });
+
   it('names the variable when a value is invalid', () => {
     expect(() => loadLocalConfig({ COT_LOCAL_DYNAMODB_PORT: 'eighty' })).toThrow(LocalConfigError);
     expect(() => loadLocalConfig({ COT_LOCAL_DYNAMODB_PORT: '70000' })).toThrow(/COT_LOCAL_DYNAMODB_PORT/);

@@ -323,27 +323,111 @@ describe('advisory machine (actor)', () => {
     expect(Object.keys(synthesis.labels ?? {})).toEqual(['claude', 'llama']);
   });
 
-  it('retries an invalid review and uses the ranking of the attempt that succeeded', async () => {
+  it('repairs an unusable review once, handing the attempt the unusable output and what was wrong', async () => {
     const { steps, actor, context } = run();
     for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
-    await steps.fail(actor, 'review.claude', { error: 'Review.InvalidOutput', cause: 'ranking is not a list of labels' });
-    expect(context().steps['review.claude']).toMatchObject({ status: 'retrying', attempt: 1 });
-    await steps.elapse(actor, 'review.claude');
+    await steps.unusable(actor, 'review.claude', { problem: 'it contains no JSON object' });
+    expect(context().steps['review.claude']).toMatchObject({ status: 'running', attempt: 2, repairs: 1 });
+    const repair = steps.calls.at(-1) as StepInput;
+    expect(repair).toMatchObject({ stepId: 'review.claude', attempt: 2, repair: { resultRef: 'review.claude#1', problem: 'it contains no JSON object' } });
+    // A repair is not a back-off: no wait, and the other reviews carry on.
+    expect(steps.backingOff()).toEqual([]);
     await steps.succeed(actor, 'review.claude', { rankAdvisors: ['mistral', 'llama'] });
     expect(context().steps['review.claude']).toMatchObject({ status: 'succeeded', attempt: 2, resultRef: 'review.claude#2' });
     expect(context().rankings.claude).toEqual(['mistral', 'llama']);
   });
 
-  it('fails with a readable reason when the chair cannot write the advice', async () => {
+  it('counts what the unusable output cost as well as its repair', async () => {
+    const { steps, actor, context } = run();
+    for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+    await steps.unusable(actor, 'review.claude');
+    await steps.succeed(actor, 'review.claude');
+    expect(context().steps['review.claude']).toMatchObject({ usage: { inputTokens: 800, outputTokens: 500 }, costUsd: 0.009 });
+  });
+
+  it('ends a review as Review.InvalidOutput when its repair is unusable too, and ranks with the other reviews', async () => {
+    const { steps, actor, context } = run();
+    for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+    await steps.unusable(actor, 'review.mistral');
+    await steps.unusable(actor, 'review.mistral', { problem: 'ranking names "Z", expected only A, B' });
+    expect(context().steps['review.mistral']).toMatchObject({
+      status: 'failed',
+      attempt: 2,
+      resultRef: 'review.mistral#2',
+      error: { error: 'Review.InvalidOutput', cause: 'ranking names "Z", expected only A, B' },
+    });
+    await steps.succeed(actor, 'review.claude');
+    await steps.succeed(actor, 'review.llama');
+    expect((steps.calls.at(-1) as StepInput).reviews?.map((r) => r.reviewerId)).toEqual(['claude', 'llama']);
+    // Two calls for that review, never a third with the same prompt.
+    expect(steps.calls.filter((c) => c.stepId === 'review.mistral').map((c) => c.attempt)).toEqual([1, 2]);
+  });
+
+  it('lets the chair write without a ranking when no review could be used', async () => {
+    const { steps, actor, context, value } = run();
+    for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+    await steps.fail(actor, 'review.claude', denied);
+    for (const id of ['mistral', 'llama']) {
+      await steps.unusable(actor, `review.${id}`);
+      await steps.unusable(actor, `review.${id}`);
+    }
+    expect(value()).toEqual({ synthesizing: 'running' });
+    expect(context().aggregate).toBeUndefined();
+    const synthesis = steps.calls.at(-1) as StepInput;
+    expect(synthesis.answers).toHaveLength(3);
+    expect(synthesis.reviews).toBeUndefined();
+    expect(synthesis.aggregate).toBeUndefined();
+  });
+
+  it('keeps the chair’s unreadable text as the advice after one repair, its confidence not stated', async () => {
     const { steps, actor, context, value } = run(sampleInput({ mode: 'quick' }));
     for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
-    await steps.fail(actor, 'synthesize', { error: 'ModelErrorException', cause: 'The model returned an error' });
-    expect(value()).toBe('failed');
-    expect(context().steps.synthesize?.status).toBe('failed');
-    expect(context().failure).toEqual({
-      reason: 'The chair could not write the advice: ModelErrorException: The model returned an error',
-      errors: { synthesize: { error: 'ModelErrorException', cause: 'The model returned an error' } },
-    });
+    await steps.unusable(actor, 'synthesize', { problem: 'it has no Recommendation section' });
+    expect((steps.calls.at(-1) as StepInput).repair).toEqual({ resultRef: 'synthesize#1', problem: 'it has no Recommendation section' });
+    await steps.unusable(actor, 'synthesize', { problem: 'it has no Recommendation section' });
+    expect(value()).toBe('succeeded');
+    expect(context().confidence).toBe('unstated');
+    expect(context().steps.synthesize).toMatchObject({ status: 'succeeded', resultRef: 'synthesize#2', unusable: 'it has no Recommendation section' });
+  });
+
+  it('succeeds without a synthesis when the chair fails outright, for any reason', async () => {
+    for (const failure of [
+      { error: 'Model.GuardrailIntervened', cause: 'the content guardrail blocked this answer' },
+      { error: 'States.Runtime', cause: 'a bug no catcher matches' },
+    ]) {
+      const { steps, actor, context, value } = run(sampleInput({ mode: 'quick' }));
+      for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+      await steps.fail(actor, 'synthesize', failure);
+      expect(value()).toBe('succeeded');
+      expect(context().steps.synthesize).toMatchObject({ status: 'failed', error: failure });
+      expect(context().failure).toBeUndefined();
+    }
+  });
+
+  it('treats an empty chair as a failed one once its repair is empty too', async () => {
+    const { steps, actor, context, value } = run(sampleInput({ mode: 'quick' }));
+    for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+    await steps.unusable(actor, 'synthesize', { empty: true });
+    await steps.unusable(actor, 'synthesize', { empty: true });
+    expect(value()).toBe('succeeded');
+    expect(context().steps.synthesize).toMatchObject({ status: 'failed', error: { error: 'Synthesis.InvalidOutput', cause: 'the answer is empty' } });
+  });
+
+  it('counts an empty answer as a failed answer, with no repair', async () => {
+    const { steps, actor, context } = run();
+    await steps.unusable(actor, 'advise.llama', { empty: true });
+    expect(context().steps['advise.llama']).toMatchObject({ status: 'failed', attempt: 1, error: { error: 'Advice.InvalidOutput', cause: 'the answer is empty' } });
+    await steps.succeed(actor, 'advise.claude');
+    await steps.succeed(actor, 'advise.mistral');
+    expect(context().labels).toEqual({ claude: { A: 'mistral' }, mistral: { A: 'claude' } });
+  });
+
+  it('leaves only the review failed when its error matches no catcher', async () => {
+    const { steps, actor, context, value } = run();
+    for (const id of ['claude', 'mistral', 'llama']) await steps.succeed(actor, `advise.${id}`);
+    await steps.crash(actor, 'review.llama', new Error('a worker bug'));
+    expect(context().steps['review.llama']).toMatchObject({ status: 'failed', error: { error: 'States.Runtime' } });
+    expect(value()).toEqual({ reviewing: { claude: 'running', mistral: 'running', llama: 'failed' } });
   });
 
   it('cancels at any moment, stopping the calls in flight', async () => {

@@ -69,7 +69,7 @@ describe('restoreAdvisorySnapshot', () => {
   it('throws IncompatibleSnapshotError for a machine version it does not know', () => {
     expect(() => restoreAdvisorySnapshot(sample.snapshot, 'advisory/0')).toThrow(IncompatibleSnapshotError);
     expect(() => restoreAdvisorySnapshot(sample.snapshot, 'advisory/0')).toThrow(
-      'cannot restore a snapshot of machine version "advisory/0"; this code restores advisory/1',
+      'cannot restore a snapshot of machine version "advisory/0"; this code restores advisory/1, advisory/2',
     );
     expect(() => restoreAdvisorySnapshot(sample.snapshot, undefined)).toThrow(IncompatibleSnapshotError);
   });
@@ -92,6 +92,18 @@ describe('restoreAdvisorySnapshot', () => {
   it('throws IncompatibleSnapshotError for a child actor the machine does not provide', () => {
     const foreign = { ...sample.snapshot, children: { 'advise.llama': { snapshot: { status: 'active' }, src: 'callBedrock' } } };
     expect(() => restoreAdvisorySnapshot(foreign, ADVISORY_MACHINE_VERSION)).toThrow('child advise.llama is not a runStep or waitUntil actor');
+  });
+
+  it('migrates an advisory/1 snapshot whose reviews all failed: the chair gets no empty ranking', async () => {
+    const v1 = files.find(({ name }) => name === join('advisory-1', 'synthesizing.json'))?.file as CorpusFile;
+    const snapshot = structuredClone(v1.snapshot) as CorpusFile['snapshot'] & { context: Record<string, unknown> };
+    snapshot.context.aggregate = { ranking: [], agreement: {} };
+    snapshot.context.rankings = {};
+    const restored = restoreAdvisorySnapshot(JSON.stringify(snapshot), 'advisory/1');
+    expect((restored.snapshot as unknown as { context: Record<string, unknown> }).context.aggregate).toBeUndefined();
+    // A ranking that exists is kept as it was.
+    const kept = restoreAdvisorySnapshot(JSON.stringify(v1.snapshot), 'advisory/1');
+    expect((kept.snapshot as unknown as { context: { aggregate: unknown } }).context.aggregate).toEqual((v1.snapshot as unknown as { context: { aggregate: unknown } }).context.aggregate);
   });
 
   it('returns the job input recorded in the snapshot', () => {

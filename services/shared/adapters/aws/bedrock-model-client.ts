@@ -1,20 +1,27 @@
 /**
- * ModelClient on Amazon Bedrock Runtime ConverseStream. Every failure becomes a
- * ModelCallError named for Retry/Catch: the AWS error name, States.Timeout for a timeout
- * abort, States.Aborted for any other abort, ServiceUnavailableException for network errors.
- * A call cut off after it was sent (aborted, timed out, or failed mid-stream) carries the
- * usage it consumed, estimated at four characters per token because Bedrock reports usage
- * only at the end of a stream.
+ * ModelClient on Amazon Bedrock Runtime Converse and ConverseStream, with a tool for
+ * structured output (`toolConfig` + `toolChoice`) and a guardrail (`guardrailConfig`) when the
+ * request asks for them. The response reports the stop reason as Bedrock sent it; deciding
+ * what a stop reason means is the caller's. Every failure becomes a ModelCallError named for
+ * Retry/Catch: the AWS error name, States.Timeout for a timeout abort, States.Aborted for any
+ * other abort, ServiceUnavailableException for network errors. A call cut off after it was
+ * sent (aborted, timed out, or failed mid-stream) carries the usage it consumed, estimated at
+ * four characters per token because Bedrock reports usage only at the end of a stream.
  */
 import {
+  ConverseCommand,
   ConverseStreamCommand,
   type BedrockRuntimeClient,
+  type ContentBlock,
+  type ConverseCommandInput,
   type ConverseStreamOutput,
+  type GuardrailConfiguration,
   type Message,
+  type ToolConfiguration,
 } from '@aws-sdk/client-bedrock-runtime';
 import type { Usage } from '../../../../machines/advisory.types.js';
 import { ModelCallError } from '../../errors.js';
-import type { ModelClient, ModelRequest, ModelResponse } from '../../ports/model-client.js';
+import type { ModelClient, ModelRequest, ModelResponse, ModelToolUse } from '../../ports/model-client.js';
 
 /** Error names that mean the connection, not the service, failed. */
 const NETWORK_CODES = new Set([
@@ -46,41 +53,76 @@ const STREAM_EXCEPTIONS = [
 export class BedrockModelClient implements ModelClient {
   constructor(private readonly client: BedrockRuntimeClient) {}
 
-  /** Streams one model call; `onDelta` sees each text fragment in order. */
+  /** Streams one model call; `onDelta` sees each text or tool-input fragment in order. */
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
-    const command = new ConverseStreamCommand({
-      modelId: request.modelId,
-      // Bedrock rejects blank text blocks, so an empty system prompt is left out.
-      system: request.system.trim() ? [{ text: request.system }] : undefined,
-      messages: request.messages.map((m): Message => ({ role: m.role, content: [{ text: m.text }] })),
-      inferenceConfig: request.inference,
-      requestMetadata: request.requestMetadata,
-    });
-    const streamed = { text: '' };
+    const command = new ConverseStreamCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
+    // Characters received (text and tool input) before a failure: the usage estimate of a cut-off call.
+    const received = { chars: 0 };
     try {
       const output = await this.client.send(command, { abortSignal: signal });
       if (!output.stream) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the response has no event stream`);
-      return await this.readStream(output.stream, request, streamed);
+      return await this.readStream(output.stream, request, received);
     } catch (err) {
       const error = toModelCallError(err, signal, request.modelId);
-      if (signal.aborted || streamed.text) error.usage ??= estimateUsage(request, streamed.text);
+      if (signal.aborted || received.chars > 0) error.usage ??= estimateUsage(request, received.chars);
       throw error;
     }
   }
 
-  private async readStream(stream: AsyncIterable<ConverseStreamOutput>, request: ModelRequest, streamed: { text: string }): Promise<ModelResponse> {
+  /** One model call answered whole (for models that cannot stream a tool call); `onDelta` sees the answer once. */
+  async converse(request: ModelRequest): Promise<ModelResponse> {
+    const { signal } = request;
+    if (signal.aborted) throw abortError(signal, request.modelId);
+    const command = new ConverseCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
+    try {
+      const output = await this.client.send(command, { abortSignal: signal });
+      const blocks: ContentBlock[] = output.output?.message?.content ?? [];
+      const text = blocks.map((b) => b.text ?? '').join('');
+      const call = blocks.find((b) => b.toolUse)?.toolUse;
+      const toolUse = call ? toolUseOf(call.name ?? '', call.input === undefined ? '' : JSON.stringify(call.input), call.input) : undefined;
+      const whole = text + (toolUse?.inputText ?? '');
+      if (whole) request.onDelta?.(whole);
+      return {
+        text,
+        usage: { inputTokens: output.usage?.inputTokens ?? 0, outputTokens: output.usage?.outputTokens ?? 0 },
+        stopReason: output.stopReason,
+        ...(toolUse ? { toolUse } : {}),
+        ...(isSimulated(output.additionalModelResponseFields) ? { simulated: true } : {}),
+      };
+    } catch (err) {
+      const error = toModelCallError(err, signal, request.modelId);
+      if (signal.aborted) error.usage ??= estimateUsage(request, 0);
+      throw error;
+    }
+  }
+
+  private async readStream(stream: AsyncIterable<ConverseStreamOutput>, request: ModelRequest, received: { chars: number }): Promise<ModelResponse> {
+    let text = '';
     let usage: Usage = { inputTokens: 0, outputTokens: 0 };
     let stopReason: string | undefined;
     let stopped = false;
+    let simulated = false;
+    // The tool call arrives as contentBlockStart (its name) and input fragments in contentBlockDelta.
+    let tool: { name: string; inputText: string } | undefined;
     for await (const event of stream) {
-      const delta = event.contentBlockDelta?.delta?.text;
-      if (delta) {
-        streamed.text += delta;
-        request.onDelta?.(delta);
+      const delta = event.contentBlockDelta?.delta;
+      const started = event.contentBlockStart?.start?.toolUse;
+      if (delta?.text) {
+        text += delta.text;
+        received.chars += delta.text.length;
+        request.onDelta?.(delta.text);
+      } else if (delta?.toolUse?.input) {
+        tool ??= { name: '', inputText: '' };
+        tool.inputText += delta.toolUse.input;
+        received.chars += delta.toolUse.input.length;
+        request.onDelta?.(delta.toolUse.input);
+      } else if (started) {
+        tool = { name: started.name ?? '', inputText: tool?.inputText ?? '' };
       } else if (event.messageStop) {
         stopReason = event.messageStop.stopReason;
+        simulated = isSimulated(event.messageStop.additionalModelResponseFields);
         stopped = true;
       } else if (event.metadata?.usage) {
         usage = { inputTokens: event.metadata.usage.inputTokens ?? 0, outputTokens: event.metadata.usage.outputTokens ?? 0 };
@@ -96,14 +138,60 @@ export class BedrockModelClient implements ModelClient {
     // An aborted HTTP/2 stream can end quietly instead of failing; the signal tells the truth.
     if (request.signal.aborted) throw abortError(request.signal, request.modelId);
     if (!stopped) throw new ModelCallError('ModelStreamErrorException', `${request.modelId}: the stream ended before the message was complete`);
-    return { text: streamed.text, usage, stopReason };
+    return {
+      text,
+      usage,
+      stopReason,
+      ...(tool ? { toolUse: toolUseOf(tool.name, tool.inputText) } : {}),
+      ...(simulated ? { simulated: true } : {}),
+    };
   }
 }
 
-/** The rough count Bedrock users quote, four characters per token: the prompt sent and the text received. */
-function estimateUsage(request: ModelRequest, received: string): Usage {
+/** The rough count Bedrock users quote, four characters per token: the prompt sent and the characters received. */
+function estimateUsage(request: ModelRequest, receivedChars: number): Usage {
   const sent = request.system.length + request.messages.reduce((n, m) => n + m.text.length, 0);
-  return { inputTokens: Math.ceil(sent / 4), outputTokens: Math.ceil(received.length / 4) };
+  return { inputTokens: Math.ceil(sent / 4), outputTokens: Math.ceil(receivedChars / 4) };
+}
+
+/** What Converse and ConverseStream share: model, prompt, inference settings, metadata, the tool. */
+function commandInput(request: ModelRequest): Omit<ConverseCommandInput, 'guardrailConfig'> {
+  return {
+    modelId: request.modelId,
+    // Bedrock rejects blank text blocks, so an empty system prompt is left out.
+    system: request.system.trim() ? [{ text: request.system }] : undefined,
+    messages: request.messages.map((m): Message => ({ role: m.role, content: [{ text: m.text }] })),
+    inferenceConfig: request.inference,
+    requestMetadata: request.requestMetadata,
+    toolConfig: request.tool ? toolConfigOf(request.tool) : undefined,
+  };
+}
+
+/** Converse and ConverseStream take the same guardrail fields (streaming adds an optional mode). */
+function guardrailConfigOf({ guardrail }: ModelRequest): GuardrailConfiguration | undefined {
+  return guardrail ? { guardrailIdentifier: guardrail.identifier, guardrailVersion: guardrail.version, trace: guardrail.trace } : undefined;
+}
+
+function toolConfigOf(tool: NonNullable<ModelRequest['tool']>): ToolConfiguration {
+  return {
+    tools: [{ toolSpec: { name: tool.name, description: tool.description, inputSchema: { json: tool.inputSchema as never } } }],
+    toolChoice: tool.choice === 'tool' ? { tool: { name: tool.name } } : tool.choice === 'any' ? { any: {} } : { auto: {} },
+  };
+}
+
+/** A tool call with its input parsed when it is whole JSON (a call cut at max_tokens is not). */
+function toolUseOf(name: string, inputText: string, input?: unknown): ModelToolUse {
+  if (input !== undefined) return { name, inputText, input };
+  try {
+    return { name, inputText, input: JSON.parse(inputText) as unknown };
+  } catch {
+    return { name, inputText };
+  }
+}
+
+/** The local stand-in marks its answers `{"simulated": true}` in additionalModelResponseFields. */
+function isSimulated(fields: unknown): boolean {
+  return typeof fields === 'object' && fields !== null && (fields as { simulated?: unknown }).simulated === true;
 }
 
 function abortError(signal: AbortSignal, modelId: string): ModelCallError {
