@@ -27,6 +27,7 @@ import {
   okHeaders,
   validationError,
   writeAwsError,
+  writeHead,
   type AnyRequest,
   type AnyResponse,
   type AwsError,
@@ -279,7 +280,7 @@ async function respondJson({ res, gone, config, inputTokens }: Exchange, reply: 
     additionalModelResponseFields: SIMULATED,
     ...(trace ? { trace } : {}),
   });
-  res.writeHead(200, { ...okHeaders('application/json'), 'content-length': String(Buffer.byteLength(body)) });
+  writeHead(res, 200, { ...okHeaders('application/json'), 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
   return { outcome: outcomeOf(reply.stopReason), outputTokens, stopReason: reply.stopReason };
 }
@@ -307,7 +308,7 @@ async function respondStream({ res, gone, config, inputTokens }: Exchange, reply
   if (reply.deltas.length > 0 || !reply.tool) blocks.push({ index: 0, chunks: reply.deltas });
   if (reply.tool) blocks.push({ index: blocks.length, tool: { name: reply.tool.name }, chunks: reply.tool.fragments });
   const total = blocks.reduce((n, b) => n + b.chunks.length, 0);
-  res.writeHead(200, okHeaders('application/vnd.amazon.eventstream'));
+  writeHead(res, 200, okHeaders('application/vnd.amazon.eventstream'));
   try {
     await send(eventFrame('messageStart', { role: 'assistant' }));
     await sleep(config.firstTokenDelayMs, undefined, { signal: gone });

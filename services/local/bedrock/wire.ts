@@ -3,7 +3,7 @@
  * JSON error shape (x-amzn-ErrorType header plus {"message"} body) the SDK deserialises
  * into named exceptions.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
 import { EventStreamCodec } from '@smithy/eventstream-codec';
@@ -50,10 +50,15 @@ export const AWS_ERRORS = {
 
 export const validationError = (message: string): AwsError => ({ name: 'ValidationException', status: 400, message });
 
+/** The status line and headers, on either protocol (both take `(status, headers)`; their types differ only in overloads). */
+export function writeHead(res: AnyResponse, status: number, headers: OutgoingHttpHeaders): void {
+  (res as ServerResponse).writeHead(status, headers);
+}
+
 /** Writes an AWS JSON error response the SDK turns into an exception named `error.name`. */
 export function writeAwsError(res: AnyResponse, error: AwsError): void {
   const body = JSON.stringify({ message: error.message });
-  res.writeHead(error.status, {
+  writeHead(res, error.status, {
     'content-type': 'application/json',
     'x-amzn-errortype': `${error.name}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
     'x-amzn-requestid': randomUUID(),
