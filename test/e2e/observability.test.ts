@@ -79,8 +79,9 @@ describe('a job through the local stack', () => {
       expect(call.annotations).toMatchObject({ jobId, attempt: 1, outcome: 'ok' });
       expect(call.annotations?.ttftMs).toBeGreaterThanOrEqual(0);
       expect(call.annotations?.outputTokens).toBeGreaterThan(0);
-      // Each with the AWS call it made.
-      expect(descendantsNamed(call, 'BedrockRuntime').map((b) => b.aws?.operation)).toEqual(['ConverseStream']);
+      // Each with the AWS call it made: streamed, except a review by a model that cannot stream a tool call (Mistral, per the circle file).
+      const whole = call.annotations?.stage === 'reviewing' && call.annotations?.advisor === 'mistral';
+      expect(descendantsNamed(call, 'BedrockRuntime').map((b) => b.aws?.operation)).toEqual([whole ? 'Converse' : 'ConverseStream']);
     }
     const stages = descendantsNamed(run!, 'stage').map((s) => s.annotations?.stage);
     expect(stages).toEqual(['advising', 'reviewing', 'synthesizing']);
@@ -98,6 +99,8 @@ describe('a job through the local stack', () => {
       const s = await stepsOf(fx.stack, jobId);
       return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
     }, '2 of 3 advisors to answer');
+    // The run streams its finished subsegments on a timer: kill it once both answers have gone out.
+    await jobTrace(requestId, (s) => modelCalls(s).filter((c) => c.annotations?.outcome === 'ok').length >= 2);
     const holder = await leaseHolderPid(fx.stack, jobId);
     const victim = fx.stack.workers.find((w) => w.pid === holder)!;
     victim.kill('SIGKILL');
@@ -210,7 +213,7 @@ describe('GET /jobs/{id}/timeline', () => {
     expect(entries('commit').map(({ seq, at, event, status, stage }) => ({ seq, at, event, status, stage }))).toEqual(
       transitions.map(({ seq, at, event, status, stage }) => ({ seq, at, event, status, stage })),
     );
-    expect(entries('commit').every((c) => c.ms !== undefined && c.ms >= 0 && c.run === 1)).toBe(true);
+    expect(entries('commit').filter((c) => c.ms === undefined || c.ms < 0 || c.run !== 1)).toEqual([]);
 
     const calls = await callsOf(fx.stack, jobId);
     const OUTCOME: Record<string, string> = { ok: 'ok', throttled: 'ThrottlingException' };
@@ -235,7 +238,7 @@ describe('GET /jobs/{id}/timeline', () => {
     // The subscriber got every transition pushed: one push entry per commit after it subscribed.
     const pushed = entries('push').map((p) => p.seq);
     expect(pushed).toEqual(transitions.map((t) => t.seq));
-    expect(entries('push').every((p) => p.connections === 1 && p.gone === 0 && p.ms >= 0)).toBe(true);
+    expect(entries('push').filter((p) => p.connections !== 1 || p.gone !== 0 || p.ms < 0)).toEqual([]);
 
     const { summary } = timeline;
     expect(summary).toMatchObject({ status: 'succeeded', runs: 1, modelCalls: calls.length, retries: 1 });
