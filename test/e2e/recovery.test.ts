@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { withLocalStack } from '../support/local-stack.js';
 import type { WorkerProcess } from '../support/index.js';
 import type { LogEntry } from '../../services/local/processes.js';
@@ -17,19 +17,25 @@ const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.js
 const OLD_VISIBILITY_MS = 60_000;
 const MAX_STALLED_RUNS = 2;
 
-// No workers at first: the first test steals deliveries before any worker sees the job.
 const fx = withLocalStack({
-  workers: 0,
+  workers: 2,
   env: { COT_CIRCLE_FILE: TEST_CIRCLE, COT_DLQ_SWEEP_SECONDS: '1', COT_MAX_STALLED_RUNS: String(MAX_STALLED_RUNS) },
 });
 
-beforeEach(() => bedrockOf(fx.stack).reset());
-
-/** Keeps two live workers: replaces any that a test killed or stopped. */
-afterEach(async () => {
+/** Two live workers for every test: replaces any that a test killed or stopped. */
+beforeEach(async () => {
+  await bedrockOf(fx.stack).reset();
   const live = fx.stack.workers.filter((w) => !w.hasExited());
   await Promise.all(Array.from({ length: Math.max(0, 2 - live.length) }, () => fx.stack.spawnWorker()));
 });
+
+/**
+ * Stops every worker (SIGTERM): a stopping worker leaves no poll open, so until workers are
+ * started again nothing but the test receives from the queue.
+ */
+async function withoutWorkers(): Promise<void> {
+  await Promise.all(liveWorkers().map((w) => w.stop()));
+}
 
 const liveWorkers = (): WorkerProcess[] => fx.stack.workers.filter((w) => !w.hasExited());
 
@@ -60,6 +66,7 @@ async function expectGaplessHistory(jobId: string): Promise<void> {
 describe('recovery', () => {
   it('never dead-letters a healthy job, however many of its deliveries were lost', async () => {
     const ann = await fx.client('ann');
+    await withoutWorkers();
     const jobId = await submit(ann, { question: 'Should a small museum charge for entry?', mode: 'quick' });
     // Eight deliveries no worker sees (as a poll abandoned by a stopping or killed worker
     // would take them): more than the old redrive threshold of five receives.
@@ -82,9 +89,8 @@ describe('recovery', () => {
 
   it('puts a dead letter of an unfinished job back on the queue, and removes one of a finished job, saying so', async () => {
     const ben = await fx.client('ben');
-    // The redrive backstop fired for a job no worker has run yet: its only message is in the
-    // DLQ. (Workers stopped meanwhile; stopping, they leave no poll open to take the message.)
-    await Promise.all(liveWorkers().map((w) => w.stop()));
+    // The redrive backstop fired for a job no worker has run yet: its only message is in the DLQ.
+    await withoutWorkers();
     const jobId = await submit(ben, { question: 'Is it worth repairing a ten-year-old laptop?', mode: 'quick' });
     const stolen = await eventually(async () => {
       const out = await fx.stack.aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: fx.stack.jobQueueUrl, WaitTimeSeconds: 1, VisibilityTimeout: 600 }));
