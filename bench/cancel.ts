@@ -1,6 +1,6 @@
 /**
  * `npm run bench:cancel`: how long a cancel takes, measured from the outside. The whole local
- * stack (2 workers, the heartbeat at its 10 s default) runs jobs whose advisors stall
+ * stack (2 workers, the heartbeat set to 10 s) runs jobs whose advisors stall
  * mid-answer (the stand-in's `stall` fault) so every cancel meets calls in flight; each job
  * is cancelled once all three advisors are streaming. Prints, from the 202 of the cancel:
  * until the stand-in saw the last in-flight call go away (abort), and until the worker
@@ -34,7 +34,8 @@ async function main(): Promise<void> {
     tableSuffix: `cancel${Date.now().toString(36)}`,
     baseEnv: withoutStackVariables(process.env),
     bedrock: { firstTokenDelayMs: 300, tokenDelayMs: 5 },
-    env: { COT_RATE_LIMIT_PER_MINUTE: '100000' },
+    // A slow heartbeat (and a lease and visibility it fits), so the cancel watch is what is measured.
+    env: { COT_RATE_LIMIT_PER_MINUTE: '100000', COT_HEARTBEAT_SECONDS: '10', COT_LEASE_SECONDS: '30', COT_VISIBILITY_SECONDS: '30' },
     readyTimeoutMs: 300_000,
   });
   try {

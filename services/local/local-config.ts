@@ -4,7 +4,9 @@
  * (timeouts, table names, …) stay in services/shared/config.ts and pass through unchanged.
  */
 import { z } from 'zod';
-import { ENV, MAX_RECEIVE_COUNT_DEFAULT } from '../shared/contracts/names.js';
+import { ENV } from '../shared/contracts/names.js';
+import { loadQueueSettings, type QueueSettings } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
 import { LocalConfigError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -97,20 +99,17 @@ export function loadLocalConfig(env: Env): LocalConfig {
   };
 }
 
-const queueSchema = z.object({
-  [ENV.maxReceiveCount]: z.coerce.number().int().min(1).max(1000).default(MAX_RECEIVE_COUNT_DEFAULT),
-  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(60),
-  [ENV.shutdownGraceSeconds]: z.coerce.number().positive().default(90),
-});
-
-/** The service settings the launcher itself needs: queue redrive/visibility and how long workers may take to stop. */
-export function loadStackServiceSettings(env: Env): { maxReceiveCount: number; visibilitySeconds: number; shutdownGraceMs: number } {
-  const e = parseOrThrow(queueSchema, env);
-  return {
-    maxReceiveCount: e[ENV.maxReceiveCount],
-    visibilitySeconds: e[ENV.visibilitySeconds],
-    shutdownGraceMs: e[ENV.shutdownGraceSeconds] * 1000,
-  };
+/**
+ * The service settings the launcher itself needs (queue redrive/visibility, how long workers
+ * may take to stop), parsed by the services' own schema so the queue matches the workers.
+ */
+export function loadStackServiceSettings(env: Env): QueueSettings {
+  try {
+    return loadQueueSettings(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new LocalConfigError(err.message, { cause: err });
+    throw err;
+  }
 }
 
 function parseOrThrow<S extends z.ZodType>(s: S, env: Env): z.infer<S> {

@@ -4,7 +4,7 @@
  * receives typed values.
  */
 import { z } from 'zod';
-import { DEFAULT_NAMES, ENV, MAX_RECEIVE_COUNT_DEFAULT } from './contracts/names.js';
+import { DEFAULT_NAMES, ENV, JOB_VISIBILITY_SECONDS_DEFAULT, MAX_RECEIVE_COUNT_DEFAULT } from './contracts/names.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_CIRCLE_FILE } from './circle/circle.js';
 
@@ -68,7 +68,10 @@ export interface WorkerConfig extends CommonConfig {
   heartbeatMs: number;
   shutdownGraceMs: number;
   pollWaitSeconds: number;
+  /** The queue's redrive threshold (a backstop; see MAX_RECEIVE_COUNT_DEFAULT). */
   maxReceiveCount: number;
+  /** Runs in a row without progress after which the job is failed as poison. */
+  maxStalledRuns: number;
   deadLetterQueueUrl?: string;
   dlqSweepMs: number;
   deltaBatchMs: number;
@@ -175,14 +178,46 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   };
 }
 
-const workerSchema = commonSchema.extend({
-  [ENV.workerConcurrency]: z.coerce.number().int().positive().max(256).default(8),
-  [ENV.leaseSeconds]: seconds(30),
-  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(60),
-  [ENV.heartbeatSeconds]: seconds(10),
+/**
+ * The queue settings the worker and the local launcher (which creates the queue) both need:
+ * one schema, so the queue is created with the values the workers assume.
+ */
+const queueSchema = z.object({
+  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(JOB_VISIBILITY_SECONDS_DEFAULT),
+  // SQS accepts 1 to 1000.
+  [ENV.maxReceiveCount]: z.coerce.number().int().min(1).max(1000).default(MAX_RECEIVE_COUNT_DEFAULT),
   [ENV.shutdownGraceSeconds]: seconds(90),
-  [ENV.pollWaitSeconds]: z.coerce.number().int().min(0).max(20).default(20),
-  [ENV.maxReceiveCount]: z.coerce.number().int().positive().default(MAX_RECEIVE_COUNT_DEFAULT),
+});
+
+export interface QueueSettings {
+  visibilitySeconds: number;
+  maxReceiveCount: number;
+  shutdownGraceMs: number;
+}
+
+/** The queue's visibility and redrive threshold, and how long a stopping worker may take. */
+export function loadQueueSettings(env: Env = process.env): QueueSettings {
+  return queueSettingsOf(parse(queueSchema, env));
+}
+
+function queueSettingsOf(e: z.infer<typeof queueSchema>): QueueSettings {
+  return {
+    visibilitySeconds: e[ENV.visibilitySeconds],
+    maxReceiveCount: e[ENV.maxReceiveCount],
+    shutdownGraceMs: e[ENV.shutdownGraceSeconds] * 1000,
+  };
+}
+
+// Defaults for a Spot fleet (README, "Recovery"): a dead worker's job resumes about 10 s
+// after its last heartbeat, when both its lease and its message's visibility lapse.
+const workerSchema = commonSchema.extend(queueSchema.shape).extend({
+  [ENV.workerConcurrency]: z.coerce.number().int().positive().max(256).default(8),
+  // The lease lapses when the message's visibility does: neither waits for the other.
+  [ENV.leaseSeconds]: seconds(JOB_VISIBILITY_SECONDS_DEFAULT),
+  [ENV.heartbeatSeconds]: seconds(3),
+  // A stopping worker waits for its open poll rather than abandon it (see Worker.shutdown).
+  [ENV.pollWaitSeconds]: z.coerce.number().int().min(0).max(20).default(5),
+  [ENV.maxStalledRuns]: z.coerce.number().int().positive().max(100).default(5),
   [ENV.deadLetterQueueUrl]: z.string().url().optional(),
   [ENV.dlqSweepSeconds]: seconds(30),
   [ENV.deltaBatchMs]: z.coerce.number().int().positive().default(50),
@@ -208,13 +243,12 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
   }
   return {
     ...common(e),
+    ...queueSettingsOf(e),
     concurrency: e[ENV.workerConcurrency],
     leaseMs,
-    visibilitySeconds: e[ENV.visibilitySeconds],
     heartbeatMs,
-    shutdownGraceMs: e[ENV.shutdownGraceSeconds] * 1000,
     pollWaitSeconds: e[ENV.pollWaitSeconds],
-    maxReceiveCount: e[ENV.maxReceiveCount],
+    maxStalledRuns: e[ENV.maxStalledRuns],
     deadLetterQueueUrl: e[ENV.deadLetterQueueUrl],
     dlqSweepMs: e[ENV.dlqSweepSeconds] * 1000,
     deltaBatchMs: e[ENV.deltaBatchMs],

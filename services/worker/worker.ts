@@ -1,11 +1,16 @@
 /**
  * The worker: long-polls the job queue, leases each job in the State table and runs it as
- * a JobRun; watches its jobs' cancel flags; sweeps the dead-letter queue to fail poison
- * jobs; hands jobs over on SIGTERM.
+ * a JobRun; watches its jobs' cancel flags; fails poison jobs; hands jobs over on SIGTERM.
  *
  * The SQS message is only a wake-up pointer. It is deleted when the job is terminal, left
- * alone when another worker fenced us off, and replaced by a fresh one on hand-over so a
- * Spot interruption never counts towards the DLQ's maxReceiveCount.
+ * alone when another worker fenced us off, and replaced by a fresh one on hand-over.
+ * Its visibility follows the lease (received for, and extended by each heartbeat to,
+ * COT_VISIBILITY_SECONDS), so a job whose worker died resumes when both lapse, in seconds.
+ *
+ * Poison is decided by runs counted in the State item (`stalledRuns`), never by the SQS
+ * receive count: a delivery to a poll whose worker stopped or died raises that count too.
+ * The queue's redrive is only a backstop; the DLQ sweep puts back what it sends there for
+ * a job that is not poison.
  */
 import { z } from 'zod';
 import type { AdvisoryInput } from '../../machines/advisory.types.js';
@@ -31,7 +36,7 @@ export interface WorkerSettings {
   visibilitySeconds: number;
   pollWaitSeconds: number;
   shutdownGraceMs: number;
-  maxReceiveCount: number;
+  maxStalledRuns: number;
   dlqSweepMs: number;
 }
 
@@ -59,6 +64,9 @@ const jobSchema = z.object({
 
 export class Worker {
   private readonly runs = new Map<string, JobRun>();
+  /** Set on shutdown: no receive starts after it (the one open is drained, not abandoned). */
+  private stopping = false;
+  /** Aborted on shutdown: wakes the poll loop's waits and stops the DLQ sweep. */
   private readonly polling = new AbortController();
   private readonly tasks = new Set<Promise<unknown>>();
   private loop?: Promise<void>;
@@ -88,24 +96,28 @@ export class Worker {
   }
 
   /**
-   * SIGTERM: stop receiving at once, let in-flight steps finish and commit within the grace
-   * period, abort the rest, release the leases and hand the messages over.
+   * SIGTERM: start no receive, let in-flight steps finish and commit within the grace
+   * period, abort the rest, release the leases and hand the jobs over with fresh messages.
+   *
+   * The poll already open is not aborted: SQS (and fauxqs) may still hand a message to a
+   * poll whose client gave up, hiding it for the visibility timeout — a job's own hand-over
+   * message among them. It stays open while the jobs are handed over, whatever it receives
+   * goes straight back (visibility 0), and the worker ends only once it has returned.
    */
   async shutdown(): Promise<void> {
+    this.stopping = true;
     this.polling.abort();
     clearInterval(this.sweeper);
     this.slotFreed();
-    await this.loop;
     const grace = this.settings.shutdownGraceMs;
     // The cancel watch keeps running meanwhile: a job cancelled during the hand-over ends cancelled.
-    await Promise.all([...this.runs.values()].map((run) => run.handOver(grace)));
+    await Promise.all([this.loop, ...[...this.runs.values()].map((run) => run.handOver(grace))]);
     await Promise.allSettled([...this.tasks]);
     this.cancels.stop();
   }
 
   private async pollLoop(): Promise<void> {
-    const signal = this.polling.signal;
-    while (!signal.aborted) {
+    while (!this.stopping) {
       const free = this.settings.concurrency - this.runs.size;
       if (free <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
@@ -113,22 +125,28 @@ export class Worker {
       }
       let messages: QueueMessage[];
       try {
-        messages = await this.deps.queue.receive(free, this.settings.pollWaitSeconds, this.settings.visibilitySeconds, signal);
+        // No abort signal: see shutdown().
+        messages = await this.deps.queue.receive(free, this.settings.pollWaitSeconds, this.settings.visibilitySeconds);
       } catch (err) {
         this.deps.logger.warn({ err }, 'receive failed; retrying');
-        await sleep(1000, signal);
+        await sleep(1000, this.polling.signal);
         continue;
       }
       for (const message of messages) {
-        if (signal.aborted) {
-          // Received after SIGTERM: give it straight back.
-          this.track(this.deps.queue.changeVisibility(message.receiptHandle, 0));
+        if (this.stopping) {
+          this.track(this.giveBack(message));
           continue;
         }
         // Each message in its own log scope: the run it starts adds the job id and trace id to its lines.
         this.track(withLogContext({}, () => this.handle(message)));
       }
     }
+  }
+
+  /** A message received while stopping: visible again at once, for a worker that stays. */
+  private async giveBack(message: QueueMessage): Promise<void> {
+    await this.deps.queue.changeVisibility(message.receiptHandle, 0);
+    this.deps.logger.info({ jobId: parseMessage(message.body)?.jobId, messageId: message.messageId }, 'message received while stopping given back');
   }
 
   private track<T>(task: Promise<T>): void {
@@ -141,9 +159,8 @@ export class Worker {
     const { logger, queue } = this.deps;
     const parsed = parseMessage(message.body);
     if (!parsed) {
-      // Cannot be parsed: let SQS redrive it to the DLQ after maxReceiveCount deliveries.
       logger.error({ messageId: message.messageId, receiveCount: message.receiveCount }, 'unparseable job message');
-      await queue.changeVisibility(message.receiptHandle, 0);
+      await this.deadLetter(message);
       return;
     }
     const { jobId } = parsed;
@@ -175,7 +192,36 @@ export class Worker {
       await queue.changeVisibility(message.receiptHandle, Math.min(wait, this.settings.visibilitySeconds));
       return;
     }
+    const stalled = acquired.lease.state.stalledRuns ?? 1;
+    if (stalled > this.settings.maxStalledRuns) {
+      await this.failPoison(job, acquired.lease, message, stalled - 1);
+      return;
+    }
     await this.run(job, acquired.lease, message);
+  }
+
+  /**
+   * Moves a message to the dead-letter queue on purpose (its alarm tells an operator); with
+   * no DLQ configured, makes it visible again for the queue's redrive to do so.
+   */
+  private async deadLetter(message: QueueMessage): Promise<void> {
+    const dlq = this.deps.deadLetters;
+    if (!dlq) {
+      await this.deps.queue.changeVisibility(message.receiptHandle, 0);
+      return;
+    }
+    await dlq.send(message.body, undefined, message.traceHeader);
+    await this.deps.queue.delete(message.receiptHandle);
+  }
+
+  /** Runs in a row ended without progress: the job is poison; fail it with a reason a person can read. */
+  private async failPoison(job: JobItem, lease: Lease, message: QueueMessage, stalledRuns: number): Promise<void> {
+    const reason = `This job could not be processed: ${stalledRuns} runs in a row stopped or failed before making progress, so it was set aside in the dead-letter queue.`;
+    await this.deps.jobs.setStatus(job.jobId, 'failed', 'done', reason);
+    await this.deps.snapshots.release(lease);
+    await this.deadLetter(message);
+    this.deps.logger.error({ jobId: job.jobId, stalledRuns }, 'poison job marked failed');
+    this.deps.telemetry.deadLettered(job.jobId);
   }
 
   private async run(job: JobItem, lease: Lease, message: QueueMessage): Promise<void> {
@@ -185,7 +231,7 @@ export class Worker {
       // Corrupt job data: treated like a crash, so repeated deliveries end in the DLQ.
       logger.error({ jobId: job.jobId, issues: checked.error.issues.length }, 'job item is not valid');
       await this.deps.snapshots.release(lease);
-      await queue.changeVisibility(message.receiptHandle, backoffSeconds(message.receiveCount));
+      await queue.changeVisibility(message.receiptHandle, backoffSeconds(lease));
       return;
     }
     const run = new JobRun(
@@ -210,7 +256,9 @@ export class Worker {
           await this.failIncompatible(job, lease, message, err);
           return;
         }
-        throw err;
+        // Counted as a stalled run, like any failure before progress.
+        await this.settle(job.jobId, lease, message, { kind: 'failed', error: err });
+        return;
       }
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
       const outcome = await run.outcome;
@@ -233,7 +281,7 @@ export class Worker {
         // Another worker owns the job and its own message; leave ours as it is.
         return;
       case 'handed-over':
-        await snapshots.release(lease);
+        await snapshots.release(lease, { handedOver: true });
         // A fresh message (receive count 1) so interruptions never push a healthy job to the DLQ.
         await queue.send(JSON.stringify({ jobId } satisfies JobMessage), undefined, message.traceHeader);
         await queue.delete(message.receiptHandle);
@@ -242,7 +290,7 @@ export class Worker {
       case 'failed':
         logger.error({ jobId, err: outcome.error }, 'job run failed; it will be retried');
         await snapshots.release(lease).catch(() => {});
-        await queue.changeVisibility(message.receiptHandle, backoffSeconds(message.receiveCount)).catch(() => {});
+        await queue.changeVisibility(message.receiptHandle, backoffSeconds(lease)).catch(() => {});
         return;
     }
   }
@@ -275,31 +323,39 @@ export class Worker {
   }
 
   /**
-   * Poison jobs: a message in the DLQ whose job is neither finished nor held by a live
-   * lease will never run; mark it failed with a reason a person can read. Messages stay in
-   * the DLQ for operators (and its alarm); they are only hidden for a while once handled.
+   * The dead-letter queue holds poison jobs (failed here, on purpose) and unparseable
+   * messages; they stay for operators (and its alarm), hidden for a while once seen. Anything
+   * else got there through the queue's redrive backstop, which counts deliveries no worker
+   * saw: a dead letter of a finished job is removed, and one of an unfinished job goes back
+   * to the job queue, where the next run counts towards poison in DynamoDB if it stalls.
    */
   private async sweepDeadLetters(): Promise<void> {
     const dlq = this.deps.deadLetters;
-    if (!dlq || this.polling.signal.aborted) return;
+    if (!dlq || this.stopping) return;
     const messages = await dlq.receive(10, 0, 900, this.polling.signal);
     for (const message of messages) {
-      const parsed = parseMessage(message.body);
-      if (parsed) {
-        const job = await this.deps.jobs.get(parsed.jobId);
-        const state = job && !isTerminal(job.status) ? await this.deps.snapshots.get(parsed.jobId) : undefined;
-        const leaseLive = (state?.leaseExpiresAt ?? 0) > this.deps.clock.now();
-        if (job && !isTerminal(job.status) && !leaseLive) {
-          const reason = `This job could not be processed: it was delivered ${this.settings.maxReceiveCount} times without completing and was moved to the dead-letter queue.`;
-          await this.deps.jobs.setStatus(job.jobId, 'failed', 'done', reason);
-          this.deps.logger.error({ jobId: job.jobId }, 'poison job marked failed');
-          this.deps.telemetry.deadLettered(job.jobId);
-        }
-      } else {
+      const jobId = parseMessage(message.body)?.jobId;
+      const job = jobId ? await this.deps.jobs.get(jobId) : undefined;
+      if (!jobId) {
         this.deps.logger.error({ messageId: message.messageId }, 'unparseable message in the dead-letter queue');
+      } else if (job && !isTerminal(job.status)) {
+        await this.deps.queue.send(JSON.stringify({ jobId } satisfies JobMessage), undefined, message.traceHeader);
+        await dlq.delete(message.receiptHandle);
+        this.deps.logger.warn({ jobId, receiveCount: message.receiveCount }, 'dead letter of an unfinished job returned to the job queue');
+        continue;
+      } else if (job && !(await this.poisoned(job))) {
+        await dlq.delete(message.receiptHandle);
+        this.deps.logger.warn({ jobId, status: job.status }, 'dead letter of a finished job removed');
+        continue;
       }
       await dlq.changeVisibility(message.receiptHandle, 900);
     }
+  }
+
+  /** Whether this finished job was failed as poison (its dead letter is deliberate). */
+  private async poisoned(job: JobItem): Promise<boolean> {
+    if (job.status !== 'failed') return false;
+    return ((await this.deps.snapshots.get(job.jobId))?.stalledRuns ?? 0) > this.settings.maxStalledRuns;
   }
 }
 
@@ -313,8 +369,8 @@ export function parseMessage(body: string): JobMessage | undefined {
   }
 }
 
-/** Seconds before a failed delivery is tried again: 2, 4, 6 … up to 60. */
-const backoffSeconds = (receiveCount: number): number => Math.min(60, 2 * receiveCount);
+/** Seconds before a failed run is tried again: 2, 4, 6 … up to 60, by the stalled runs counted in DynamoDB. */
+const backoffSeconds = (lease: Lease): number => Math.min(60, 2 * (lease.state.stalledRuns ?? 1));
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -17,7 +17,7 @@ const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.js
 
 const fx = withLocalStack({
   workers: 2,
-  env: { COT_CIRCLE_FILE: TEST_CIRCLE, COT_HEARTBEAT_SECONDS: '10' },
+  env: { COT_CIRCLE_FILE: TEST_CIRCLE, COT_HEARTBEAT_SECONDS: '10', COT_LEASE_SECONDS: '30', COT_VISIBILITY_SECONDS: '30' },
   // Time for a follower to subscribe before the first tokens of a job are pushed.
   bedrock: { firstTokenDelayMs: 300 },
 });

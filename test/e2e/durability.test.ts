@@ -22,7 +22,7 @@ const fx = withLocalStack({
     COT_HEARTBEAT_SECONDS: '0.5',
     COT_VISIBILITY_SECONDS: '3',
     COT_POLL_WAIT_SECONDS: '1',
-    COT_MAX_RECEIVE_COUNT: '3',
+    COT_MAX_STALLED_RUNS: '3',
     COT_DLQ_SWEEP_SECONDS: '1',
     COT_SHUTDOWN_GRACE_SECONDS: '2',
   },
@@ -263,7 +263,7 @@ describe('durable execution', () => {
     await expectGaplessHistory(jobId);
   }, 300_000); // ten worker start-ups in a row: on a busy machine each takes seconds
 
-  it('sends a poison message to the DLQ and fails its job with a readable reason', async () => {
+  it('sends a poison job and an unparseable message to the DLQ and fails the job with a readable reason', async () => {
     const gus = await fx.client('gus');
     // A job whose stored data no worker can run (an unknown mode), owned by gus.
     const jobId = randomUUID();

@@ -21,7 +21,7 @@ import { WORKER_STOP_TIMEOUT_SECONDS } from '../../infra/lib/container-env.js';
 import { SITE_CACHE_CONTROL, SPA_ROUTING_CODE } from '../../infra/lib/web.stack.js';
 import { WEB_SECURITY_HEADERS } from '../../services/shared/contracts/web-security.js';
 import { TABLES, type TableDefinition } from '../../services/shared/contracts/tables.js';
-import { ENV, MAX_RECEIVE_COUNT_DEFAULT } from '../../services/shared/contracts/names.js';
+import { ENV, JOB_VISIBILITY_SECONDS_DEFAULT, MAX_RECEIVE_COUNT_DEFAULT } from '../../services/shared/contracts/names.js';
 import { loadApiConfig, loadWorkerConfig } from '../../services/shared/config.js';
 import { loadCircle, modelIdsOf } from '../../services/shared/circle/circle.js';
 
@@ -179,7 +179,7 @@ describe('data stack', () => {
     t.data.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT_DEFAULT },
       KmsMasterKeyId: Match.anyValue(),
-      VisibilityTimeout: 60,
+      VisibilityTimeout: JOB_VISIBILITY_SECONDS_DEFAULT,
     });
     t.data.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 24 * 3600, KmsMasterKeyId: Match.anyValue() });
   });
@@ -248,7 +248,9 @@ describe('service stack', () => {
     expect(config.tracing).toBe(true);
     expect(config.maxReceiveCount).toBe(MAX_RECEIVE_COUNT_DEFAULT);
     expect(config.maxReceiveCount).toBe(stacks.data.jobQueue.maxReceiveCount);
-    expect(config.visibilitySeconds).toBe(60);
+    expect(config.visibilitySeconds).toBe(JOB_VISIBILITY_SECONDS_DEFAULT);
+    // The lease lapses with the message's visibility, so a dead worker's job resumes in seconds.
+    expect(config.leaseMs).toBe(config.visibilitySeconds * 1000);
     expect(config.concurrency).toBe(stacks.config.workerConcurrency);
     const worker = container('worker');
     const endpoint = (worker.Environment as any[]).find((e) => e.Name === ENV.wsManagementEndpoint).Value;

@@ -1,7 +1,8 @@
 /**
  * The job queue and its dead-letter queue. The SQS message is only a wake-up pointer
- * {jobId}; the redrive count is the shared MAX_RECEIVE_COUNT_DEFAULT the worker's poison
- * handling assumes (it receives the same number as COT_MAX_RECEIVE_COUNT).
+ * {jobId}. Poison is decided by the worker from runs counted in DynamoDB; the redrive count
+ * (the shared MAX_RECEIVE_COUNT_DEFAULT, passed to the worker as COT_MAX_RECEIVE_COUNT) is
+ * only a backstop, high because lost deliveries raise receive counts too.
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -10,10 +11,10 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MAX_RECEIVE_COUNT_DEFAULT } from '../../../services/shared/contracts/names.js';
+import { JOB_VISIBILITY_SECONDS_DEFAULT, MAX_RECEIVE_COUNT_DEFAULT } from '../../../services/shared/contracts/names.js';
 
-/** Matches the worker's default COT_VISIBILITY_SECONDS; the worker heartbeats extend it. */
-export const JOB_VISIBILITY_SECONDS = 60;
+/** The worker's default COT_VISIBILITY_SECONDS (= its lease): short, so a dead worker's job resumes in seconds; heartbeats extend it. */
+export const JOB_VISIBILITY_SECONDS = JOB_VISIBILITY_SECONDS_DEFAULT;
 
 export interface JobQueueProps {
   readonly encryptionKey: kms.IKey;

@@ -92,6 +92,12 @@ export interface StateItem {
   leaseExpiresAt?: number;
   /** Version at the previous acquisition: progress since then resets poison counting. */
   versionAtAcquire?: number;
+  /**
+   * Runs in a row, the current one included, that began without the one before making
+   * progress (a commit) or handing the job over cleanly: what decides poison, never the
+   * SQS receive count, which deliveries no worker saw also raise.
+   */
+  stalledRuns?: number;
   cancelRequested?: boolean;
   cancelReason?: string;
   expiresAt: number;

@@ -49,6 +49,8 @@ export const ENV = {
   shutdownGraceSeconds: 'COT_SHUTDOWN_GRACE_SECONDS',
   pollWaitSeconds: 'COT_POLL_WAIT_SECONDS',
   maxReceiveCount: 'COT_MAX_RECEIVE_COUNT',
+  /** Runs in a row that may end without progress (a crash, a failure) before the job is failed as poison. */
+  maxStalledRuns: 'COT_MAX_STALLED_RUNS',
   dlqSweepSeconds: 'COT_DLQ_SWEEP_SECONDS',
   deltaBatchMs: 'COT_DELTA_BATCH_MS',
   // Observability
@@ -84,8 +86,20 @@ export const INDEX = {
   connectionsByJob: 'byJob',
 } as const;
 
-/** The SQS redrive setting the code's poison handling assumes. */
-export const MAX_RECEIVE_COUNT_DEFAULT = 5;
+/**
+ * The SQS redrive threshold: only a backstop. Poison is decided by runs counted in DynamoDB
+ * (COT_MAX_STALLED_RUNS), because receive counts also grow with deliveries a worker never
+ * saw (a poll abandoned by a stopping or killed worker). At ≥ 10 s a delivery, 100 receives
+ * take over a quarter of an hour, far longer than any healthy job.
+ */
+export const MAX_RECEIVE_COUNT_DEFAULT = 100;
+
+/**
+ * The job queue's visibility timeout, and the worker's default COT_VISIBILITY_SECONDS: a
+ * message hidden by a worker that died comes back this long after that worker's last
+ * heartbeat, together with its lease (COT_LEASE_SECONDS has the same default).
+ */
+export const JOB_VISIBILITY_SECONDS_DEFAULT = 10;
 
 /** Service names used for logs, traces and metrics. */
 export const SERVICE = { api: 'cot-api', worker: 'cot-worker' } as const;

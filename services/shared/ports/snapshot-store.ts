@@ -33,8 +33,6 @@ export type CancelRequestResult = { kind: 'requested' } | { kind: 'finished'; st
 
 /** The State table (plus the Transitions history, written in the same transaction). */
 export interface SnapshotStore {
-  /** Creates the empty State item for a new job (version 0, epoch 0). */
-  acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult>;
   /**
    * Commits one transition; throws FencedError if version or epoch moved. A commit that
    * finishes the job as succeeded or failed throws CancelRequestedError instead when a cancel
@@ -43,8 +41,16 @@ export interface SnapshotStore {
   commit(request: CommitRequest): Promise<void>;
   /** Extends the lease; throws FencedError if it is no longer ours. Returns the cancel flag. */
   heartbeat(lease: Lease, leaseMs: number, now: number): Promise<{ cancelRequested: boolean; cancelReason?: string }>;
-  /** Gives the lease up (expires it now); a lost lease is not an error here. */
-  release(lease: Lease): Promise<void>;
+  /**
+   * Acquires the lease when it is free or expired, and counts the run in `stalledRuns`
+   * (reset to 1 when the previous run made progress).
+   */
+  acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult>;
+  /**
+   * Gives the lease up (expires it now); a lost lease is not an error here. A clean hand-over
+   * takes its run back out of `stalledRuns`: an interruption is not a failure.
+   */
+  release(lease: Lease, opts?: { handedOver?: boolean }): Promise<void>;
   get(jobId: string): Promise<StateItem | undefined>;
   /**
    * Flags a cancel for the worker to pick up, only while the job is not finished: atomically

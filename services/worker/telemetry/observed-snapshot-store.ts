@@ -44,8 +44,8 @@ export class ObservedSnapshotStore implements SnapshotStore {
     }
   }
 
-  release(lease: Lease) {
-    return this.inner.release(lease);
+  release(lease: Lease, opts?: { handedOver?: boolean }) {
+    return this.inner.release(lease, opts);
   }
 
   get(jobId: string) {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOCAL_DEFAULTS, loadLocalConfig, loadStackServiceSettings } from '../../../services/local/local-config.js';
 import { LocalConfigError } from '../../../services/local/errors.js';
+import { loadWorkerConfig } from '../../../services/shared/config.js';
 
 describe('loadLocalConfig', () => {
   it('uses the documented npm start defaults when nothing is set', () => {
@@ -42,7 +43,18 @@ describe('loadLocalConfig', () => {
 
 describe('loadStackServiceSettings', () => {
   it('takes the redrive count, visibility and shutdown grace the services will use', () => {
-    expect(loadStackServiceSettings({})).toEqual({ maxReceiveCount: 5, visibilitySeconds: 60, shutdownGraceMs: 90_000 });
+    expect(loadStackServiceSettings({})).toEqual({ maxReceiveCount: 100, visibilitySeconds: 10, shutdownGraceMs: 90_000 });
     expect(loadStackServiceSettings({ COT_MAX_RECEIVE_COUNT: '3', COT_SHUTDOWN_GRACE_SECONDS: '2' })).toMatchObject({ maxReceiveCount: 3, shutdownGraceMs: 2_000 });
+  });
+
+  it('reads the same values as the worker, so the queue matches what the workers assume', () => {
+    const env = { COT_JOB_QUEUE_URL: 'http://127.0.0.1:1/000000000000/q', COT_VISIBILITY_SECONDS: '12', COT_MAX_RECEIVE_COUNT: '7', COT_SHUTDOWN_GRACE_SECONDS: '4' };
+    const worker = loadWorkerConfig(env);
+    expect(loadStackServiceSettings(env)).toEqual({ visibilitySeconds: worker.visibilitySeconds, maxReceiveCount: worker.maxReceiveCount, shutdownGraceMs: worker.shutdownGraceMs });
+  });
+
+  it('names the variable when a value is invalid', () => {
+    expect(() => loadStackServiceSettings({ COT_MAX_RECEIVE_COUNT: '0' })).toThrow(LocalConfigError);
+    expect(() => loadStackServiceSettings({ COT_VISIBILITY_SECONDS: 'ten' })).toThrow(/COT_VISIBILITY_SECONDS/);
   });
 });

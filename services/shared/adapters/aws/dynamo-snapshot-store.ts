@@ -51,14 +51,18 @@ export class DynamoSnapshotStore implements SnapshotStore {
         new UpdateCommand({
           TableName: this.tables.state,
           Key: { jobId },
-          UpdateExpression: 'SET epoch = epoch + :one, leaseOwner = :o, leaseExpiresAt = :x, versionAtAcquire = version',
+          UpdateExpression:
+            'SET epoch = epoch + :one, leaseOwner = :o, leaseExpiresAt = :x, versionAtAcquire = version, stalledRuns = if_not_exists(stalledRuns, :zero) + :one',
           ConditionExpression: 'attribute_exists(jobId) AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now)',
-          ExpressionAttributeValues: { ':one': 1, ':o': owner, ':x': expiresAt, ':now': now },
+          ExpressionAttributeValues: { ':one': 1, ':zero': 0, ':o': owner, ':x': expiresAt, ':now': now },
           ReturnValues: 'ALL_OLD',
         }),
       );
       const old = out.Attributes as StateItem;
-      const state: StateItem = { ...old, epoch: old.epoch + 1, leaseOwner: owner, leaseExpiresAt: expiresAt };
+      const progressed = old.versionAtAcquire !== undefined && old.version > old.versionAtAcquire;
+      const stalledRuns = progressed ? 1 : (old.stalledRuns ?? 0) + 1;
+      const state: StateItem = { ...old, epoch: old.epoch + 1, leaseOwner: owner, leaseExpiresAt: expiresAt, stalledRuns };
+      if (stalledRuns !== (old.stalledRuns ?? 0) + 1) await this.setStalledRuns(jobId, state.epoch, owner, stalledRuns);
       // `versionAtAcquire` in the returned state is the PREVIOUS acquisition's, so the caller can tell progress.
       return { kind: 'acquired', lease: { jobId, owner, epoch: state.epoch, expiresAt, state } };
     } catch (err) {
@@ -153,15 +157,37 @@ export class DynamoSnapshotStore implements SnapshotStore {
     }
   }
 
-  async release(lease: Lease): Promise<void> {
+  /**
+   * The previous run made progress, so the count starts again at this run. A second write
+   * rather than arithmetic DynamoDB cannot express in one; only a resumed job needs it, once.
+   */
+  private async setStalledRuns(jobId: string, epoch: number, owner: string, stalledRuns: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.state,
+          Key: { jobId },
+          UpdateExpression: 'SET stalledRuns = :n',
+          ConditionExpression: 'epoch = :e AND leaseOwner = :o',
+          ExpressionAttributeValues: { ':n': stalledRuns, ':e': epoch, ':o': owner },
+        }),
+      );
+    } catch (err) {
+      // Fenced already: the next acquisition counts from what is stored.
+      if (!isConditionalFailure(err)) throw err;
+    }
+  }
+
+  async release(lease: Lease, opts: { handedOver?: boolean } = {}): Promise<void> {
+    const refund = opts.handedOver ? ', stalledRuns = if_not_exists(stalledRuns, :one) - :one' : '';
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tables.state,
           Key: { jobId: lease.jobId },
-          UpdateExpression: 'SET leaseExpiresAt = :zero REMOVE leaseOwner',
+          UpdateExpression: `SET leaseExpiresAt = :zero${refund} REMOVE leaseOwner`,
           ConditionExpression: 'epoch = :e AND leaseOwner = :o',
-          ExpressionAttributeValues: { ':zero': 0, ':e': lease.epoch, ':o': lease.owner },
+          ExpressionAttributeValues: { ':zero': 0, ':e': lease.epoch, ':o': lease.owner, ...(refund ? { ':one': 1 } : {}) },
         }),
       );
     } catch (err) {

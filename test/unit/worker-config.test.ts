@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '../../services/shared/config.js';
+import { ConfigError } from '../../services/shared/errors.js';
+
+const QUEUE = { COT_JOB_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/cot-jobs' };
+
+describe('loadWorkerConfig', () => {
+  it('defaults to a lease that lapses with the message, renewed three times per lease', () => {
+    const c = loadWorkerConfig(QUEUE);
+    expect(c.leaseMs).toBe(10_000);
+    expect(c.visibilitySeconds * 1000).toBe(c.leaseMs);
+    expect(c.heartbeatMs).toBe(3_000);
+    expect(c.pollWaitSeconds).toBe(5);
+    expect(c.maxStalledRuns).toBe(5);
+    // The redrive is a backstop far beyond the runs that decide poison.
+    expect(c.maxReceiveCount).toBe(100);
+  });
+
+  it('reads the stalled-run limit and refuses a heartbeat that could miss the lease', () => {
+    expect(loadWorkerConfig({ ...QUEUE, COT_MAX_STALLED_RUNS: '2' }).maxStalledRuns).toBe(2);
+    expect(() => loadWorkerConfig({ ...QUEUE, COT_MAX_STALLED_RUNS: '0' })).toThrow(/COT_MAX_STALLED_RUNS/);
+    expect(() => loadWorkerConfig({ ...QUEUE, COT_HEARTBEAT_SECONDS: '6' })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ ...QUEUE, COT_LEASE_SECONDS: '30', COT_HEARTBEAT_SECONDS: '6' })).toThrow(/COT_VISIBILITY_SECONDS/);
+  });
+});
