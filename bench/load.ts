@@ -75,6 +75,9 @@ async function main(): Promise<void> {
       // The driver hosts the stand-ins (Bedrock, fauxqs, the gateway, the OpenID provider), as npm start's launcher does.
       return { api: [p.api], workers: p.workers, dynamodb: p.dynamodb ? [p.dynamodb] : [], 'stand-ins': [process.pid] };
     };
+    log('warming up: 5 s at 5/s, not counted (JIT, token keys, connection pools)');
+    const warm = await runStep({ apiUrl: stack.apiUrl, wsUrl: stack.wsUrl, token, rate: 5, durationS: 5, connections: 10, subscribeEvery: 5 }, pids);
+    jobIds.push(...warm.result.jobIds);
     let knee: number | undefined;
     for (const rate of rates) {
       log(`POST /chat at ${rate}/s for ${durationS} s, a subscriber for every 5th job`);

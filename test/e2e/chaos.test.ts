@@ -18,7 +18,7 @@ describe('chaos', () => {
     const verbose = process.env.COT_TEST_VERBOSE === '1';
     process.stdout.write(`chaos seed ${seed} (COT_CHAOS_SEED=${seed} replays it)\n`);
     const { report, verdict } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs: JOBS, seed }, (line) => {
-      if (verbose) process.stderr.write(`[chaos] ${line}\n`);
+      if (verbose || !line.startsWith('fault: ')) process.stderr.write(`[chaos] ${line}\n`);
     });
     process.stdout.write(`${formatReport(report)}\n`);
 
@@ -28,5 +28,5 @@ describe('chaos', () => {
     expect(Object.values(report.modelFaults).every((n) => n > 0)).toBe(true);
     expect(report.clients.subscriptions).toBeGreaterThan(report.clients.followers);
     expect(verdict.violations).toEqual([]);
-  }, 8 * 60_000);
+  }, 12 * 60_000); // with a 60 s visibility timeout each SIGKILL stalls its jobs a minute (issue 13)
 });
