@@ -1,0 +1,157 @@
+/**
+ * An HTTP proxy between the workers and DynamoDB Local that lets the chaos driver kill a
+ * worker at the two moments a random signal almost never hits:
+ *
+ * - `after-return`: the worker got a model's answer and is storing it (its PutItem to the
+ *   Results table, which comes before the commit): killed before the item lands, or after it
+ *   landed but before the worker hears so;
+ * - `during-commit`: the worker's commit (the TransactWriteItems that appends to the
+ *   Transitions table): killed before it lands, or after it landed but before the answer.
+ *
+ * Who sent a request is read from the leases: every acquire and heartbeat names its owner
+ * (`host:pid:nonce`) for a job, so the proxy knows which process holds each job. That map is
+ * also what the driver reads to know which jobs a signalled worker was holding.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { pidOfWorker } from '../../../test/support/chaos/history-checker.js';
+import type { TableNames } from '../../../services/local/bootstrap.js';
+
+export type StrikeMoment = 'after-return' | 'during-commit';
+/** `before`: the worker dies and its request is dropped; `after`: the request lands, the worker dies before the answer. */
+export type StrikeWhen = 'before' | 'after';
+
+export interface StrikeRequest {
+  moment: StrikeMoment;
+  jobId: string;
+  pid: number;
+}
+
+export interface StrikeProxyOptions {
+  target: string;
+  tables: Pick<TableNames, 'state' | 'results' | 'transitions'>;
+  /** Asked for each Results put and each commit of a job whose holder is known: strike or not. */
+  decide(request: StrikeRequest): StrikeWhen | undefined;
+  /** Kills the worker (synchronously, before the proxy goes on). */
+  kill(request: StrikeRequest, when: StrikeWhen): void;
+}
+
+export interface StrikeProxy {
+  url: string;
+  /** The pid of the process that last took or renewed each job's lease, while it holds it. */
+  holders(): ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}
+
+type Attr = { S?: string; N?: string };
+interface DynamoRequest {
+  TableName?: string;
+  Key?: Record<string, Attr>;
+  Item?: Record<string, Attr>;
+  UpdateExpression?: string;
+  ExpressionAttributeValues?: Record<string, Attr>;
+  TransactItems?: Record<string, DynamoRequest>[];
+}
+
+export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<StrikeProxy> {
+  const upstream = new URL(opts.target);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const holders = new Map<string, number>();
+  const sockets = new Set<net.Socket>();
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const parsed = parse(body);
+      const lease = parsed && leaseChange(operation, parsed, opts.tables.state);
+      const strike = parsed && strikeOf(operation, parsed, opts, holders);
+      const when = strike && opts.decide(strike);
+      if (strike && when === 'before') {
+        opts.kill(strike, when);
+        res.destroy();
+        return;
+      }
+      const forward = http.request(
+        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
+        (answer) => {
+          if (strike && when === 'after') {
+            answer.resume();
+            answer.once('end', () => {
+              opts.kill(strike, when);
+              res.destroy();
+            });
+            return;
+          }
+          if (lease && answer.statusCode === 200) {
+            if (lease.pid === undefined) holders.delete(lease.jobId);
+            else holders.set(lease.jobId, lease.pid);
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      forward.on('error', () => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+      });
+      forward.end(body);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    holders: () => holders,
+    async close() {
+      for (const s of sockets) s.destroy();
+      agent.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function parse(body: Buffer): DynamoRequest | undefined {
+  try {
+    return JSON.parse(body.toString('utf8')) as DynamoRequest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An acquire or heartbeat (names its owner: the job is that pid's) or a release (nobody's). */
+function leaseChange(operation: string, request: DynamoRequest, stateTable: string): { jobId: string; pid?: number } | undefined {
+  if (operation !== 'UpdateItem' || request.TableName !== stateTable) return undefined;
+  const jobId = request.Key?.jobId?.S;
+  if (!jobId) return undefined;
+  const expression = request.UpdateExpression ?? '';
+  if (/REMOVE\s+leaseOwner/.test(expression)) return { jobId };
+  const owner = request.ExpressionAttributeValues?.[':o']?.S;
+  const pid = owner ? pidOfWorker(owner) : undefined;
+  return pid && /leaseExpiresAt/.test(expression) ? { jobId, pid } : undefined;
+}
+
+/** A Results put (a model's answer being stored) or a commit, of a job whose holder is known. */
+function strikeOf(operation: string, request: DynamoRequest, opts: StrikeProxyOptions, holders: ReadonlyMap<string, number>): StrikeRequest | undefined {
+  let moment: StrikeMoment | undefined;
+  let jobId: string | undefined;
+  if (operation === 'PutItem' && request.TableName === opts.tables.results) {
+    moment = 'after-return';
+    jobId = request.Item?.jobId?.S;
+  } else if (operation === 'TransactWriteItems') {
+    const put = request.TransactItems?.map((t) => t.Put).find((p) => p?.TableName === opts.tables.transitions);
+    moment = put ? 'during-commit' : undefined;
+    jobId = put?.Item?.jobId?.S;
+  }
+  const pid = jobId ? holders.get(jobId) : undefined;
+  return moment && jobId && pid ? { moment, jobId, pid } : undefined;
+}
