@@ -6,6 +6,7 @@
  *
  * The stack treats it as an external Bedrock endpoint (AWS_ENDPOINT_URL_BEDROCK_RUNTIME).
  */
+import { loadMisbehaviours } from '../../../services/local/bedrock/misbehaviour.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CallLog } from '../../../services/local/bedrock/call-log.js';
@@ -69,6 +70,7 @@ export async function startChaosBedrock(opts: ChaosBedrockOptions): Promise<Chao
     replies: new ReplyBook(),
     advisors: new SimulatedAdvisors(loadTextBanks()),
     recordings: new RecordingBook(loadRecordings()),
+    misbehaviours: new Map(loadMisbehaviours().map((c) => [c.id, c])),
     closing: closing.signal,
   });
   const front = createModelFront((req: AnyRequest, res: AnyResponse) => {

@@ -5,6 +5,7 @@
  * that drop and resubscribe, a few jobs poisoned on purpose — then the history checker's
  * verdict over everything the run left behind, and the figures.
  */
+import type { StandinConfig } from '../../../services/local/bedrock/standin.types.js';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -50,7 +51,7 @@ export interface ChaosSettings {
   calmAt: number;
   /** Give up waiting for the jobs this long after the last one was submitted. */
   drainTimeoutMs: number;
-  bedrock: { firstTokenDelayMs: number; tokenDelayMs: number };
+  bedrock: StandinConfig;
   /** Service settings (COT_*) on top of the driver's own; e.g. COT_LEASE_SECONDS. */
   serviceEnv: Record<string, string>;
 }
@@ -67,7 +68,7 @@ export const DEFAULT_CHAOS_SETTINGS: Omit<ChaosSettings, 'jobs' | 'seed'> = {
   poisonEvery: 100,
   calmAt: 0.95,
   drainTimeoutMs: 10 * 60_000,
-  bedrock: { firstTokenDelayMs: 150, tokenDelayMs: 3 },
+  bedrock: { firstTokenDelayMs: 150, tokenDelayMs: 3, badDay: null },
   serviceEnv: {},
 };
 
