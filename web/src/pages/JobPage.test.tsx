@@ -29,6 +29,15 @@ const statusRegion = () => screen.getByRole('status');
 
 afterEach(() => setViewportWidth(1280));
 
+/** The transitions of a job that failed at seq 5: claude answered, mistral and llama could not. */
+const failedRun = (reason: string) => [
+  started(),
+  transition(2, 'step.succeeded', 'advising', [change('advise.claude', 'succeeded')]),
+  transition(3, 'step.failed', 'advising', [change('advise.mistral', 'failed', 3)]),
+  transition(4, 'step.failed', 'advising', [change('advise.llama', 'failed', 3)]),
+  transition(5, 'job.failed', 'done', [], 'failed', reason),
+];
+
 describe('the job page, live', () => {
   it('streams each answer into its own busy panel and announces milestones, not tokens', async () => {
     const { socket } = await openJob(jobView());
@@ -134,9 +143,9 @@ describe('the job page, live', () => {
       return { status: 202, body: { jobId: JOB_ID, status: 'queued' } };
     });
     const { socket, sockets, user } = await openJob(failed, { api });
-    act(() => socket.push(viewMessage(failed), done(5, 'failed', reason)));
+    act(() => socket.push(viewMessage(failed), ...failedRun(reason), done(5, 'failed', reason)));
     await waitFor(() => expect(socket.closedByClient).toBe(true));
-    expect(screen.getByText(`The job failed. ${reason}`)).toBeInTheDocument();
+    expect(await screen.findByText(`The job failed. ${reason}`)).toBeInTheDocument();
 
     await user.click(screen.getByRole('button', { name: 'Try again' }));
     expect(api.requests.filter((r) => r.method === 'POST' && r.path === `/jobs/${JOB_ID}/redrive`)).toHaveLength(1);
@@ -166,7 +175,7 @@ describe('the job page, live', () => {
     const api = apiServing(() => failed);
     api.on('POST', `/jobs/${JOB_ID}/redrive`, { status: 409, body: { error: { code: 'job_not_failed', message: 'only a failed job can be redriven; this one is already queued to run again' } } });
     const { socket, user } = await openJob(failed, { api });
-    act(() => socket.push(viewMessage(failed), done(5, 'failed', failed.reason)));
+    act(() => socket.push(viewMessage(failed), ...failedRun(failed.reason!), done(5, 'failed', failed.reason)));
     await user.click(await screen.findByRole('button', { name: 'Try again' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('only a failed job can be redriven; this one is already queued to run again');
     expect(screen.getByText(`The job failed. ${failed.reason}`)).toBeInTheDocument();
