@@ -7,7 +7,6 @@
  * included. Pure: the worker starts the machine with `redriveInputOf(...)`.
  */
 import { kindOfStepId, type AdvisoryContext, type AdvisoryInput, type StepKind, type StepRecord } from './advisory.types.js';
-import type { RestoredAdvisory } from './advisory.snapshot.js';
 
 const ORDER: Record<StepKind, number> = { advise: 0, review: 1, synthesize: 2 };
 
@@ -35,10 +34,10 @@ export function redrivenContext(failed: AdvisoryContext): AdvisoryContext {
 }
 
 /**
- * The input that redrives a restored snapshot, or undefined when the snapshot is not of a
+ * The input that redrives a restored snapshot (restoreAdvisorySnapshot's answer), or undefined when the snapshot is not of a
  * failed job (a job failed by the poison path, with its machine still working, simply resumes).
  */
-export function redriveInputOf({ snapshot, input }: Pick<RestoredAdvisory, 'snapshot' | 'input'>): AdvisoryInput | undefined {
+export function redriveInputOf({ snapshot, input }: { snapshot: unknown; input: AdvisoryInput }): AdvisoryInput | undefined {
   const { status, value, context } = snapshot as unknown as { status: string; value: unknown; context: AdvisoryContext };
   if (status !== 'done' || value !== 'failed') return undefined;
   return { ...input, redriveOf: context };
