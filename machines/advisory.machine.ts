@@ -15,12 +15,18 @@
  * reviewers and the chair do: a failed review leaves the ranking to the others, a failed
  * chair leaves the answers and the ranking as the advice (guarantee 12).
  *
+ * Redrive (advisory.redrive.ts): a failed job's machine starts again from the failed
+ * context (`input.redriveOf`). Every Task first checks its step's record, so a step the
+ * redrive kept ends at once and is never run again; the stages pass through to the one
+ * that has work left.
+ *
  * The worker provides `runStep` and `waitUntil` with `machine.provide`. The machine reads no
  * clock and no randomness: time and jitter draws arrive on actor outputs and errors.
  */
 import { assign, fromPromise, setup, type SnapshotFrom, type StateValue } from 'xstate';
 import {
   MAX_REPAIRS,
+  kindOfStepId,
   stepIdOf,
   type AdvisoryContext,
   type AdvisoryEvent,
@@ -39,6 +45,7 @@ import {
   type WaitOutput,
 } from './advisory.types.js';
 import { AdvisoryInputError } from './errors.js';
+import { redrivenContext } from './advisory.redrive.js';
 import { catches, nextRetry } from './retry.js';
 import { aggregateRankings, deanonymise, labelsFor } from './review.js';
 
@@ -86,6 +93,8 @@ const advisorySetup = setup({
     belowQuorum: ({ context }) => answeredAdvisors(context).length < requiredAnswers(context),
     reviewsWanted: ({ context }) => context.mode === 'full' && answeredAdvisors(context).length >= 2,
     hasAnswered: ({ context }, { advisorId }: { advisorId: string }) => stepOf(context, stepIdOf('advise', advisorId)).status === 'succeeded',
+    /** A redriven job keeps the steps that ended: they are never run again. */
+    stepEnded: ({ context }, { stepId, status }: StepParams & { status: 'succeeded' | 'failed' }) => stepOf(context, stepId).status === status,
   },
   actions: {
     startAttempt: assign(({ context }, { stepId }: StepParams) => {
@@ -264,9 +273,21 @@ function taskStates(stepId: StepId) {
   };
 }
 
-/** An advisor's answer: starts at once. */
+/** A step a redrive kept ends its Task at once; any other starts. */
+function checking(stepId: StepId) {
+  return {
+    always: [
+      { guard: { type: 'stepEnded' as const, params: { stepId, status: 'succeeded' as const } }, target: 'succeeded' },
+      { guard: { type: 'stepEnded' as const, params: { stepId, status: 'failed' as const } }, target: 'failed' },
+      { target: 'running' },
+    ],
+  };
+}
+
+/** An advisor's answer: starts at once (unless a redrive kept it). */
 function adviseBranch(advisorId: string) {
-  return advisorySetup.createStateConfig({ initial: 'running', states: taskStates(stepIdOf('advise', advisorId)) });
+  const stepId = stepIdOf('advise', advisorId);
+  return advisorySetup.createStateConfig({ initial: 'checking', states: { checking: checking(stepId), ...taskStates(stepId) } });
 }
 
 /** An advisor's review of the others: skipped when its own answer failed. */
@@ -277,6 +298,7 @@ function reviewBranch(advisorId: string) {
     states: {
       checking: {
         always: [
+          ...checking(stepId).always.slice(0, 2),
           { guard: { type: 'hasAnswered', params: { advisorId } }, target: 'running' },
           { target: 'skipped', actions: { type: 'skipStep', params: { stepId } } },
         ],
@@ -313,7 +335,7 @@ export function createAdvisoryMachine(input: Pick<AdvisoryInput, 'advisors'>) {
 
   return advisorySetup.createMachine({
     id: 'advisory',
-    context: ({ input }) => initialContext(input),
+    context: ({ input }) => (input.redriveOf ? redrivenContext(input.redriveOf) : initialContext(input)),
     initial: 'advising',
     states: {
       advising: {
@@ -336,8 +358,8 @@ export function createAdvisoryMachine(input: Pick<AdvisoryInput, 'advisors'>) {
       // The quorum answered: whatever the chair did, the job has advice (at worst the answers).
       synthesizing: {
         on: jobEvents,
-        initial: 'running',
-        states: taskStates('synthesize'),
+        initial: 'checking',
+        states: { checking: checking('synthesize'), ...taskStates('synthesize') },
         onDone: { target: 'succeeded' },
       },
       succeeded: { type: 'final' },
@@ -461,10 +483,6 @@ function parseStepId(context: AdvisoryContext, stepId: StepId): { kind: StepKind
   if (stepId === 'synthesize') return { kind: 'synthesize', advisorId: context.chair };
   const dot = stepId.indexOf('.');
   return { kind: stepId.slice(0, dot) as StepKind, advisorId: stepId.slice(dot + 1) };
-}
-
-function kindOfStepId(stepId: StepId): StepKind {
-  return stepId === 'synthesize' ? 'synthesize' : (stepId.slice(0, stepId.indexOf('.')) as StepKind);
 }
 
 /** The error a step ends with when its output stayed unusable. */

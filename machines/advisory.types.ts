@@ -75,6 +75,11 @@ export interface AdvisoryInput {
   /** Seed for the per-reviewer label shuffle; the job id by default. */
   seed: string;
   policies: StepPolicies;
+  /**
+   * Redrive: the context of the failed job to go on from (see advisory.redrive.ts). Every
+   * succeeded step is kept; the others of the stage it failed in, and the later ones, run again.
+   */
+  redriveOf?: AdvisoryContext;
 }
 
 export interface StepRecord {
@@ -220,5 +225,9 @@ export type Stage = 'advising' | 'reviewing' | 'synthesizing' | 'succeeded' | 'f
 
 export const stepIdOf = (kind: StepKind, advisorId?: string): StepId =>
   kind === 'synthesize' ? 'synthesize' : `${kind}.${advisorId}`;
+
+/** The kind of a step id. */
+export const kindOfStepId = (stepId: StepId): StepKind =>
+  stepId === 'synthesize' ? 'synthesize' : (stepId.slice(0, stepId.indexOf('.')) as StepKind);
 
 export const resultRefOf = (stepId: StepId, attempt: number): string => `${stepId}#${attempt}`;

@@ -9,6 +9,7 @@ export {
   type AdvisoryMachine,
   type AdvisorySnapshot,
 } from './advisory.machine.js';
+export { redriveInputOf, redrivenContext, stageToRedrive } from './advisory.redrive.js';
 export { RESTORABLE_MACHINE_VERSIONS, restoreAdvisorySnapshot, type RestoredAdvisory } from './advisory.snapshot.js';
 export { AdvisoryInputError, IncompatibleSnapshotError } from './errors.js';
 export { STATES_ALL, UNCATCHABLE_ERRORS, catches, errorMatches, nextRetry, policyProblems, retryDelayMs, type RetryDecision } from './retry.js';

@@ -29,6 +29,7 @@ import { createChat } from './routes/chat.routes.js';
 import { healthz } from './routes/health.routes.js';
 import { openApiDocument } from './routes/openapi.routes.js';
 import { cancelJob, getJob, listJobs } from './routes/jobs.routes.js';
+import { redriveJob } from './routes/redrive.routes.js';
 import { getTimeline } from './routes/timeline.routes.js';
 import { wsConnect, wsDefault, wsDisconnect } from './routes/ws.routes.js';
 
@@ -111,6 +112,9 @@ function browserRoutes(deps: ApiDeps, clock: Clock): Router<ApiState> {
   router.get('/jobs', auth, readLimit, listJobs(deps));
   router.get('/jobs/:id', auth, readLimit, getJob(deps));
   router.post('/jobs/:id/cancel', auth, cancelJob(deps));
+  // A redrive calls models again, like a question: limited at the same rate, in a bucket of its own.
+  const redriveLimit = rateLimit(new TokenBuckets(deps.config.rateLimitPerMinute, () => clock.now()));
+  router.post('/jobs/:id/redrive', auth, redriveLimit, redriveJob({ ...deps, now: () => clock.now() }));
   router.get('/jobs/:id/timeline', auth, readLimit, getTimeline(deps));
   router.get('/advisors', auth, readLimit, listAdvisors(deps.circle, { maxQuestionChars: deps.config.maxQuestionChars }));
   return router;

@@ -107,6 +107,21 @@ export class JobFinishedError extends ApiError {
   }
 }
 
+/** Only a failed job can be redriven. */
+export class JobNotFailedError extends ApiError {
+  override name = 'JobNotFailedError';
+  constructor(status: string) {
+    super(409, 'job_not_failed', `only a failed job can be redriven; this one ${NOT_FAILED[status] ?? `is ${status}`}`);
+  }
+}
+
+const NOT_FAILED: Record<string, string> = {
+  queued: 'is already queued to run again',
+  running: 'is still running',
+  succeeded: 'has succeeded',
+  cancelled: 'was cancelled',
+};
+
 export class PayloadTooLargeError extends ApiError {
   override name = 'PayloadTooLargeError';
   constructor(limitBytes: number, options?: ErrorOptions) {

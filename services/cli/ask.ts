@@ -1,7 +1,7 @@
 /**
  * `npm run ask -- "question"`: asks the circle and shows it think, live: each advisor's
  * state and answer, the review ranking, then the chair's advice. Also `list`, `show`,
- * `attach`, `cancel` and `whoami` (USAGE in cli-args.ts says it all; README documents it).
+ * `attach`, `cancel`, `redrive` and `whoami` (USAGE in cli-args.ts says it all; README documents it).
  * Says who it is signed in as on stderr, so stdout stays the answer (or the JSON).
  */
 import { pathToFileURL } from 'node:url';

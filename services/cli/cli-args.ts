@@ -10,6 +10,7 @@ export const USAGE = `usage: npm run ask -- [options] "your question"   ask the 
        npm run ask -- show <job-id>                   one job: answers, ranking, advice
        npm run ask -- attach <job-id>                 follow a running job live (or show a finished one)
        npm run ask -- cancel <job-id>                 cancel one of your jobs
+       npm run ask -- redrive <job-id>                run a failed job's failed steps again, and follow it
        npm run ask -- timeline <job-id>               what happened when: waits, model calls, retries, cost
        npm run ask -- whoami                          who you are signed in as, and where
 
@@ -29,7 +30,7 @@ refused, 2 bad usage, 130 detached with Ctrl-C.
 Environment: COT_USER, COT_TOKEN (a bearer token instead of a local sign-in), COT_API_URL and
 COT_WS_URL (default: from .local/stack.json), NO_COLOR.`;
 
-export const COMMANDS = ['list', 'show', 'attach', 'cancel', 'timeline', 'whoami'] as const;
+export const COMMANDS = ['list', 'show', 'attach', 'cancel', 'redrive', 'timeline', 'whoami'] as const;
 export type CommandName = 'ask' | (typeof COMMANDS)[number];
 
 export interface Options {
@@ -41,7 +42,7 @@ export type Command =
   | { name: 'help' }
   | ({ name: 'ask'; question: string; quick: boolean; advisors?: string[]; conversationId?: string } & Options)
   | ({ name: 'list'; limit?: number; cursor?: string } & Options)
-  | ({ name: 'show' | 'attach' | 'cancel' | 'timeline'; jobId: string } & Options)
+  | ({ name: 'show' | 'attach' | 'cancel' | 'redrive' | 'timeline'; jobId: string } & Options)
   | ({ name: 'whoami' } & Options);
 
 /** Options that belong to one command only; anything else is shared. */
@@ -109,6 +110,7 @@ export function parseCommandLine(argv: string[]): Command {
     case 'show':
     case 'attach':
     case 'cancel':
+    case 'redrive':
     case 'timeline': {
       const [jobId, extra] = args;
       if (!jobId || extra !== undefined) throw new UsageError(`${name} takes one job id: npm run ask -- ${name} <job-id>`);

@@ -3,7 +3,7 @@
  * was cancelled (or the API refused), 130 detached from a followed job with Ctrl-C.
  */
 import type { Writable } from 'node:stream';
-import type { CancelAccepted, ChatAccepted, ChatRequestBody, JobsPage } from '../shared/contracts/api.js';
+import type { CancelAccepted, ChatAccepted, ChatRequestBody, JobsPage, RedriveAccepted } from '../shared/contracts/api.js';
 import type { JobView } from '../shared/contracts/job.js';
 import type { JobTimeline } from '../shared/contracts/timeline.js';
 import { isJobId, type Command } from './cli-args.js';
@@ -101,18 +101,29 @@ const list: Run<Extract<Command, { name: 'list' }>> = async (command, session, i
   return 0;
 };
 
-const cancel: Run<JobCommand> = async (command, session, io) => {
-  let accepted: CancelAccepted;
+/** POST /jobs/{id}/<action>: a 404 says whose jobs were searched, a 409 that there was nothing to do and why. */
+async function actOnJob<T>(session: Session, jobId: string, action: 'cancel' | 'redrive'): Promise<T> {
   try {
-    accepted = await session.api<CancelAccepted>('POST', `/jobs/${encodeURIComponent(command.jobId)}/cancel`);
+    return await session.api<T>('POST', `/jobs/${encodeURIComponent(jobId)}/${action}`);
   } catch (err) {
-    if (err instanceof ApiRefusedError && err.status === 404) throw new CliError(`no job ${command.jobId} among ${session.who}’s jobs`);
-    if (err instanceof ApiRefusedError && err.status === 409) throw new CliError(`nothing to cancel: ${oneLine(err.message)}`);
+    if (err instanceof ApiRefusedError && err.status === 404) throw new CliError(`no job ${jobId} among ${session.who}’s jobs`);
+    if (err instanceof ApiRefusedError && err.status === 409) throw new CliError(`nothing to ${action}: ${oneLine(err.message)}`);
     throw err;
   }
+}
+
+const cancel: Run<JobCommand> = async (command, session, io) => {
+  const accepted = await actOnJob<CancelAccepted>(session, command.jobId, 'cancel');
   if (command.json) json(io, accepted);
   else io.out.write(`Cancelling job ${command.jobId}: the circle is stopping.\n${io.style.dim(`see how it ended: ${hintFor(session)(`show ${command.jobId}`)}`)}\n`);
   return 0;
+};
+
+/** Runs a failed job's failed steps again, then follows it like attach. */
+const redrive: Run<JobCommand> = async (command, session, io) => {
+  await actOnJob<RedriveAccepted>(session, command.jobId, 'redrive');
+  if (!command.json) io.err.write(`Redriving job ${command.jobId}: the steps that failed run again; the others are kept.\n`);
+  return attach(command, session, io);
 };
 
 const timeline: Run<JobCommand> = async (command, session, io) => {
@@ -147,6 +158,8 @@ export function runCommand(command: Exclude<Command, { name: 'help' }>, session:
       return list(command, session, io);
     case 'cancel':
       return cancel(command, session, io);
+    case 'redrive':
+      return redrive(command, session, io);
     case 'timeline':
       return timeline(command, session, io);
     case 'whoami':

@@ -47,6 +47,9 @@ function footer(view: JobView, s: Style, hint: Hint): string[] {
   return lines;
 }
 
+/** How to run a failed job's failed steps again. */
+const redriveHint = (view: JobView, s: Style, hint: Hint) => s.dim(`run the steps that failed again: ${hint(`redrive ${view.jobId}`)}`);
+
 /** `word` as one shell word (API values are plain, but are never trusted to be). */
 export function shellWord(word: string): string {
   const text = oneLine(word);
@@ -144,6 +147,7 @@ export function createRenderer(out: Writable, s: Style, hint: Hint): Renderer {
       out.write('\n');
       if (view.status !== 'succeeded') {
         line(`${s.bold(`The job ${view.status}.`)} ${reason(view)}`.trim());
+        if (view.status === 'failed') line(redriveHint(view, s, hint));
         return;
       }
       // Shown live as it streamed; shown whole if the stream was missed (e.g. a late attach).
@@ -178,7 +182,10 @@ export function renderJobView(raw: JobView, s: Style, hint: Hint): string {
   if (synthesis?.text) lines.push('', s.bold(`${oneLine(view.chair.name)}’s advice:`), '', renderMarkdown(synthesis.text, s).replace(/\n$/, ''));
   lines.push('');
   if (view.status === 'succeeded') lines.push(...footer(view, s, hint));
-  else if (view.status === 'failed' || view.status === 'cancelled') lines.push(`${s.bold(`The job ${view.status}.`)} ${reason(view)}`.trim(), ...view.notes.map((n) => s.dim(`note: ${oneLine(n)}`)));
+  else if (view.status === 'failed' || view.status === 'cancelled') {
+    lines.push(`${s.bold(`The job ${view.status}.`)} ${reason(view)}`.trim(), ...view.notes.map((n) => s.dim(`note: ${oneLine(n)}`)));
+    if (view.status === 'failed') lines.push(redriveHint(view, s, hint));
+  }
   else lines.push(...view.notes.map((n) => s.dim(`note: ${oneLine(n)}`)), s.dim(`follow it live: ${hint(`attach ${view.jobId}`)}   cancel it: ${hint(`cancel ${view.jobId}`)}`));
   return `${lines.join('\n')}\n`;
 }

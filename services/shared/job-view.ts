@@ -12,6 +12,7 @@ import type {
   Usage,
 } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
+import { redrivenContext } from '../../machines/advisory.redrive.js';
 import type {
   AdviceQuality,
   AdvisorView,
@@ -109,8 +110,12 @@ export function summaryOf(job: JobItem): JobSummary {
 
 /** The whole view of one job: status, stage, each advisor's answer and review, the synthesis, usage and cost. */
 export function buildJobView({ job, state, results, circle }: JobViewInput): JobView {
-  const snapshot = readSnapshot(state);
-  const context = snapshot?.context;
+  const read = readSnapshot(state);
+  // A redrive no run has taken up yet shows as it will run: queued (the Jobs item says so),
+  // the steps that failed pending again, the ones that succeeded as they were.
+  const redriving = read?.stage === 'failed' && state?.redriveVersion === state?.version && !isTerminal(job.status);
+  const snapshot = redriving ? undefined : read;
+  const context = redriving ? redrivenContext(read.context) : read?.context;
   const status = statusOf(job, snapshot);
   const finished = isTerminal(status);
   const byRef = new Map(results.map((r) => [r.stepKey, r]));

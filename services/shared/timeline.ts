@@ -5,6 +5,7 @@
  * derives a finished job's latency, critical path and overhead metrics from the same code.
  */
 import type { JobItem, TransitionRecord } from './contracts/job.js';
+import { isTerminal } from './contracts/job.js';
 import type { JobTimeline, ModelCallRecord, RunRecord, TimelineEntry, TimelineStage, TimelineSummary } from './contracts/timeline.js';
 
 export interface TimelineInput {
@@ -80,7 +81,9 @@ function transitionEntries(transitions: readonly TransitionRecord[], runs: reado
 
 function summarize(job: TimelineInput['job'], transitions: readonly TransitionRecord[], runs: readonly RunRecord[], entries: readonly TimelineEntry[]): TimelineSummary {
   const createdAt = Date.parse(job.createdAt);
-  const end = transitions.find((t) => t.status !== 'running');
+  // The job's end is its last transition, when final (a redriven job has an earlier end behind it).
+  const last = transitions.at(-1);
+  const end = last && isTerminal(last.status) ? last : undefined;
   const firstStart = runs[0]?.startedAt ?? transitions[0]?.at;
   const calls = runs.flatMap((r) => r.modelCalls);
   const retries = entries.filter((e): e is Extract<TimelineEntry, { type: 'retry' }> => e.type === 'retry');

@@ -16,7 +16,7 @@
 import { createActor, fromPromise, type Actor, type AnyActorLogic, type AnyStateMachine } from 'xstate';
 import type { AdvisoryContext, AdvisoryInput, Spent, StepInput, StepOutput, WaitInput, WaitOutput } from '../../machines/advisory.types.js';
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
-import { createAdvisoryMachine, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
+import { createAdvisoryMachine, redriveInputOf, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
 import type { JobItem, JobStatus } from '../shared/contracts/job.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { QueueMessage } from '../shared/ports/job-queue.js';
@@ -115,6 +115,8 @@ export class JobRun {
   private startActor(): void {
     const state = this.lease.state;
     const restored = state.snapshot ? restoreAdvisorySnapshot(state.snapshot, state.machineVersion) : undefined;
+    // A redrive no run has committed after yet: the machine starts again from the failed snapshot.
+    const redrive = restored && state.redriveVersion === state.version ? redriveInputOf(restored) : undefined;
     const machine = (restored?.machine ?? createAdvisoryMachine({ advisors: this.job.advisors })).provide({
       actors: {
         runStep: fromPromise<StepOutput, StepInput>(({ input, signal }) => this.step(input, signal)),
@@ -124,12 +126,14 @@ export class JobRun {
     let actor: Actor<AnyActorLogic>;
     this.machine = machine as unknown as AnyStateMachine;
     if (restored) {
-      this.restoring = true;
       this.committedJson = state.snapshot;
       this.committedView = viewOf(restored.snapshot as unknown as SnapshotLike);
+    }
+    if (restored && !redrive) {
+      this.restoring = true;
       actor = createActor(machine, { snapshot: restored.snapshot });
     } else {
-      actor = createActor(machine, { input: this.input });
+      actor = createActor(machine, { input: redrive ?? this.input });
     }
     this.actor = actor;
     actor.subscribe({

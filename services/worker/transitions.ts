@@ -49,7 +49,8 @@ function sameStep(a: StepRecord, b: StepRecord): boolean {
 function eventName(prev: SnapshotView | undefined, next: SnapshotView, changes: TransitionChange[]): string {
   const status = statusOfStage(next.stage);
   if (status !== 'running') return `job.${status}`;
-  if (!prev) return 'job.started';
+  // The first commit of a run of the machine: the job's first, or the first after a redrive.
+  if (!prev || statusOfStage(prev.stage) !== 'running') return 'job.started';
   if (prev.stage !== next.stage) return `stage.${next.stage}`;
   const order = ['failed', 'succeeded', 'retrying', 'running', 'skipped', 'pending'] as const;
   for (const s of order) {

@@ -139,4 +139,7 @@ export class MemoryCommitStore implements SnapshotStore {
   cancelRequests(): never {
     throw new Error('not used by a JobRun');
   }
+  requestRedrive(): never {
+    throw new Error('not used by a JobRun');
+  }
 }

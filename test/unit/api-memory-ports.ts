@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { JobItem, JobStage, JobStatus, ResultItem, StateItem, TransitionRecord } from '../../services/shared/contracts/job.js';
 import { isTerminal } from '../../services/shared/contracts/job.js';
-import type { CancelRequestResult, JobPage, JobQueue, JobStore, QueueMessage, ResultStore, SnapshotStore } from '../../services/shared/ports/index.js';
+import type { CancelRequestResult, JobPage, JobQueue, JobStore, QueueMessage, RedriveRequest, RedriveRequestResult, ResultStore, SnapshotStore } from '../../services/shared/ports/index.js';
 import { InvalidCursorError, JobExistsError } from '../../services/shared/errors.js';
 import { AuthError } from '../../services/shared/auth/errors.js';
 import type { JwtVerifier, Principal } from '../../services/shared/auth/jwt-verifier.js';
@@ -78,6 +78,20 @@ export class MemorySnapshotStore implements SnapshotStore {
     state.cancelRequested = true;
     state.cancelReason ??= reason;
     return { kind: 'requested' };
+  }
+
+  async requestRedrive({ jobId, at, expiresAt }: RedriveRequest): Promise<RedriveRequestResult> {
+    const job = this.jobStore.jobs.get(jobId);
+    const state = this.jobStore.states.get(jobId);
+    if (!job || !state) throw new Error(`no job ${jobId}`);
+    if (job.status !== 'failed') return { kind: 'not-failed', status: job.status };
+    Object.assign(job, { status: 'queued', stage: 'queued', updatedAt: new Date(at).toISOString() });
+    delete job.reason;
+    state.version += 1;
+    state.redriveVersion = state.version;
+    delete state.cancelRequested;
+    delete state.cancelReason;
+    return { kind: 'requested', transition: { jobId, seq: state.version, at, event: 'job.redriven', status: 'queued', stage: 'queued', changes: [], expiresAt } };
   }
 
   cancelRequests(): never {

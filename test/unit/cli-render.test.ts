@@ -58,7 +58,10 @@ describe('renderJobView', () => {
 
   it('says how to follow or cancel a running job, and why a failed one failed', () => {
     expect(renderJobView(view({ status: 'running', stage: 'advising', synthesis: undefined }), plain, hint)).toContain(`follow it live: npm run ask -- attach ${JOB}   cancel it: npm run ask -- cancel ${JOB}`);
-    expect(renderJobView(view({ status: 'failed', reason: 'Two advisors could not answer.' }), plain, hint)).toContain('The job failed. Two advisors could not answer.');
+    const failed = renderJobView(view({ status: 'failed', reason: 'Two advisors could not answer.' }), plain, hint);
+    expect(failed).toContain('The job failed. Two advisors could not answer.');
+    expect(failed).toContain(`run the steps that failed again: npm run ask -- redrive ${JOB}`);
+    expect(renderJobView(view({ status: 'cancelled' }), plain, hint)).not.toContain('redrive');
   });
 
   it('prints no escape sequence or control character from any field, colour on or off', () => {
@@ -128,6 +131,7 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['--quick', '--advisors', 'claude, llama', 'Rust', 'or', 'Go?'])).toEqual({ name: 'ask', question: 'Rust or Go?', quick: true, advisors: ['claude', 'llama'], json: false });
     expect(parseCommandLine(['list', '--limit', '5', '--cursor', 'abc', '--user', 'bob'])).toEqual({ name: 'list', limit: 5, cursor: 'abc', user: 'bob', json: false });
     expect(parseCommandLine(['attach', JOB.toUpperCase()])).toEqual({ name: 'attach', jobId: JOB, json: false });
+    expect(parseCommandLine(['redrive', JOB, '--json'])).toEqual({ name: 'redrive', jobId: JOB, json: true });
     expect(parseCommandLine(['show me the way'])).toMatchObject({ name: 'ask', question: 'show me the way' });
     expect(parseCommandLine(['-h'])).toEqual({ name: 'help' });
   });
@@ -137,6 +141,7 @@ describe('parseCommandLine', () => {
       [[], /ask a question/],
       [['show', 'me', 'the', 'way'], /show takes one job id/],
       [['show', 'me'], /"me" is not a job id.*quote it whole/],
+      [['redrive'], /redrive takes one job id: npm run ask -- redrive <job-id>/],
       [['list', '--quick'], /--quick is for asking a question, not list/],
       [['--limit', '5', 'Why?'], /--limit is for list, not ask/],
       [['list', '--limit', '0'], /--limit must be a whole number from 1 to 100/],

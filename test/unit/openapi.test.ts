@@ -280,6 +280,17 @@ describe('the documented answers', () => {
     await call('POST', `/jobs/${secondId}/cancel`, '/jobs/{id}/cancel', 'alice');
     await call('POST', `/jobs/${firstId}/cancel`, '/jobs/{id}/cancel', 'alice');
     await call('POST', `/jobs/${firstId}/cancel`, '/jobs/{id}/cancel', 'bob');
+    Object.assign(jobs.jobs.get(secondId)!, { status: 'failed', stage: 'done', reason: 'None of the advisors answered.' });
+    const redriven = await call('POST', `/jobs/${secondId}/redrive`, '/jobs/{id}/redrive', 'alice');
+    expect(redriven).toEqual({ status: 202, body: { jobId: secondId, status: 'queued' } });
+    expect(queue.sent.at(-1)).toBe(JSON.stringify({ jobId: secondId }));
+    await call('POST', `/jobs/${secondId}/redrive`, '/jobs/{id}/redrive', 'alice');
+    await call('POST', `/jobs/${firstId}/redrive`, '/jobs/{id}/redrive', 'bob');
+    expect((await call('POST', `/jobs/${firstId}/redrive`, '/jobs/{id}/redrive', 'alice')).body).toEqual({
+      error: { code: 'job_not_failed', message: 'only a failed job can be redriven; this one has succeeded' },
+    });
+    // Redrives are limited like questions (3 a minute here), in a bucket of their own.
+    await call('POST', `/jobs/${firstId}/redrive`, '/jobs/{id}/redrive', 'alice');
     const timeline = await call('GET', `/jobs/${firstId}/timeline`, '/jobs/{id}/timeline', 'alice');
     expect(timeline.body).toMatchObject({ jobId: firstId, summary: { status: 'succeeded' } });
     await call('GET', `/jobs/${firstId}/timeline`, '/jobs/{id}/timeline', 'bob');
@@ -306,6 +317,7 @@ describe('the documented answers', () => {
     expect([...statuses.get('/jobs/{id}')!].sort((a, b) => a - b)).toEqual([200, 404]);
     expect([...statuses.get('/jobs/{id}/cancel')!].sort((a, b) => a - b)).toEqual([202, 404, 409]);
     expect([...statuses.get('/jobs/{id}/timeline')!].sort((a, b) => a - b)).toEqual([200, 404]);
+    expect([...statuses.get('/jobs/{id}/redrive')!].sort((a, b) => a - b)).toEqual([202, 404, 409, 429]);
     expect([...statuses.get('/advisors')!].sort((a, b) => a - b)).toEqual([200, 405]);
   });
 });

@@ -262,6 +262,49 @@ describe('applyMessage', () => {
   });
 });
 
+describe('a redriven job', () => {
+  const FAILED_AT = 5;
+  const failedRun = [...HISTORY.slice(0, 4), transition(FAILED_AT, 'job.failed', 'done', [change('advise.llama', 'failed', 1)], 'failed', 'Only 1 of 3 advisors answered.')];
+  const redrive = transition(6, 'job.redriven', 'queued', [], 'queued');
+  const rerun = transition(7, 'job.started', 'advising', [change('advise.llama', 'running', 2)]);
+
+  it('reopens when a later transition says it runs again, and ends again at its new end', () => {
+    let s = applyMessages(createJobStream(JOB), [viewMsg(serverView(0)), ...failedRun.map(tr), done(FAILED_AT, 'failed', 'Only 1 of 3 advisors answered.')]);
+    expect(isComplete(s)).toBe(true);
+    s = applyMessages(s, [tr(redrive), tr(rerun)]);
+    expect(isComplete(s)).toBe(false);
+    expect(s.end).toBeUndefined();
+    expect(s.view).toMatchObject({ status: 'running', stage: 'advising', seq: 7 });
+    expect(s.view!.advisors.find((a) => a.id === 'llama')!.answer).toMatchObject({ status: 'running', attempt: 2 });
+    // A late job.done of the first end does not end it again.
+    s = applyMessage(s, done(FAILED_AT, 'failed', 'Only 1 of 3 advisors answered.'));
+    expect(isComplete(s)).toBe(false);
+    s = applyMessages(s, [tr(transition(8, 'job.succeeded', 'done', [change('advise.llama', 'succeeded', 2)], 'succeeded')), done(8, 'succeeded')]);
+    expect(isComplete(s)).toBe(true);
+    expect(s.view).toMatchObject({ status: 'succeeded', seq: 8 });
+  });
+
+  it('is not complete when a fresh subscriber gets the view of the redrive before the old end in the backlog', () => {
+    const queued = { ...serverView(0), status: 'queued' as const, stage: 'queued' as const, seq: 6 };
+    // However the backlog is framed, the newer view says the job runs again.
+    for (const split of [1, 3, FAILED_AT, FAILED_AT + 1]) {
+      const backlog = [...failedRun, redrive].map(tr);
+      let s = applyMessages(createJobStream(JOB), [viewMsg(queued), ...backlog.slice(0, split)]);
+      expect(isComplete(s), `after ${split} transitions`).toBe(false);
+      s = applyMessages(s, backlog.slice(split));
+      expect(isComplete(s)).toBe(false);
+      expect(s.view).toMatchObject({ status: 'queued', seq: 6 });
+    }
+  });
+
+  it('stays ended when a view at the end\'s own seq still says running (read as the end was committed)', () => {
+    const racing = { ...serverView(0), status: 'running' as const, stage: 'advising' as const, seq: FAILED_AT };
+    const s = applyMessages(createJobStream(JOB), [viewMsg(racing), ...failedRun.map(tr)]);
+    expect(isComplete(s)).toBe(true);
+    expect(s.view!.status).toBe('failed');
+  });
+});
+
 describe('streamed text', () => {
   it('joins deltas by offset and cuts resends after a reconnect at their offset: nothing lost or doubled', () => {
     const key = 'advise.claude#1';

@@ -35,6 +35,13 @@ const jobIdParameter: JsonSchema = {
 const AUTH_401: [string, string] = ['No token, or one that is expired, tampered with, for another audience or signed with `alg: none`.', 'Error'];
 const NOT_FOUND: [string, string] = ['No such job, or not yours: the same answer either way.', 'Error'];
 
+/** A 429 of a rate-limited route: `what` are the calls counted. */
+const rateLimited = (what: string): JsonSchema => ({
+  description: `Too many ${what} from you this minute (\`rate_limited\`).`,
+  headers: { 'Retry-After': { description: 'Seconds until you may try again.', schema: { type: 'integer' } } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
 /** What POST /chat accepts: the validator's own schema plus what its refinements check. */
 function chatRequestSchema(circle: Circle, limits: ChatLimits): JsonSchema {
   const derived = z.toJSONSchema(chatSchema(limits), { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
@@ -81,11 +88,7 @@ const OPERATIONS: Record<RouteKey, Operation> = {
       '404': ['`conversationId` is not one of your conversations.', 'Error'],
       '413': ['The body is larger than allowed.', 'Error'],
       '415': ['The body is not `application/json` (UTF-8).', 'Error'],
-      '429': {
-        description: 'Too many questions from you this minute (`rate_limited`).',
-        headers: { 'Retry-After': { description: 'Seconds until you may ask again.', schema: { type: 'integer' } } },
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      },
+      '429': rateLimited('questions'),
       '503': ['The job could not be stored or queued (`unavailable`); try again.', 'Error'],
     },
   },
@@ -127,6 +130,20 @@ const OPERATIONS: Record<RouteKey, Operation> = {
       '401': AUTH_401,
       '404': NOT_FOUND,
       '409': ['The job has already ended (`job_finished`); the message says how.', 'Error'],
+    },
+  },
+  'POST /jobs/{id}/redrive': {
+    operationId: 'redriveJob',
+    description:
+      'Runs a failed job again, as Step Functions redrives an execution: every step that succeeded is kept (its model is not called again), the steps that failed run again with their attempts counted on, and the job goes on from the stage it failed in. The job is `queued`, then `running`; its history goes on with a `job.redriven` transition. Limited like POST /chat.',
+    parameters: [jobIdParameter],
+    responses: {
+      '202': ['Queued to run again.', 'RedriveAccepted'],
+      '401': AUTH_401,
+      '404': NOT_FOUND,
+      '409': ['The job is not failed (`job_not_failed`); the message says how it stands. Nothing changed.', 'Error'],
+      '429': rateLimited('redrives'),
+      '503': ['The job could not be queued (`unavailable`); it stays failed, and can be redriven again.', 'Error'],
     },
   },
   'GET /jobs/{id}/timeline': {

@@ -169,6 +169,10 @@ export const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     ['jobId', 'status', 'conversationId'],
   ),
   CancelAccepted: object({ jobId: { type: 'string', format: 'uuid' }, status: { const: 'cancelling' } }, ['jobId', 'status']),
+  RedriveAccepted: object(
+    { jobId: { type: 'string', format: 'uuid' }, status: { const: 'queued', description: 'Queued to run again; watch it with GET /jobs/{id} or live.' } },
+    ['jobId', 'status'],
+  ),
   MemberSummary: object(
     { id: str(), name: str(), modelId: str('The Bedrock model id.'), title: str('The persona’s role, e.g. Strategist.') },
     ['id', 'name', 'modelId'],

@@ -54,7 +54,7 @@ export function createChat(deps: ChatRouteDeps): ApiMiddleware {
     const job = newJob(request, owner, deps.newJobId(), deps.now());
     addToLogContext({ jobId: job.jobId });
     await store(deps.jobs, job);
-    await enqueue(deps, job, ctx.state.requestId);
+    await enqueueJob(deps, job.jobId, ctx.state.requestId);
     ctx.status = 202;
     ctx.set('Location', `/jobs/${job.jobId}`);
     ctx.body = { jobId: job.jobId, status: 'queued', conversationId: job.conversationId };
@@ -80,17 +80,22 @@ async function store(jobs: JobStore, job: JobItem): Promise<void> {
 
 /**
  * A stored job that never reaches the queue would look queued forever, so a failed send
- * marks it failed with a readable reason before answering 503.
+ * marks it failed with a readable reason before answering 503. Shared with POST /jobs/{id}/redrive.
  */
-async function enqueue(deps: ChatRouteDeps, job: JobItem, requestId: string): Promise<void> {
-  const message: JobMessage = { jobId: job.jobId };
+export async function enqueueJob(
+  deps: Pick<ChatRouteDeps, 'queue' | 'jobs' | 'logger'>,
+  jobId: string,
+  requestId: string,
+  failedReason = ENQUEUE_FAILED_REASON,
+): Promise<void> {
+  const message: JobMessage = { jobId };
   try {
     await deps.queue.send(JSON.stringify(message));
   } catch (err) {
     try {
-      await deps.jobs.setStatus(job.jobId, 'failed', 'done', ENQUEUE_FAILED_REASON);
+      await deps.jobs.setStatus(jobId, 'failed', 'done', failedReason);
     } catch (markErr) {
-      deps.logger.error({ requestId, jobId: job.jobId, err: markErr }, 'could not mark an unqueued job failed');
+      deps.logger.error({ requestId, jobId, err: markErr }, 'could not mark an unqueued job failed');
     }
     throw new UnavailableError('the job could not be queued; please try again', { cause: err });
   }

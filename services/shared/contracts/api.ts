@@ -34,6 +34,12 @@ export interface CancelAccepted {
   status: 'cancelling';
 }
 
+/** POST /jobs/{id}/redrive answer (202): the failed job is queued to run its failed steps again. */
+export interface RedriveAccepted {
+  jobId: string;
+  status: 'queued';
+}
+
 /** A member of the circle as a caller may see it (no persona prompt). */
 export interface MemberSummary {
   id: string;

@@ -100,6 +100,11 @@ export interface StateItem {
   stalledRuns?: number;
   cancelRequested?: boolean;
   cancelReason?: string;
+  /**
+   * The version a redrive committed (POST /jobs/{id}/redrive). While it is still `version`, the
+   * snapshot is the failed run's and the next run starts the machine again from it.
+   */
+  redriveVersion?: number;
   expiresAt: number;
 }
 
@@ -147,7 +152,10 @@ export interface TransitionRecord {
   seq: number;
   /** Epoch ms of the commit. */
   at: number;
-  /** What happened, in domain words: job.started, step.started, step.succeeded, step.retrying, step.failed, job.succeeded, job.failed, job.cancelled. */
+  /**
+   * What happened, in domain words: job.started, step.started, step.succeeded, step.retrying, step.failed, job.succeeded, job.failed, job.cancelled;
+   * job.redriven when the owner redrove a failed job (status queued; its next run starts with job.started).
+   */
   event: string;
   status: JobStatus;
   stage: JobStage;

@@ -22,6 +22,7 @@ export const HTTP_ROUTES = [
   { method: 'GET', path: '/jobs', authenticated: true, summary: 'List your jobs, newest first' },
   { method: 'GET', path: '/jobs/{id}', authenticated: true, summary: 'The whole view of one of your jobs' },
   { method: 'POST', path: '/jobs/{id}/cancel', authenticated: true, summary: 'Cancel one of your jobs' },
+  { method: 'POST', path: '/jobs/{id}/redrive', authenticated: true, summary: 'Run the failed steps of one of your failed jobs again' },
   { method: 'GET', path: '/jobs/{id}/timeline', authenticated: true, summary: 'What happened when in one of your jobs' },
   { method: 'GET', path: '/advisors', authenticated: true, summary: 'Who is in the circle, and what POST /chat accepts' },
   { method: 'GET', path: '/healthz', authenticated: false, summary: 'Liveness probe' },

@@ -278,6 +278,18 @@ function applyTransitionMessage(state: JobStream, t: TransitionRecord): JobStrea
   return derive({ ...state, early, transitions, seq, end, texts, pieces });
 }
 
+/** The newest word on the job (the base view or a later transition) is unfinished, and newer than `seq`. */
+function reopenedAfter(state: JobStream, seq: number): boolean {
+  const last = state.transitions.at(-1);
+  const newest = last && (!state.base || last.seq > state.base.seq) ? last : state.base;
+  return newest !== undefined && newest.seq > seq && !isTerminal(newest.status);
+}
+
+function withoutEnd(state: JobStream): JobStream {
+  const { end: _end, ...rest } = state;
+  return rest;
+}
+
 function without<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
   if (!(key in record)) return record;
   const { [key]: _gone, ...rest } = record;
@@ -330,6 +342,8 @@ function splice(current: string, piece: Piece): string {
 
 /** Recomputes the current view from the base, the transitions after it and the end. */
 function derive(state: JobStream): JobStream {
+  // A redrive reopens an ended job: whatever says it is unfinished at a later seq supersedes the end.
+  if (state.end && reopenedAfter(state, state.end.seq)) state = withoutEnd(state);
   if (!state.base) return state;
   let view = state.base;
   for (const t of state.transitions) if (t.seq > view.seq) view = applyTransition(view, t);

@@ -31,6 +31,16 @@ export interface CommitRequest {
 /** What a cancel request did: flagged a job still running, or found it already finished. */
 export type CancelRequestResult = { kind: 'requested' } | { kind: 'finished'; status: JobStatus };
 
+/** A redrive to record: the moment and the job's expiry (the transition is kept as long as the job). */
+export interface RedriveRequest {
+  jobId: string;
+  at: number;
+  expiresAt: number;
+}
+
+/** What a redrive request did: queued the failed job again (committing `transition`), or found it not failed. */
+export type RedriveRequestResult = { kind: 'requested'; transition: TransitionRecord } | { kind: 'not-failed'; status: JobStatus };
+
 /** The State table (plus the Transitions history, written in the same transaction). */
 export interface SnapshotStore {
   /**
@@ -58,6 +68,13 @@ export interface SnapshotStore {
    * cancelled, or the job had already finished and its status is returned.
    */
   requestCancel(jobId: string, reason: string): Promise<CancelRequestResult>;
+  /**
+   * Redrives a failed job, only while it is failed: in one transaction the Jobs item becomes
+   * queued again, the State item's version moves on (fencing off anything still holding the
+   * failed run) and marks the redrive, and a `job.redriven` transition continues the history.
+   * Of two redrives, or a redrive and anything else that moves the version, one wins.
+   */
+  requestRedrive(request: RedriveRequest): Promise<RedriveRequestResult>;
   /** The cancel reasons of those of `jobIds` whose cancel was requested (one strongly consistent batch read). */
   cancelRequests(jobIds: readonly string[]): Promise<Map<string, string>>;
   /** Committed transitions with seq > afterSeq, in order. */

@@ -4,7 +4,7 @@
  * a heartbeat that found the lease lost. Behaviour is the inner store's, errors included.
  */
 import { FencedError } from '../../shared/errors.js';
-import type { Clock, CommitRequest, Lease, SnapshotStore } from '../../shared/ports/index.js';
+import type { Clock, CommitRequest, Lease, RedriveRequest, SnapshotStore } from '../../shared/ports/index.js';
 
 export interface CommitObserver {
   committed(request: CommitRequest, at: number, ms: number): void;
@@ -54,6 +54,10 @@ export class ObservedSnapshotStore implements SnapshotStore {
 
   requestCancel(jobId: string, reason: string) {
     return this.inner.requestCancel(jobId, reason);
+  }
+
+  requestRedrive(request: RedriveRequest) {
+    return this.inner.requestRedrive(request);
   }
 
   cancelRequests(jobIds: readonly string[]) {

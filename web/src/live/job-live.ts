@@ -138,6 +138,18 @@ export class JobLive {
     return this.refetch();
   }
 
+  /**
+   * Follows the job again after it was reopened (a redrive of a job that had ended): fetches
+   * the view, which says it is queued again, and resubscribes after the last seq.
+   */
+  reopen(): void {
+    if (this.stopped || this.state.connection === 'refused') return;
+    this.attempts = 0;
+    this.update({ connection: 'connecting' });
+    void this.refetch();
+    if (!this.socket) this.connect();
+  }
+
   private events() {
     return this.options.events ?? (typeof window === 'undefined' ? undefined : window);
   }

@@ -29,6 +29,15 @@ const statusRegion = () => screen.getByRole('status');
 
 afterEach(() => setViewportWidth(1280));
 
+/** The transitions of a job that failed at seq 5: claude answered, mistral and llama could not. */
+const failedRun = (reason: string) => [
+  started(),
+  transition(2, 'step.succeeded', 'advising', [change('advise.claude', 'succeeded')]),
+  transition(3, 'step.failed', 'advising', [change('advise.mistral', 'failed', 3)]),
+  transition(4, 'step.failed', 'advising', [change('advise.llama', 'failed', 3)]),
+  transition(5, 'job.failed', 'done', [], 'failed', reason),
+];
+
 describe('the job page, live', () => {
   it('streams each answer into its own busy panel and announces milestones, not tokens', async () => {
     const { socket } = await openJob(jobView());
@@ -113,6 +122,63 @@ describe('the job page, live', () => {
     const { user } = await openJob(jobView(), { api });
     await user.click(await screen.findByRole('button', { name: 'Cancel job' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('The job already succeeded.');
+  });
+
+  it('tries a failed job again: only the failed steps run, and the page follows it live again', async () => {
+    const reason = 'Only 1 of 3 advisors answered (quorum is 2): mistral failed with InternalServerException; llama failed with InternalServerException';
+    const failedStep = { status: 'failed' as const, attempt: 3, error: { error: 'InternalServerException', cause: 'The model is down' } };
+    const answered = { status: 'succeeded' as const, attempt: 1, text: 'Keep the monolith.' };
+    const failed = jobView({
+      status: 'failed',
+      stage: 'done',
+      seq: 5,
+      reason,
+      advisors: jobView().advisors.map((a) => (a.id === 'claude' ? { ...a, answer: answered } : { ...a, answer: failedStep, review: { status: 'skipped', attempt: 0 } })),
+    });
+    let current = failed;
+    const api = apiServing(() => current);
+    api.on('POST', `/jobs/${JOB_ID}/redrive`, () => {
+      // The redrive is committed as seq 6: the job is queued again, the failed steps pending.
+      current = jobView({ ...failed, status: 'queued', stage: 'queued', seq: 6, reason: undefined, advisors: failed.advisors.map((a) => (a.id === 'claude' ? a : { ...a, answer: { status: 'pending', attempt: 3 }, review: { status: 'pending', attempt: 0 } })) });
+      return { status: 202, body: { jobId: JOB_ID, status: 'queued' } };
+    });
+    const { socket, sockets, user } = await openJob(failed, { api });
+    act(() => socket.push(viewMessage(failed), ...failedRun(reason), done(5, 'failed', reason)));
+    await waitFor(() => expect(socket.closedByClient).toBe(true));
+    expect(await screen.findByText(`The job failed. ${reason}`)).toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Try again' }));
+    expect(api.requests.filter((r) => r.method === 'POST' && r.path === `/jobs/${JOB_ID}/redrive`)).toHaveLength(1);
+    expect(await screen.findByText('Trying again: only the steps that failed run again.')).toBeInTheDocument();
+    // It subscribes again after what it has seen, and the job comes back to running.
+    await waitFor(() => expect(sockets.all).toHaveLength(2));
+    const again = sockets.last();
+    act(() => again.open());
+    expect(again.sent).toEqual([{ action: 'subscribe', jobId: JOB_ID, afterSeq: 5 }]);
+    act(() =>
+      again.push(
+        transition(6, 'job.redriven', 'queued', [], 'queued'),
+        transition(7, 'job.started', 'advising', [change('advise.mistral', 'running', 4), change('advise.llama', 'running', 4)]),
+        delta('advise.mistral', 0, 'Rewrite billing first', 4),
+      ),
+    );
+    await waitFor(() => expect(screen.getByText('The advisors are answering.')).toBeInTheDocument());
+    expect(screen.queryByRole('button', { name: 'Try again' })).not.toBeInTheDocument();
+    expect(screen.getByRole('button', { name: 'Cancel job' })).toBeInTheDocument();
+    expect(within(card('Claude')).getByText('Answered')).toBeInTheDocument();
+    expect(await screen.findByText('Rewrite billing first')).toBeInTheDocument();
+    expect(again.closedByClient).toBe(false);
+  });
+
+  it('says why a job cannot be tried again, and leaves it as it was', async () => {
+    const failed = jobView({ status: 'failed', stage: 'done', seq: 5, reason: 'None of the 3 advisors answered.' });
+    const api = apiServing(() => failed);
+    api.on('POST', `/jobs/${JOB_ID}/redrive`, { status: 409, body: { error: { code: 'job_not_failed', message: 'only a failed job can be redriven; this one is already queued to run again' } } });
+    const { socket, user } = await openJob(failed, { api });
+    act(() => socket.push(viewMessage(failed), ...failedRun(failed.reason!), done(5, 'failed', failed.reason)));
+    await user.click(await screen.findByRole('button', { name: 'Try again' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('only a failed job can be redriven; this one is already queued to run again');
+    expect(screen.getByText(`The job failed. ${failed.reason}`)).toBeInTheDocument();
   });
 
   it('shows it is reconnecting with the time of the last event, then resumes with no lost or doubled text', async () => {

@@ -204,31 +204,36 @@ function Thread({ view }: { view: JobView }) {
 
 function JobActions({ view, live, advice, streamText }: { view: JobView; live: JobLive; advice?: string; streamText: (stepId: string) => string | undefined }) {
   const { api } = useServices();
-  const [message, setMessage] = useState<string>();
-  const [cancelling, setCancelling] = useState(false);
+  /** What the last action said; `alert` for a failure, which screen readers announce at once. */
+  const [message, setMessage] = useState<{ text: string; alert?: boolean }>();
+  const [busy, setBusy] = useState<'cancel' | 'redrive'>();
   const finished = isTerminal(view.status);
   const hasAdvice = !!(view.synthesis?.recommendation || view.synthesis?.text || advice);
 
-  const cancel = async () => {
-    setCancelling(true);
+  /** Calls the API for `action`; afterwards the page follows the job's own word on how it stands. */
+  const act = async (action: 'cancel' | 'redrive', call: () => Promise<unknown>, said: string, then: () => void) => {
+    setBusy(action);
     setMessage(undefined);
     try {
-      await api.cancel(view.jobId);
-      setMessage('Cancel requested; the circle is stopping.');
+      await call();
+      setMessage({ text: said });
     } catch (err) {
-      setMessage(readableError(err));
+      setMessage({ text: readableError(err), alert: true });
     } finally {
-      setCancelling(false);
-      void live.refresh();
+      setBusy(undefined);
+      then();
     }
   };
+  const cancel = () => act('cancel', () => api.cancel(view.jobId), 'Cancel requested; the circle is stopping.', () => void live.refresh());
+  // A redrive reopens the job: the page follows it live again (a refused one just shows the job as it is).
+  const redrive = () => act('redrive', () => api.redrive(view.jobId), 'Trying again: only the steps that failed run again.', () => live.reopen());
 
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(adviceText(view, streamText));
-      setMessage('Advice copied to the clipboard.');
+      setMessage({ text: 'Advice copied to the clipboard.' });
     } catch {
-      setMessage('Could not copy: the browser did not allow it. Select the advice and copy it by hand.');
+      setMessage({ text: 'Could not copy: the browser did not allow it. Select the advice and copy it by hand.', alert: true });
     }
   };
 
@@ -247,8 +252,13 @@ function JobActions({ view, live, advice, streamText }: { view: JobView; live: J
   return (
     <div className={styles.actions}>
       {!finished && (
-        <button type="button" onClick={() => void cancel()} disabled={cancelling}>
-          {cancelling ? 'Cancelling…' : 'Cancel job'}
+        <button type="button" onClick={() => void cancel()} disabled={busy === 'cancel'}>
+          {busy === 'cancel' ? 'Cancelling…' : 'Cancel job'}
+        </button>
+      )}
+      {view.status === 'failed' && (
+        <button type="button" onClick={() => void redrive()} disabled={busy === 'redrive'} aria-describedby="redrive-help">
+          {busy === 'redrive' ? 'Trying again…' : 'Try again'}
         </button>
       )}
       {hasAdvice && (
@@ -261,9 +271,14 @@ function JobActions({ view, live, advice, streamText }: { view: JobView; live: J
           Export Markdown
         </button>
       )}
+      {view.status === 'failed' && (
+        <p id="redrive-help" className={styles.actionMessage}>
+          Try again runs only the steps that failed; every answer already given is kept.
+        </p>
+      )}
       {message && (
-        <p className={styles.actionMessage} role={message.startsWith('Advice copied') || message.startsWith('Cancel requested') ? undefined : 'alert'}>
-          {message}
+        <p className={styles.actionMessage} role={message.alert ? 'alert' : undefined}>
+          {message.text}
         </p>
       )}
     </div>

@@ -8,9 +8,12 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { JobItem, StateItem, TransitionRecord } from '../../contracts/job.js';
 import { TERMINAL_STATUSES, isTerminal } from '../../contracts/job.js';
-import type { AcquireResult, CancelRequestResult, CommitRequest, Lease, SnapshotStore } from '../../ports/snapshot-store.js';
+import type { AcquireResult, CancelRequestResult, CommitRequest, Lease, RedriveRequest, RedriveRequestResult, SnapshotStore } from '../../ports/snapshot-store.js';
 import { CancelRequestedError, FencedError } from '../../errors.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
+
+/** A redrive that lost a race against another write to the State item reads and tries again this often. */
+const REDRIVE_TRIES = 3;
 
 /** BatchGetItem reads at most this many keys per request. */
 const BATCH_GET_MAX_KEYS = 100;
@@ -234,6 +237,55 @@ export class DynamoSnapshotStore implements SnapshotStore {
       const job = out.Item as JobItem | undefined;
       if (job && isTerminal(job.status)) return { kind: 'finished', status: job.status };
       throw err;
+    }
+  }
+
+  async requestRedrive({ jobId, at, expiresAt }: RedriveRequest): Promise<RedriveRequestResult> {
+    for (let tries = 1; ; tries++) {
+      const state = await this.get(jobId);
+      if (!state) throw new Error(`job ${jobId} has no state item`);
+      const transition: TransitionRecord = { jobId, seq: state.version + 1, at, event: 'job.redriven', status: 'queued', stage: 'queued', changes: [], expiresAt };
+      try {
+        await this.doc.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tables.jobs,
+                  Key: { jobId },
+                  UpdateExpression: 'SET #s = :queued, #g = :queued, updatedAt = :u REMOVE reason',
+                  ConditionExpression: '#s = :failed',
+                  ExpressionAttributeNames: { '#s': 'status', '#g': 'stage' },
+                  ExpressionAttributeValues: { ':queued': 'queued', ':failed': 'failed', ':u': new Date(at).toISOString() },
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tables.state,
+                  Key: { jobId },
+                  // A cancel flag left by the run that failed must not stop the redriven one.
+                  UpdateExpression: 'SET version = :next, redriveVersion = :next REMOVE cancelRequested, cancelReason',
+                  ConditionExpression: 'version = :v',
+                  ExpressionAttributeValues: { ':v': state.version, ':next': transition.seq },
+                },
+              },
+              { Put: { TableName: this.tables.transitions, Item: transition, ConditionExpression: 'attribute_not_exists(seq)' } },
+            ],
+          }),
+        );
+        return { kind: 'requested', transition };
+      } catch (err) {
+        const failed = failedTransactionItems(err);
+        if (!failed?.length) throw err;
+        if (failed.includes(0)) {
+          const out = await this.doc.send(new GetCommand({ TableName: this.tables.jobs, Key: { jobId }, ConsistentRead: true }));
+          const job = out.Item as JobItem | undefined;
+          if (!job) throw err;
+          if (job.status !== 'failed') return { kind: 'not-failed', status: job.status };
+        }
+        // Still failed, but the State item moved between our read and write: read it again.
+        if (tries >= REDRIVE_TRIES) throw err;
+      }
     }
   }
 
