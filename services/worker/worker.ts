@@ -64,6 +64,8 @@ export class Worker {
   private loop?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
   private slotFreed: () => void = () => {};
+  /** Slots taken: a message holds one from its receipt until it is settled, run or not. */
+  private reserved = 0;
   private readonly cancels: CancelWatch;
 
   constructor(
@@ -106,7 +108,7 @@ export class Worker {
   private async pollLoop(): Promise<void> {
     const signal = this.polling.signal;
     while (!signal.aborted) {
-      const free = this.settings.concurrency - this.runs.size;
+      const free = this.settings.concurrency - this.reserved;
       if (free <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
@@ -125,10 +127,18 @@ export class Worker {
           this.track(this.deps.queue.changeVisibility(message.receiptHandle, 0));
           continue;
         }
+        // The slot is taken now, not once the job is leased: reads and the lease take time,
+        // and the next receive must not count this message's slot as free meanwhile.
+        this.reserved++;
         // Each message in its own log scope: the run it starts adds the job id and trace id to its lines.
-        this.track(withLogContext({}, () => this.handle(message)));
+        this.track(withLogContext({}, () => this.handle(message)).finally(() => this.freeSlot()));
       }
     }
+  }
+
+  private freeSlot(): void {
+    this.reserved--;
+    this.slotFreed();
   }
 
   private track<T>(task: Promise<T>): void {
@@ -217,7 +227,6 @@ export class Worker {
       await this.settle(job.jobId, lease, message, outcome);
     } finally {
       this.runs.delete(job.jobId);
-      this.slotFreed();
     }
   }
 
