@@ -6,7 +6,7 @@
  *
  * Environment: COT_BENCH_JOBS (concurrent jobs, default 50), COT_BENCH_ROUNDS (rounds of the
  * concurrent runs, default 2), COT_BENCH_CURVE (the scaling curve's loads, default
- * 1,10,20,50,100), COT_BENCH_DYNAMO (DynamoDB Local modes, default disk,memory: everything runs
+ * 1,10,20,50,100), COT_BENCH_DYNAMO (DynamoDB Local modes, default memory,disk: everything runs
  * on the first, the curve again on the others), COT_BENCH_VERBOSE=1 (relay every service log line).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,13 +63,19 @@ async function main(): Promise<void> {
     await bench.stop();
   }
   // The curve again with DynamoDB Local otherwise: what its storage costs that DynamoDB in AWS would not.
-  const otherCurves: { mode: DynamoMode; curve: CurvePoint[] }[] = [];
+  const otherCurves: { mode: DynamoMode; curve: CurvePoint[]; error?: string }[] = [];
   for (const mode of otherModes) {
     const other = await startStack(mode);
+    const curve: CurvePoint[] = [];
     try {
       log('warming up (8 jobs)');
       await runConcurrent(other, benchQuestions(8));
-      otherCurves.push({ mode, curve: await scalingCurve(other) });
+      await scalingCurve(other, curve);
+      otherCurves.push({ mode, curve });
+    } catch (err) {
+      // A load this mode cannot finish in time is a finding, not a reason to lose the rest.
+      log(`the curve with DynamoDB Local ${dynamoLabel(mode)} stopped: ${(err as Error).message}`);
+      otherCurves.push({ mode, curve, error: (err as Error).message });
     } finally {
       log('stopping the stack');
       await other.stop();
@@ -83,8 +89,9 @@ async function main(): Promise<void> {
     `\nsimulated advisors: first token ${b.firstTokenDelayMs} ms, ${b.tokenDelayMs} ms per token; ${settings.workers} workers × concurrency ${settings.workerConcurrency}; ${os.availableParallelism()} cores\n\n`,
   );
   process.stdout.write(`DynamoDB Local ${dynamoLabel(firstMode)}:\n${formatRows(rows)}\n\n`);
-  for (const { mode, curve } of otherCurves) {
-    process.stdout.write(`the scaling curve again, DynamoDB Local ${dynamoLabel(mode)}:\n${formatRows(curveRows(curve, settings.workers))}\n\n`);
+  for (const { mode, curve, error } of otherCurves) {
+    const stopped = error ? `stopped: ${error}\n` : '';
+    process.stdout.write(`the scaling curve again, DynamoDB Local ${dynamoLabel(mode)}:\n${formatRows(curveRows(curve, settings.workers))}\n${stopped}\n`);
   }
   if (results.problems.length || atShutdown.length) {
     process.stdout.write(`service warnings/errors: ${results.problems.length} while measuring, ${atShutdown.length} while stopping (see latest.json)\n`);
@@ -96,7 +103,7 @@ async function main(): Promise<void> {
     settings,
     dynamoModes,
     figures,
-    otherCurves: otherCurves.map(({ mode, curve }) => ({ mode, curve: curveFigures(curve) })),
+    otherCurves: otherCurves.map(({ mode, curve, error }) => ({ mode, error, curve: curveFigures(curve) })),
     rows,
     problems: { measuring: results.problems.slice(0, 50), stopping: atShutdown.slice(0, 50) },
   });
@@ -152,8 +159,7 @@ async function measure(bench: BenchStack): Promise<BenchResults> {
 }
 
 /** 1, 10, 20, 50, 100 … jobs at once (no WebSocket clients), one load after the other. */
-async function scalingCurve(bench: BenchStack): Promise<CurvePoint[]> {
-  const curve: CurvePoint[] = [];
+async function scalingCurve(bench: BenchStack, curve: CurvePoint[] = []): Promise<CurvePoint[]> {
   for (const jobs of settings.curve) {
     log(`scaling curve: ${jobs} jobs at once`);
     curve.push({ jobs, run: await runConcurrent(bench, benchQuestions(jobs)) });
@@ -179,7 +185,7 @@ function intList(value: string | undefined, fallback: number[]): number[] {
 
 function modeList(value: string | undefined): DynamoMode[] {
   const list = (value ?? '').split(',').filter((m): m is DynamoMode => m === 'disk' || m === 'memory');
-  return list.length ? list : ['disk', 'memory'];
+  return list.length ? list : ['memory', 'disk'];
 }
 
 const dynamoLabel = (mode: DynamoMode): string => (mode === 'disk' ? 'on disk (-dbPath, as npm start)' : 'in memory (-inMemory)');
