@@ -16,7 +16,7 @@ import type { JobStore } from '../shared/ports/job-store.js';
 import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
-import { JobRun, type RunOutcome } from './job-run.js';
+import { JobRun, firstCommitOf, type RunOutcome } from './job-run.js';
 import type { JobEvents } from './job-events.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
@@ -173,7 +173,9 @@ export class Worker {
       return;
     }
     const now = this.deps.clock.now();
-    const acquired = await this.deps.snapshots.acquire(jobId, this.deps.workerId, this.settings.leaseMs, now);
+    // A job nobody has started is leased and its first transition committed in one write.
+    const first = firstCommitOf(job, () => this.inputOf(job), now);
+    const acquired = await this.deps.snapshots.acquire(jobId, this.deps.workerId, this.settings.leaseMs, now, first);
     if (acquired.kind === 'missing') {
       logger.warn({ jobId }, 'job has no state item; dropping the message');
       await queue.delete(message.receiptHandle);

@@ -166,6 +166,8 @@ export class WorkerTelemetry {
     const run: ActiveRun = { job, epoch: lease.epoch, startedAt, span, recorder, ...(stage ? { stage: { name: stage, since: startedAt } } : {}) };
     this.active.set(job.jobId, run);
     if (resumed) this.count(METRIC.resumes, { jobId: job.jobId });
+    // The first transition was committed with the lease, just before the run began.
+    if (lease.first) this.committed(lease.first.request, lease.first.request.transition.at, lease.first.ms ?? 0);
     return run;
   }
 
