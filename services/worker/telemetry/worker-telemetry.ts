@@ -145,7 +145,8 @@ export class WorkerTelemetry {
 
   private begin({ job, lease, message }: RunContext, span: Span): ActiveRun {
     const { clock } = this.deps;
-    const startedAt = clock.now();
+    // A run whose lease came with its first commit began before that commit.
+    const startedAt = Math.min(clock.now(), lease.first?.request.transition.at ?? Infinity);
     const resumed = lease.state.version > 0;
     span.annotate({ jobId: job.jobId, user: userHash(job.owner), run: lease.epoch, resumed });
     const recorder = new RunRecorder(
