@@ -5,6 +5,9 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ENDPOINT_ENV, resourceNames } from '../../services/local/aws-standins.js';
 import type { TableNames } from '../../services/local/bootstrap.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal, type DynamoDbLocal } from '../../services/local/dynamodb-local.js';
@@ -13,6 +16,11 @@ import { startLocalStack, type LocalStack } from '../../services/local/stack.js'
 import type { StandinConfig } from '../../services/local/bedrock/standin.types.js';
 import { startDynamoCounter, type DynamoCounter } from './dynamo-counter.js';
 import { startTimedBedrock, type TimedBedrock } from './timed-bedrock.js';
+import { startPushProbe, type PushProbe } from './push-probe.js';
+import { ENV } from '../../services/shared/contracts/names.js';
+
+/** Where DynamoDB Local keeps its tables: on disk (its default, and `npm start`'s) or in memory. */
+export type DynamoMode = 'disk' | 'memory';
 
 export interface BenchStackOptions {
   workers: number;
@@ -29,12 +37,16 @@ export interface BenchStackOptions {
   verbose: boolean;
   /** Also build (when stale) and serve the web app, as `npm start` does. */
   web?: boolean;
+  /** DynamoDB Local on disk (a fresh temporary directory) or in memory; default memory. */
+  dynamo?: DynamoMode;
 }
 
 export interface BenchStack {
   stack: LocalStack;
   bedrock: TimedBedrock;
   dynamo: DynamoCounter;
+  /** Times posts to the WebSocket gateway's management endpoint. */
+  push: PushProbe;
   /** Reads DynamoDB Local directly, past the counter, so the bench's own reads are not counted. */
   direct: DynamoDBDocumentClient;
   tables: TableNames;
@@ -42,7 +54,7 @@ export interface BenchStack {
   token: string;
   /** Service log lines at warn level or above, for the report. */
   problems: string[];
-  /** PIDs by role: the bench itself (it hosts the Bedrock stand-in, fauxqs, the gateway and the clients), api, workers, dynamodb. */
+  /** PIDs by part: `stand-ins` is the bench process itself (it hosts the Bedrock stand-in, fauxqs, the gateway, the proxies and the clients), api, worker-1…, dynamodb. */
   pids(): Record<string, number[]>;
   stop(): Promise<void>;
 }
@@ -57,12 +69,17 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   };
   const problems: string[] = [];
   try {
-    const ddb: DynamoDbLocal = await startDynamoDbLocal({ inMemory: true });
+    const onDisk = opts.dynamo === 'disk';
+    const dbPath = onDisk ? mkdtempSync(join(tmpdir(), 'cot-bench-ddb-')) : undefined;
+    if (dbPath) cleanups.push(async () => rmSync(dbPath, { recursive: true, force: true }));
+    const ddb: DynamoDbLocal = await startDynamoDbLocal(dbPath ? { inMemory: false, dbPath } : { inMemory: true });
     cleanups.push(() => ddb.stop());
     const dynamo = await startDynamoCounter(ddb.endpoint, tables.state);
     cleanups.push(() => dynamo.close());
     const bedrock = await startTimedBedrock(opts.bedrock);
     cleanups.push(() => bedrock.close());
+    const push = await startPushProbe();
+    cleanups.push(() => push.close());
     const direct = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: ddb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS }));
     cleanups.push(async () => direct.destroy());
 
@@ -75,9 +92,13 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       env: {
         COT_WORKER_CONCURRENCY: String(opts.workerConcurrency),
         COT_RATE_LIMIT_PER_MINUTE: String(opts.rateLimitPerMinute),
+        // Every client is the bench user: its reads and WebSocket connections are not limited either.
+        [ENV.readRateLimitPerMinute]: String(opts.rateLimitPerMinute),
+        [ENV.wsMaxConnectionsPerUser]: String(opts.rateLimitPerMinute),
         // Jobs still running when the bench ends are handed over quickly, not waited for.
         COT_SHUTDOWN_GRACE_SECONDS: '5',
         COT_LOG_LEVEL: 'info',
+        [ENV.wsManagementEndpoint]: push.url,
       },
       log: (line) => opts.log(`stack: ${line}`),
       onProcessLine: (id, line) => {
@@ -86,12 +107,14 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       },
     });
     cleanups.push(() => stack.stop());
+    push.target(stack.managementEndpoint);
     const token = await getAccessToken({ issuer: stack.oidc.issuer, audience: stack.oidc.audience, user: opts.user });
     const pids = (): Record<string, number[]> => {
       const p = stack.pids();
-      return { bench: [process.pid], api: [p.api], workers: p.workers, dynamodb: [ddb.pid] };
+      const workers = Object.fromEntries(p.workers.map((pid, i) => [`worker-${i + 1}`, [pid]]));
+      return { 'stand-ins': [process.pid], api: [p.api], ...workers, dynamodb: [ddb.pid] };
     };
-    return { stack, bedrock, dynamo, direct, tables, token, problems, pids, stop };
+    return { stack, bedrock, dynamo, push, direct, tables, token, problems, pids, stop };
   } catch (err) {
     await stop();
     throw err;

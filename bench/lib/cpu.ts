@@ -18,6 +18,8 @@ export interface CpuSample {
 export interface CpuUse {
   /** Cores' worth of CPU used by each process on average (1 = one core fully busy). */
   coresByProcess: Record<string, number>;
+  /** CPU seconds used by each process between the samples. */
+  secondsByProcess: Record<string, number>;
   /** Share of all cores that were busy, whoever used them (others share this machine). */
   machineBusy?: number;
   cores: number;
@@ -34,12 +36,16 @@ export function sampleCpu(pids: Record<string, readonly number[]>): CpuSample {
 export function cpuBetween(before: CpuSample, after: CpuSample, cores: number): CpuUse {
   const wallS = Math.max(0.001, (after.at - before.at) / 1000);
   const coresByProcess: Record<string, number> = {};
-  for (const [name, s] of Object.entries(after.byProcess)) coresByProcess[name] = (s - (before.byProcess[name] ?? 0)) / wallS;
+  const secondsByProcess: Record<string, number> = {};
+  for (const [name, s] of Object.entries(after.byProcess)) {
+    secondsByProcess[name] = s - (before.byProcess[name] ?? 0);
+    coresByProcess[name] = secondsByProcess[name] / wallS;
+  }
   const machineBusy =
     before.machine && after.machine && after.machine.total > before.machine.total
       ? (after.machine.busy - before.machine.busy) / (after.machine.total - before.machine.total)
       : undefined;
-  return { coresByProcess, machineBusy, cores };
+  return { coresByProcess, secondsByProcess, machineBusy, cores };
 }
 
 function processSeconds(pid: number): number {

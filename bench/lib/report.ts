@@ -5,7 +5,7 @@
 import { requestTotal, writeTotals, type Tally } from './dynamo-counter.js';
 import type { OverheadParts } from './critical-path.js';
 import type { RunFigures } from './scenarios.js';
-import { max, mean, summarise, type Summary } from './stats.js';
+import { max, mean, quantile, summarise, type Summary } from './stats.js';
 import type { StandinConfig } from '../../services/local/bedrock/standin.types.js';
 import type { BadDayFigures } from './bad-day.js';
 
@@ -20,6 +20,14 @@ export interface BenchSettings {
   burst: { total: number; concurrency: number };
   /** Share of model calls that misbehave in the bad-day run (0: no such run). */
   badDayRate: number;
+  /** Concurrent jobs at each point of the scaling curve. */
+  curve: number[];
+}
+
+/** One point of the scaling curve: `jobs` submitted at once. */
+export interface CurvePoint {
+  jobs: number;
+  run: RunFigures;
 }
 
 export interface BenchResults {
@@ -37,6 +45,8 @@ export interface BenchResults {
   finalSnapshots: number[];
   /** The bad-day run, when it ran. */
   badDay?: BadDayFigures;
+  /** The scaling curve, in order of load. */
+  curve: CurvePoint[];
   problems: string[];
 }
 
@@ -91,6 +101,7 @@ export function buildReport(r: BenchResults): { figures: Record<string, unknown>
   ];
   rows.push(...pushRows(r, concurrent, pushed, push));
   if (r.badDay) rows.push(...badDayRows(r.badDay));
+  rows.push(...curveRows(r.curve, r.settings.workers));
 
   const figures = {
     alone,
@@ -99,6 +110,7 @@ export function buildReport(r: BenchResults): { figures: Record<string, unknown>
     snapshots,
     postChat: { burst: { ...post, failures: r.burst.failures.length, firstFailures: r.burst.failures.slice(0, 5) }, oneAtATime: postAlone },
     push: r.pushed.length ? { ...push, withPush: pushed, latencyRatioP50: latencyRatio(pushed, concurrent) } : { available: false, note: r.pushNote },
+    curve: curveFigures(r.curve),
     cpu: { alone: r.alone.cpu, concurrent: r.concurrent.map((x) => x.cpu), pushed: r.pushed.map((x) => x.cpu) },
     badDay: r.badDay,
     benchLoopDelayP99Ms: {
@@ -125,6 +137,11 @@ function pushRows(r: BenchResults, plain: JobSummary, pushed: JobSummary, push: 
       value: `p50 ${fmt(push.delay.p50, 1)} ms, p99 ${fmt(push.delay.p99, 1)} ms (${fmt(push.coverage * 100)}% of chunks reached their clients)`,
       goal: 'p99 < 100 ms',
       met: push.delay.p99 === undefined ? undefined : push.delay.p99 < 100,
+    },
+    {
+      figure: '  of which stand-in → gateway (worker)',
+      value: `p50 ${fmt(push.toGateway.p50, 1)} ms, p99 ${fmt(push.toGateway.p99, 1)} ms; the gateway → client is the rest`,
+      goal: '',
     },
     {
       figure: `push: pushed per job (${r.settings.subscribersPerJob} clients)`,
@@ -279,6 +296,8 @@ function writesRow(figure: string, w: PerJob): Row {
 interface PushSummary {
   clients: number;
   delay: Summary;
+  /** The same, to the gateway's management endpoint (the worker's part). */
+  toGateway: Summary;
   /** Share of streamed chunks that reached a subscribed client as a step.delta. */
   coverage: number;
   framesPerJob: number;
@@ -294,6 +313,7 @@ function pushSummary(runs: readonly RunFigures[]): PushSummary {
   return {
     clients: max(pushes.map((p) => p.clients)) ?? 0,
     delay: summarise(pushes.flatMap((p) => p.delaysMs)),
+    toGateway: summarise(pushes.flatMap((p) => p.toGatewayMs)),
     coverage: sum((p) => p.delaysMs.length) / (sum((p) => p.chunksEmitted) || 1),
     framesPerJob: sum((p) => p.frames) / jobs,
     deltaFramesPerJob: sum((p) => p.deltaFrames) / jobs,
@@ -328,4 +348,54 @@ function formatTable(header: readonly string[], rows: readonly (readonly string[
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** A point of the curve as data: latency ÷ critical path (p50, p90), jobs per minute, CPU seconds per job by part. */
+export interface CurveFigure {
+  jobs: number;
+  failed: number;
+  ratioP50?: number;
+  ratioP90?: number;
+  jobsPerMinute: number;
+  cpuSecondsPerJob: number;
+  cpuSecondsPerJobByProcess: Record<string, number>;
+  machineBusy?: number;
+}
+
+export function curveFigures(curve: readonly CurvePoint[]): CurveFigure[] {
+  return curve.map(({ jobs, run }) => {
+    const ok = run.jobs.filter((j) => j.status === 'succeeded' && j.overhead !== undefined);
+    const ratios = ok.map((j) => 1 + (j.overhead as number));
+    const byProcess = Object.fromEntries(Object.entries(run.cpu.secondsByProcess).map(([name, s]) => [name, s / jobs]));
+    return {
+      jobs,
+      failed: run.jobs.length - ok.length,
+      ratioP50: quantile(ratios, 0.5),
+      ratioP90: quantile(ratios, 0.9),
+      jobsPerMinute: jobs / (run.wallMs / 60_000),
+      cpuSecondsPerJob: Object.values(byProcess).reduce((a, b) => a + b, 0),
+      cpuSecondsPerJobByProcess: byProcess,
+      machineBusy: run.cpu.machineBusy,
+    };
+  });
+}
+
+/** One row per point of the scaling curve. */
+export function curveRows(curve: readonly CurvePoint[], workers: number, label = ''): Row[] {
+  const goals: Record<number, number> = { 1: 1.02, 20: 1.15, 50: 1.25 };
+  return curveFigures(curve).map((p) => {
+    const goal = goals[p.jobs];
+    const parts = Object.entries(p.cpuSecondsPerJobByProcess)
+      .map(([name, s]) => `${name} ${fmt(s, 3)}`)
+      .join(', ');
+    return {
+      figure: `curve${label}: ${p.jobs} at once on ${workers} workers`,
+      value:
+        `latency ÷ critical path p50 ${fmt(p.ratioP50, 3)}, p90 ${fmt(p.ratioP90, 3)}; ${fmt(p.jobsPerMinute, 1)} jobs/min; ` +
+        `CPU ${fmt(p.cpuSecondsPerJob, 3)} s/job (${parts}); machine ${p.machineBusy === undefined ? '–' : `${Math.round(p.machineBusy * 100)}%`} busy` +
+        (p.failed ? `; ${p.failed} not succeeded` : ''),
+      goal: goal ? `p50 ≤ ${goal}` : '',
+      met: goal === undefined || p.ratioP50 === undefined ? undefined : p.ratioP50 <= goal && p.failed === 0,
+    };
+  });
 }

@@ -35,6 +35,8 @@ export interface PushFigures {
   clients: number;
   /** One per streamed chunk received by one client. */
   delaysMs: number[];
+  /** One per streamed chunk posted to one client's connection: stand-in wrote it → the post reached the gateway. */
+  toGatewayMs: number[];
   frames: number;
   bytes: number;
   deltaFrames: number;
@@ -181,7 +183,7 @@ async function jobFigure(bench: BenchStack, submitted: Submitted, status: JobSta
 }
 
 function pushFigures(bench: BenchStack, clients: readonly Subscriber[]): PushFigures {
-  const figures: PushFigures = { clients: clients.length, delaysMs: [], frames: 0, bytes: 0, deltaFrames: 0, chunksEmitted: 0, problems: [] };
+  const figures: PushFigures = { clients: clients.length, delaysMs: [], toGatewayMs: [], frames: 0, bytes: 0, deltaFrames: 0, chunksEmitted: 0, problems: [] };
   for (const { figures: f } of clients) {
     figures.frames += f.frames;
     figures.bytes += f.bytes;
@@ -192,6 +194,11 @@ function pushFigures(bench: BenchStack, clients: readonly Subscriber[]): PushFig
     const calls = bench.bedrock.callsOf(f.jobId);
     figures.delaysMs.push(...tokenDelays(calls, f.deltas));
     figures.chunksEmitted += calls.reduce((n, c) => n + c.emissions.length, 0);
+  }
+  // The same chunks as they reached the gateway, per connection (each job has several).
+  for (const jobId of new Set(clients.flatMap((c) => (c.figures.jobId ? [c.figures.jobId] : [])))) {
+    const calls = bench.bedrock.callsOf(jobId);
+    for (const posted of bench.push.deltasOf(jobId).values()) figures.toGatewayMs.push(...tokenDelays(calls, posted));
   }
   return figures;
 }

@@ -18,7 +18,7 @@ import type { AdvisoryContext, AdvisoryInput, Spent, StepInput, StepOutput, Wait
 import { ADVISORY_MACHINE_VERSION } from '../../machines/advisory.types.js';
 import { createAdvisoryMachine, redriveInputOf, restoreAdvisorySnapshot, stageOf } from '../../machines/index.js';
 import type { JobItem, JobStatus } from '../shared/contracts/job.js';
-import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
+import type { FirstCommit, Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { QueueMessage } from '../shared/ports/job-queue.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Logger } from '../shared/logging.js';
@@ -30,6 +30,7 @@ import type { JobEvents } from './job-events.js';
 import { cancelledSnapshot } from './cancelled-snapshot.js';
 import type { Turn } from './history.js';
 import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
+import { RunResults } from './run-results.js';
 
 export type RunOutcome =
   | { kind: 'finished'; status: JobStatus }
@@ -73,8 +74,12 @@ export class JobRun {
   /** The view of the last committed snapshot (transitions describe changes against it). */
   private committedView?: SnapshotView;
   /** The newest snapshot not yet committed: commits are grouped when snapshots arrive faster. */
-  private queued?: { json: string; view: SnapshotView; terminal: boolean };
+  private queued?: Batch;
+  /** The batch being committed now. */
+  private committingBatch?: Batch;
   private committing = false;
+  /** Step outputs: written with the next commit, and read back from memory. */
+  private readonly results: RunResults;
   private history?: Promise<Turn[]>;
   private commits: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -96,7 +101,8 @@ export class JobRun {
     private readonly lease: Lease,
     private readonly input: AdvisoryInput,
   ) {
-    this.version = lease.state.version;
+    this.version = lease.first ? lease.first.request.expectedVersion + 1 : lease.state.version;
+    this.results = new RunResults(deps.results);
     this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
   }
 
@@ -114,9 +120,12 @@ export class JobRun {
 
   private startActor(): void {
     const state = this.lease.state;
-    const restored = state.snapshot ? restoreAdvisorySnapshot(state.snapshot, state.machineVersion) : undefined;
+    // A first commit written with the lease is restored like any committed snapshot.
+    const first = this.lease.first?.request;
+    const committed = first ? { snapshot: first.snapshot, machineVersion: first.machineVersion } : state;
+    const restored = committed.snapshot ? restoreAdvisorySnapshot(committed.snapshot, committed.machineVersion) : undefined;
     // A redrive no run has committed after yet: the machine starts again from the failed snapshot.
-    const redrive = restored && state.redriveVersion === state.version ? redriveInputOf(restored) : undefined;
+    const redrive = !first && restored && state.redriveVersion === state.version ? redriveInputOf(restored) : undefined;
     const machine = (restored?.machine ?? createAdvisoryMachine({ advisors: this.job.advisors })).provide({
       actors: {
         runStep: fromPromise<StepOutput, StepInput>(({ input, signal }) => this.step(input, signal)),
@@ -126,7 +135,7 @@ export class JobRun {
     let actor: Actor<AnyActorLogic>;
     this.machine = machine as unknown as AnyStateMachine;
     if (restored) {
-      this.committedJson = state.snapshot;
+      this.committedJson = committed.snapshot;
       this.committedView = viewOf(restored.snapshot as unknown as SnapshotLike);
     }
     if (restored && !redrive) {
@@ -142,6 +151,7 @@ export class JobRun {
     });
     actor.start();
     this.restoring = false;
+    if (first) this.deps.events.transition(first.transition);
     this.heartbeat = setInterval(() => void this.beat(), this.deps.heartbeatMs);
     if (state.cancelRequested) this.cancel(state.cancelReason ?? DEFAULT_CANCEL_REASON);
   }
@@ -169,7 +179,8 @@ export class JobRun {
     }
     if (json === this.lastPersisted) return;
     this.lastPersisted = json;
-    this.queued = { json, view: viewOf(snapshot), terminal: snapshot.status === 'done' };
+    // A newer snapshot replaces the queued one; steps waiting for that one wait for this one.
+    this.queued = { json, view: viewOf(snapshot), terminal: snapshot.status === 'done', committed: this.queued?.committed ?? deferred() };
     if (!this.committing) {
       this.committing = true;
       this.commits = this.commitQueued();
@@ -184,13 +195,21 @@ export class JobRun {
    */
   private async commitQueued(): Promise<void> {
     try {
-      let batch: typeof this.queued;
+      let batch: Batch | undefined;
       while (!this.stopped && (batch = this.queued)) {
         this.queued = undefined;
-        await this.commit(batch.json, this.committedView, batch.view, batch.terminal);
+        this.committingBatch = batch;
+        try {
+          await this.commit(batch.json, this.committedView, batch.view, batch.terminal);
+        } finally {
+          this.committingBatch = undefined;
+          batch.committed.resolve();
+        }
       }
     } finally {
       this.committing = false;
+      // Stopped with a batch left: its steps must not wait forever (they see `stopped`).
+      this.queued?.committed.resolve();
     }
   }
 
@@ -209,6 +228,9 @@ export class JobRun {
         machineVersion: ADVISORY_MACHINE_VERSION,
         transition: record,
         jobStatus: statusChanged ? { status: record.status, stage: record.stage, reason: record.reason } : undefined,
+        results: this.results.takePending(),
+        // The job's last commit gives the lease up too: nothing is left to run.
+        release: terminal,
       });
     } catch (err) {
       if (err instanceof CancelRequestedError && terminal) {
@@ -227,6 +249,7 @@ export class JobRun {
     this.version = seq;
     this.committedJson = json;
     this.committedView = next;
+    if (terminal) this.lease.released = true;
     this.notify();
     this.deps.events.transition(record);
     if (terminal) this.finish({ kind: 'finished', status: record.status });
@@ -239,7 +262,9 @@ export class JobRun {
    */
   private async gate(signal: AbortSignal): Promise<void> {
     await Promise.resolve(); // let XState notify observers of the snapshot that started us
-    await this.commits;
+    // Only the commit that includes that snapshot, not the ones queued after it.
+    const batch = this.queued ?? this.committingBatch;
+    await (batch ? batch.committed.promise : this.commits);
     if ((this.draining || this.cancelling) && !this.stopped) await parkUntilAborted(signal);
     if (this.stopped || signal.aborted) throw aborted();
   }
@@ -247,7 +272,7 @@ export class JobRun {
   private async step(input: StepInput, signal: AbortSignal): Promise<StepOutput> {
     // Only a step restored from a snapshot may already have a stored result (its worker died
     // between storing and committing); a step this run scheduled is new.
-    const maybeStored = this.restoring;
+    const maybeStored = this.restoring && !this.lease.first;
     await this.gate(signal);
     const stepSignal = AbortSignal.any([signal, this.calls.signal]);
     let cutOff: ModelCallError['usage'];
@@ -264,7 +289,7 @@ export class JobRun {
     this.inFlight++;
     try {
       output = await runStep(
-        { ...this.deps, model },
+        { ...this.deps, model, results: this.results },
         {
           job: this.job,
           maybeStored,
@@ -395,6 +420,52 @@ function parkUntilAborted(signal: AbortSignal): Promise<never> {
 
 function viewOf(snapshot: SnapshotLike): SnapshotView {
   return { context: snapshot.context as unknown as SnapshotView['context'], stage: stageOf(snapshot.value as never) };
+}
+
+interface Batch {
+  json: string;
+  view: SnapshotView;
+  terminal: boolean;
+  /** Resolves once the commit that includes this snapshot is over (whether it was written or not). */
+  committed: { promise: Promise<void>; resolve: () => void };
+}
+
+function deferred(): Batch['committed'] {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * The first commit of a job no worker has started (status queued), for `SnapshotStore.acquire`
+ * to write together with the lease: the machine's initial snapshot, taken from an actor whose
+ * steps never run (the run restores it and starts them once the write is done). Undefined
+ * for any other job, or one whose machine cannot be built here (the usual path reports why).
+ */
+export function firstCommitOf(job: JobItem, input: () => AdvisoryInput, now: number): FirstCommit | undefined {
+  if (job.status !== 'queued') return undefined;
+  try {
+    const never = () => new Promise<never>(() => {});
+    const machine = createAdvisoryMachine({ advisors: job.advisors }).provide({
+      actors: { runStep: fromPromise<StepOutput, StepInput>(never), waitUntil: fromPromise<WaitOutput, WaitInput>(never) },
+    }) as AnyActorLogic;
+    const actor = createActor(machine, { input: input() });
+    actor.start();
+    const snapshot = actor.getSnapshot() as SnapshotLike;
+    const json = JSON.stringify(actor.getPersistedSnapshot());
+    actor.stop();
+    if (snapshot.status !== 'active') return undefined;
+    const transition = describeTransition(job.jobId, 1, now, undefined, viewOf(snapshot));
+    transition.expiresAt = job.expiresAt;
+    return {
+      snapshot: json,
+      machineVersion: ADVISORY_MACHINE_VERSION,
+      transition,
+      jobStatus: { status: transition.status, stage: transition.stage, reason: transition.reason },
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 const aborted = () => new ModelCallError('States.Aborted', 'the run stopped before this step could finish');

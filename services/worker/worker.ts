@@ -21,7 +21,7 @@ import type { JobStore } from '../shared/ports/job-store.js';
 import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
 import type { Logger } from '../shared/logging.js';
-import { JobRun, type RunOutcome } from './job-run.js';
+import { JobRun, firstCommitOf, type RunOutcome } from './job-run.js';
 import type { JobEvents } from './job-events.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
@@ -72,6 +72,8 @@ export class Worker {
   private loop?: Promise<void>;
   private sweeper?: NodeJS.Timeout;
   private slotFreed: () => void = () => {};
+  /** Slots taken: a message holds one from its receipt until it is settled, run or not. */
+  private reserved = 0;
   private readonly cancels: CancelWatch;
 
   constructor(
@@ -118,7 +120,7 @@ export class Worker {
 
   private async pollLoop(): Promise<void> {
     while (!this.stopping) {
-      const free = this.settings.concurrency - this.runs.size;
+      const free = this.settings.concurrency - this.reserved;
       if (free <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
@@ -137,8 +139,11 @@ export class Worker {
           this.track(this.giveBack(message));
           continue;
         }
+        // The slot is taken now, not once the job is leased: reads and the lease take time,
+        // and the next receive must not count this message's slot as free meanwhile.
+        this.reserved++;
         // Each message in its own log scope: the run it starts adds the job id and trace id to its lines.
-        this.track(withLogContext({}, () => this.handle(message)));
+        this.track(withLogContext({}, () => this.handle(message)).finally(() => this.freeSlot()));
       }
     }
   }
@@ -147,6 +152,11 @@ export class Worker {
   private async giveBack(message: QueueMessage): Promise<void> {
     await this.deps.queue.changeVisibility(message.receiptHandle, 0);
     this.deps.logger.info({ jobId: parseMessage(message.body)?.jobId, messageId: message.messageId }, 'message received while stopping given back');
+  }
+
+  private freeSlot(): void {
+    this.reserved--;
+    this.slotFreed();
   }
 
   private track<T>(task: Promise<T>): void {
@@ -180,7 +190,9 @@ export class Worker {
       return;
     }
     const now = this.deps.clock.now();
-    const acquired = await this.deps.snapshots.acquire(jobId, this.deps.workerId, this.settings.leaseMs, now);
+    // A job nobody has started is leased and its first transition committed in one write.
+    const first = firstCommitOf(job, () => this.inputOf(job), now);
+    const acquired = await this.deps.snapshots.acquire(jobId, this.deps.workerId, this.settings.leaseMs, now, first);
     if (acquired.kind === 'missing') {
       logger.warn({ jobId }, 'job has no state item; dropping the message');
       await queue.delete(message.receiptHandle);
@@ -265,7 +277,6 @@ export class Worker {
       await this.settle(job.jobId, lease, message, outcome);
     } finally {
       this.runs.delete(job.jobId);
-      this.slotFreed();
     }
   }
 

@@ -1,4 +1,4 @@
-import type { StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
+import type { ResultItem, StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
 
 export interface Lease {
   jobId: string;
@@ -8,7 +8,14 @@ export interface Lease {
   expiresAt: number;
   /** The item as it was when the lease was taken. */
   state: StateItem;
+  /** The job's first transition, committed in the same write that took the lease (see `acquire`). */
+  first?: { request: CommitRequest; /** How long that write took (ms), once measured. */ ms?: number };
+  /** Set once a commit has given the lease up (the job's last one): `release` has nothing left to do. */
+  released?: boolean;
 }
+
+/** The first commit of a job no worker has started yet: version 1, by the worker taking the lease. */
+export type FirstCommit = Omit<CommitRequest, 'jobId' | 'expectedVersion' | 'epoch' | 'release'>;
 
 export type AcquireResult =
   | { kind: 'acquired'; lease: Lease }
@@ -26,7 +33,17 @@ export interface CommitRequest {
   transition: TransitionRecord;
   /** Status summary to write to the Jobs item in the same transaction, when it changed. */
   jobStatus?: { status: JobStatus; stage: JobStage; reason?: string };
+  /**
+   * Step outputs the snapshot refers to, written in the same transaction (each at most 64 KB
+   * of text): a result exists exactly when the commit that records it does.
+   */
+  results?: ResultItem[];
+  /** Give the lease up in the same write (the job's last commit). */
+  release?: boolean;
 }
+
+/** The most text a result written by a commit may carry; longer ones are stored on their own first. */
+export const COMMIT_RESULT_MAX_BYTES = 64 * 1024;
 
 /** What a cancel request did: flagged a job still running, or found it already finished. */
 export type CancelRequestResult = { kind: 'requested' } | { kind: 'finished'; status: JobStatus };
@@ -44,6 +61,14 @@ export type RedriveRequestResult = { kind: 'requested'; transition: TransitionRe
 /** The State table (plus the Transitions history, written in the same transaction). */
 export interface SnapshotStore {
   /**
+   * Takes the lease when it is free or expired (incrementing the epoch), and counts the run in
+   * `stalledRuns` (reset to 1 when the previous run made progress). With `first`, a job no
+   * worker has taken yet (version 0, epoch 0, no cancel) is leased and its first transition
+   * committed in one write (the lease then carries `first`); any other job is leased as
+   * without it.
+   */
+  acquire(jobId: string, owner: string, leaseMs: number, now: number, first?: FirstCommit): Promise<AcquireResult>;
+  /**
    * Commits one transition; throws FencedError if version or epoch moved. A commit that
    * finishes the job as succeeded or failed throws CancelRequestedError instead when a cancel
    * was requested first, so a job whose cancel was accepted can only end cancelled.
@@ -52,13 +77,8 @@ export interface SnapshotStore {
   /** Extends the lease; throws FencedError if it is no longer ours. Returns the cancel flag. */
   heartbeat(lease: Lease, leaseMs: number, now: number): Promise<{ cancelRequested: boolean; cancelReason?: string }>;
   /**
-   * Acquires the lease when it is free or expired, and counts the run in `stalledRuns`
-   * (reset to 1 when the previous run made progress).
-   */
-  acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult>;
-  /**
-   * Gives the lease up (expires it now); a lost lease is not an error here. A clean hand-over
-   * takes its run back out of `stalledRuns`: an interruption is not a failure.
+   * Gives the lease up (expires it now); a lost or already released lease is not an error
+   * here. A clean hand-over takes its run back out of `stalledRuns`: an interruption is not a failure.
    */
   release(lease: Lease, opts?: { handedOver?: boolean }): Promise<void>;
   get(jobId: string): Promise<StateItem | undefined>;

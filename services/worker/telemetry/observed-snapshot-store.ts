@@ -19,8 +19,12 @@ export class ObservedSnapshotStore implements SnapshotStore {
     private readonly observer: CommitObserver,
   ) {}
 
-  acquire(...args: Parameters<SnapshotStore['acquire']>) {
-    return this.inner.acquire(...args);
+  async acquire(...args: Parameters<SnapshotStore['acquire']>) {
+    const started = this.clock.now();
+    const result = await this.inner.acquire(...args);
+    // A first commit written with the lease is heard once its run has begun (it needs the run).
+    if (result.kind === 'acquired' && result.lease.first) result.lease.first.ms = this.clock.now() - started;
+    return result;
   }
 
   async commit(request: CommitRequest): Promise<void> {

@@ -146,7 +146,8 @@ export class WorkerTelemetry {
 
   private begin({ job, lease, message }: RunContext, span: Span): ActiveRun {
     const { clock } = this.deps;
-    const startedAt = clock.now();
+    // A run whose lease came with its first commit began before that commit.
+    const startedAt = Math.min(clock.now(), lease.first?.request.transition.at ?? Infinity);
     const resumed = lease.state.version > 0;
     span.annotate({ jobId: job.jobId, user: userHash(job.owner), run: lease.epoch, resumed });
     const recorder = new RunRecorder(
@@ -167,6 +168,8 @@ export class WorkerTelemetry {
     const run: ActiveRun = { job, epoch: lease.epoch, startedAt, span, recorder, ...(stage ? { stage: { name: stage, since: startedAt } } : {}) };
     this.active.set(job.jobId, run);
     if (resumed) this.count(METRIC.resumes, { jobId: job.jobId });
+    // The first transition was committed with the lease, just before the run began.
+    if (lease.first) this.committed(lease.first.request, lease.first.request.transition.at, lease.first.ms ?? 0);
     return run;
   }
 

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { JobItem, StateItem, TransitionRecord } from '../../contracts/job.js';
 import { TERMINAL_STATUSES, isTerminal } from '../../contracts/job.js';
-import type { AcquireResult, CancelRequestResult, CommitRequest, Lease, RedriveRequest, RedriveRequestResult, SnapshotStore } from '../../ports/snapshot-store.js';
+import type { AcquireResult, CancelRequestResult, CommitRequest, FirstCommit, Lease, RedriveRequest, RedriveRequestResult, SnapshotStore } from '../../ports/snapshot-store.js';
 import { CancelRequestedError, FencedError } from '../../errors.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
 
@@ -28,7 +28,12 @@ export interface SnapshotTables {
   state: string;
   transitions: string;
   jobs: string;
+  /** Where results carried by commits are written (absent where nothing commits, e.g. the API). */
+  results?: string;
 }
+
+type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
+type StateUpdate = { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> };
 
 /**
  * The State table with fencing: every lease acquisition increments `epoch`, and every
@@ -47,8 +52,12 @@ export class DynamoSnapshotStore implements SnapshotStore {
     private readonly tables: SnapshotTables,
   ) {}
 
-  async acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult> {
+  async acquire(jobId: string, owner: string, leaseMs: number, now: number, first?: FirstCommit): Promise<AcquireResult> {
     const expiresAt = now + leaseMs;
+    if (first) {
+      const lease = await this.startFresh(jobId, owner, expiresAt, now, first);
+      if (lease) return { kind: 'acquired', lease };
+    }
     try {
       const out = await this.doc.send(
         new UpdateCommand({
@@ -76,17 +85,67 @@ export class DynamoSnapshotStore implements SnapshotStore {
     }
   }
 
+  /**
+   * The lease and the first commit in one transaction, for a job nobody has taken yet
+   * (version 0, epoch 0, no cancel flag, no live lease); undefined (nothing written) otherwise.
+   */
+  private async startFresh(jobId: string, owner: string, expiresAt: number, now: number, first: FirstCommit): Promise<Lease | undefined> {
+    const request: CommitRequest = { ...first, jobId, expectedVersion: 0, epoch: 1 };
+    const items = this.commitItems(request, {
+      UpdateExpression:
+        'SET #snapshot = :s, machineVersion = :m, version = :next, epoch = :e, leaseOwner = :o, leaseExpiresAt = :x, versionAtAcquire = :v, stalledRuns = :one',
+      ConditionExpression:
+        'version = :v AND epoch = :zero AND attribute_not_exists(cancelRequested) AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt <= :now)',
+      ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':o': owner, ':x': expiresAt, ':now': now },
+    });
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      if (failedTransactionItems(err)?.length) return undefined;
+      throw err;
+    }
+    const state: StateItem = { jobId, version: 0, epoch: 1, leaseOwner: owner, leaseExpiresAt: expiresAt, versionAtAcquire: 0, stalledRuns: 1, expiresAt: first.transition.expiresAt ?? 0 };
+    return { jobId, owner, epoch: 1, expiresAt, state, first: { request } };
+  }
+
   async commit(request: CommitRequest): Promise<void> {
-    const { jobId, expectedVersion, epoch, transition, jobStatus } = request;
+    const { jobId, expectedVersion, epoch, transition } = request;
     const finishesUncancelled = transition.status === 'succeeded' || transition.status === 'failed';
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+    const items = this.commitItems(request, {
+      UpdateExpression: `SET #snapshot = :s, machineVersion = :m, version = :next${request.release ? ', leaseExpiresAt = :zero REMOVE leaseOwner' : ''}`,
+      ConditionExpression: `version = :v AND epoch = :e${finishesUncancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
+      ExpressionAttributeValues: request.release ? { ':zero': 0 } : {},
+    });
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      const failed = failedTransactionItems(err);
+      if (!failed?.length) throw err;
+      if (finishesUncancelled && failed.includes(0)) {
+        // Fenced, or the cancel flag: still our version and epoch means it was the flag.
+        const state = await this.get(jobId);
+        if (state?.cancelRequested && state.epoch === epoch && state.version === expectedVersion) {
+          throw new CancelRequestedError(jobId, state.cancelReason, { cause: err });
+        }
+      }
+      throw new FencedError(jobId, `commit of version ${expectedVersion + 1} of job ${jobId} was fenced off`, { cause: err });
+    }
+  }
+
+  /**
+   * A commit's transaction: the State item (`state` adds to version, snapshot and the fencing
+   * condition), the transition record, the Jobs status when it changed, and the results.
+   */
+  private commitItems(request: CommitRequest, state: StateUpdate): TransactItems {
+    const { jobId, expectedVersion, epoch, transition, jobStatus } = request;
+    const items: TransactItems = [
       {
         Update: {
           TableName: this.tables.state,
           Key: { jobId },
           // `snapshot` is a DynamoDB reserved word.
-          UpdateExpression: 'SET #snapshot = :s, machineVersion = :m, version = :next',
-          ConditionExpression: `version = :v AND epoch = :e${finishesUncancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
+          UpdateExpression: state.UpdateExpression,
+          ConditionExpression: state.ConditionExpression,
           ExpressionAttributeNames: { '#snapshot': 'snapshot' },
           ExpressionAttributeValues: {
             ':s': request.snapshot,
@@ -94,6 +153,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
             ':next': expectedVersion + 1,
             ':v': expectedVersion,
             ':e': epoch,
+            ...state.ExpressionAttributeValues,
           },
         },
       },
@@ -123,20 +183,12 @@ export class DynamoSnapshotStore implements SnapshotStore {
         },
       });
     }
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (err) {
-      const failed = failedTransactionItems(err);
-      if (!failed?.length) throw err;
-      if (finishesUncancelled && failed.includes(0)) {
-        // Fenced, or the cancel flag: still our version and epoch means it was the flag.
-        const state = await this.get(jobId);
-        if (state?.cancelRequested && state.epoch === epoch && state.version === expectedVersion) {
-          throw new CancelRequestedError(jobId, state.cancelReason, { cause: err });
-        }
-      }
-      throw new FencedError(jobId, `commit of version ${expectedVersion + 1} of job ${jobId} was fenced off`, { cause: err });
-    }
+    // Unconditional: only the fenced owner's commit writes, so the result written is always
+    // the one the committed snapshot refers to (it replaces an orphan a fenced worker stored).
+    const results = request.results ?? [];
+    if (results.length && !this.tables.results) throw new Error('this snapshot store was given no Results table to commit results to');
+    for (const result of results) items.push({ Put: { TableName: this.tables.results, Item: result } });
+    return items;
   }
 
   async heartbeat(lease: Lease, leaseMs: number, now: number): Promise<{ cancelRequested: boolean; cancelReason?: string }> {
@@ -182,6 +234,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
   }
 
   async release(lease: Lease, opts: { handedOver?: boolean } = {}): Promise<void> {
+    if (lease.released) return;
     const refund = opts.handedOver ? ', stalledRuns = if_not_exists(stalledRuns, :one) - :one' : '';
     try {
       await this.doc.send(
