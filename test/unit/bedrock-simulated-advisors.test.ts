@@ -135,4 +135,9 @@ describe('text-kit', () => {
   it('turns the asker\u2019s pronouns into the advisor\u2019s', () => {
     expect(keyPhrases('Should I leave my stable job to open a bakery?')).toContain('your stable job');
   });
+
+  it('keeps words of any script whole: no "caf" for "café"', () => {
+    expect(keyPhrases('Should our café start opening on Sundays?')).toContain('your café');
+    expect(keyPhrases('Should I move to Zürich for a job?').join(' ')).toContain('Zürich');
+  });
 });

@@ -71,9 +71,10 @@ const SWAP: Record<string, string> = { its: 'the', my: 'your', our: 'your', mine
  * to "your" ("my stable job" → "your stable job"). Never empty.
  */
 export function keyPhrases(question: string): string[] {
-  // Words keep a trailing % ("20% less"); a "word" longer than any real one (a URL, a paste
-  // of one long token) is no phrase, or the templates would repeat it in every sentence.
-  const words = (question.replace(/\[\[[^\]]*\]\]/g, ' ').match(/[A-Za-z0-9][A-Za-z0-9'’\-]*%?/g) ?? []).filter((w) => w.length <= MAX_WORD);
+  // Words are letters of any script ("café", "Zürich"), keep a trailing % ("20% less"); a
+  // "word" longer than any real one (a URL, a paste of one long token) is no phrase, or the
+  // templates would repeat it in every sentence.
+  const words = (question.replace(/\[\[[^\]]*\]\]/g, ' ').match(/[\p{L}\p{N}][\p{L}\p{M}\p{N}'’\-]*%?/gu) ?? []).filter((w) => w.length <= MAX_WORD);
   const runs: { words: string[]; at: number; led: boolean }[] = [];
   let run: string[] = [];
   let determiner: string | undefined;
@@ -91,7 +92,7 @@ export function keyPhrases(question: string): string[] {
       flush(i);
       determiner = SWAP[lower] ?? lower;
     } else if (BREAKS.has(lower) || RELATIVES.has(lower)) flush(i);
-    else run.push(/^[A-Z][a-z]/.test(word) && i > 0 ? word : lower);
+    else run.push(/^\p{Lu}\p{Ll}/u.test(word) && i > 0 ? word : lower);
   });
   flush(words.length);
   // Noun phrases that open with a determiner read best in templates; then the longest.
