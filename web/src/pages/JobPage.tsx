@@ -25,7 +25,7 @@ import { adviceText, decisionRecord, recordFileName } from '../export/decision-r
 import { clockTime } from '../format/format';
 import { JobLive, type LiveState } from '../live/job-live';
 import { membersOf, quorumText, totalMeter } from '../live/job-model';
-import { milestones } from '../live/milestones';
+import { adviceReady, milestones } from '../live/milestones';
 import styles from './JobPage.module.css';
 
 export function JobPage({ jobId }: { jobId: string }) {
@@ -137,7 +137,7 @@ function JobContent({ view, state, live }: { view: JobView; state: LiveState; li
 
       {finished ? (
         <>
-          <AdviceSection view={view} text={advice} streaming={false} />
+          <AdviceSection view={view} text={advice} streaming={view.status === 'succeeded' && !adviceReady(view)} />
           <details className={styles.section} open={view.adviceQuality === 'unsynthesized' || view.status !== 'succeeded'}>
             <summary>
               <h2 className={styles.summaryHeading}>Answers</h2>
@@ -174,7 +174,7 @@ function JobContent({ view, state, live }: { view: JobView; state: LiveState; li
 }
 
 function finishedText(view: JobView): string {
-  if (view.status === 'succeeded') return 'The advice is ready.';
+  if (view.status === 'succeeded') return adviceReady(view) ? 'The advice is ready.' : 'Putting the advice together…';
   if (view.status === 'cancelled') return `The job was cancelled.${view.reason ? ` ${view.reason}` : ''}`;
   return `The job failed.${view.reason ? ` ${view.reason}` : ''}`;
 }
