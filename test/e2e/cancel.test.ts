@@ -48,7 +48,14 @@ async function jobStalledIn(user: string, kind: Stalled): Promise<{ jobId: strin
     },
   });
   void follower.follow().catch(() => undefined);
-  await started;
+  // A review by a model that cannot stream a tool call is one Converse call: no deltas, so
+  // it is in flight once the stand-in holds it (its call log says pending).
+  const whole = eventually(async () => {
+    const held = (await callsOf(fx.stack, jobId)).filter((c) => c.operation === 'Converse' && c.outcome === 'pending');
+    held.forEach((c) => streaming.add(c.requestMetadata.step ?? ''));
+    return expected.every((id) => streaming.has(id)) ? true : undefined;
+  }, `every ${kind} step in flight`);
+  await Promise.race([started, whole]);
   return { jobId, follower };
 }
 

@@ -205,8 +205,11 @@ describe('GET /jobs/{id}/timeline', () => {
     expect(view.status).toBe('succeeded');
     const timeline = await eventually(async () => {
       const res = await erin.get<JobTimeline>(`/jobs/${jobId}/timeline`);
-      return res.status === 200 && res.body.entries.some((e) => e.type === 'run-end') ? res.body : undefined;
-    }, 'the timeline with the end of the run');
+      // Pushes are recorded off the job's path, the last one after the run has ended.
+      const last = res.body.entries.filter((e) => e.type === 'commit').at(-1);
+      const pushedLast = res.body.entries.some((e) => e.type === 'push' && last !== undefined && e.seq === last.seq);
+      return res.status === 200 && res.body.entries.some((e) => e.type === 'run-end') && pushedLast ? res.body : undefined;
+    }, 'the timeline with the end of the run and its last push');
 
     const entries = <T extends TimelineEntry['type']>(type: T) => timeline.entries.filter((e): e is Extract<TimelineEntry, { type: T }> => e.type === type);
     const transitions = await transitionsOf(fx.stack, jobId);
