@@ -11,7 +11,7 @@
 import { startLocalStack, type LocalStack } from '../services/local/stack.js';
 import { BedrockControl } from '../services/local/bedrock/control-client.js';
 import { getAccessToken } from '../services/local/oidc/token-client.js';
-import type { JobView } from '../services/shared/contracts/job.js';
+import { isTerminal, type JobView } from '../services/shared/contracts/job.js';
 import { formatRows, type Row } from './lib/report.js';
 import { nowMs, summarise, type Summary } from './lib/stats.js';
 
@@ -66,7 +66,7 @@ async function cancelOne(stack: LocalStack, control: BedrockControl, token: stri
   let view: JobView | undefined;
   await until(async () => {
     view = (await (await api(`/jobs/${jobId}`)).json()) as JobView;
-    return view.status !== 'running' && view.status !== 'queued';
+    return isTerminal(view.status);
   });
   if (view?.status !== 'cancelled') throw new Error(`job ${jobId} ended ${view?.status}, not cancelled`);
   const calls = await control.calls({ jobId });

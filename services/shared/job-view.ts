@@ -3,14 +3,7 @@
  * Built purely from the Jobs item, the State item (persisted XState snapshot) and the
  * Results items the snapshot references, so the API and the push gateway show the same thing.
  */
-import type {
-  AdvisoryContext,
-  Stage,
-  StepError,
-  StepRecord,
-  StepStatus,
-  Usage,
-} from '../../machines/advisory.types.js';
+import type { AdvisoryContext, StepError, StepRecord, Usage } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
 import type {
   AdviceQuality,
@@ -25,11 +18,12 @@ import type {
   StateItem,
   StepView,
 } from './contracts/job.js';
-import { isTerminal } from './contracts/job.js';
+import { isTerminal, isUnfinishedStep, jobStageOf, statusOfStage } from './contracts/job.js';
 import type * as Contract from './contracts/job.js';
 import type * as Machine from '../../machines/advisory.types.js';
 import type { Circle } from './circle/circle.js';
 import { memberOf } from './circle/circle.js';
+import { readSnapshot, type PersistedAdvisory } from './snapshot-reader.js';
 
 /** The machine's types must fit the contracts clients read (contracts import no machine code). */
 type Fits<A extends B, B> = [A, B];
@@ -40,6 +34,9 @@ export type MachineFitsContracts = [
   Fits<Machine.Usage, Contract.Usage>,
   Fits<Machine.Aggregate, Contract.Aggregate>,
   Fits<NonNullable<Machine.AdvisoryContext['confidence']>, Contract.Confidence>,
+  // Both ways: the machine's top-level states are exactly the contracts' machine stages.
+  Fits<Machine.Stage, Contract.MachineStage>,
+  Fits<Contract.MachineStage, Machine.Stage>,
 ];
 
 export interface JobViewInput {
@@ -50,40 +47,9 @@ export interface JobViewInput {
   circle: Circle;
 }
 
-/** The parts of a persisted XState snapshot the view reads. */
-interface PersistedAdvisory {
-  stage: Stage;
-  context: AdvisoryContext;
-}
-
-const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succeeded', 'failed', 'cancelled'];
-const TERMINAL_STAGES: readonly Stage[] = ['succeeded', 'failed', 'cancelled'];
-const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
 const MAX_CAUSE_CHARS = 200;
 /** Stop reasons after which a model's text is kept but cut short. */
 const TRUNCATING_STOP_REASONS: readonly string[] = ['max_tokens', 'model_context_window_exceeded'];
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Reads the stage and context of a State item's snapshot. Anything that does not look like
- * an advisory snapshot counts as "no snapshot yet": a view must never crash on stored data.
- */
-export function readSnapshot(state: StateItem | undefined): PersistedAdvisory | undefined {
-  if (!state?.snapshot) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(state.snapshot);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(raw) || !isRecord(raw.context) || !isRecord(raw.context.steps)) return undefined;
-  // `.value` is 'succeeded' for an atomic state and { advising: {...} } for a compound one.
-  const value = raw.value;
-  const stage = typeof value === 'string' ? value : isRecord(value) ? Object.keys(value)[0] : undefined;
-  if (!stage || !(STAGES as readonly string[]).includes(stage)) return undefined;
-  return { stage: stage as Stage, context: raw.context as unknown as AdvisoryContext };
-}
 
 /** The Results keys (`<step>#<attempt>`) the view needs, read from the State item's snapshot. */
 export function resultRefsOf(state: StateItem | undefined): string[] {
@@ -204,16 +170,13 @@ export function modelCallsOf(context: Pick<AdvisoryContext, 'steps'>): ModelCall
  * otherwise the snapshot says how far the machine got.
  */
 function statusOf(job: JobItem, snapshot: PersistedAdvisory | undefined): JobStatus {
-  if (isTerminal(job.status)) return job.status;
-  if (!snapshot) return job.status;
-  if ((TERMINAL_STAGES as readonly string[]).includes(snapshot.stage)) return snapshot.stage as JobStatus;
-  return 'running';
+  if (isTerminal(job.status) || !snapshot) return job.status;
+  return statusOfStage(snapshot.stage);
 }
 
 function stageOf(job: JobItem, snapshot: PersistedAdvisory | undefined, status: JobStatus): JobStage {
   if (isTerminal(status)) return 'done';
-  if (snapshot) return snapshot.stage as JobStage;
-  return job.stage;
+  return snapshot ? jobStageOf(snapshot.stage) : job.stage;
 }
 
 function resultOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>): ResultItem | undefined {
@@ -226,7 +189,7 @@ function resultOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>):
  */
 function toStepView(step: StepRecord | undefined, byRef: Map<string, ResultItem>, skipUnfinished: boolean): StepView {
   if (!step) return { status: skipUnfinished ? 'skipped' : 'pending', attempt: 0 };
-  const status: StepStatus = skipUnfinished && UNFINISHED.includes(step.status) ? 'skipped' : step.status;
+  const status: Contract.StepStatus = skipUnfinished && isUnfinishedStep(step.status) ? 'skipped' : step.status;
   const view: StepView = { status, attempt: step.attempt };
   const result = resultOf(step, byRef);
   const text = result?.text;

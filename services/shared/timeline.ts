@@ -4,7 +4,7 @@
  * observed: lease, model calls, commit latency, pushes). The API serves it; the worker
  * derives a finished job's latency, critical path and overhead metrics from the same code.
  */
-import type { JobItem, TransitionRecord } from './contracts/job.js';
+import { isTerminal, WORK_STAGES, type JobItem, type TransitionRecord } from './contracts/job.js';
 import type { JobTimeline, ModelCallRecord, RunRecord, TimelineEntry, TimelineStage, TimelineSummary } from './contracts/timeline.js';
 
 export interface TimelineInput {
@@ -14,7 +14,6 @@ export interface TimelineInput {
   runs: readonly RunRecord[];
 }
 
-const STAGES: readonly TimelineStage[] = ['advising', 'reviewing', 'synthesizing'];
 /** The stage a step's kind belongs to (step ids are `advise.<id>`, `review.<id>`, `synthesize`). */
 const STAGE_OF_KIND: Record<string, TimelineStage> = { advise: 'advising', review: 'reviewing', synthesize: 'synthesizing' };
 /** Same-instant entries read in causal order. */
@@ -80,7 +79,7 @@ function transitionEntries(transitions: readonly TransitionRecord[], runs: reado
 
 function summarize(job: TimelineInput['job'], transitions: readonly TransitionRecord[], runs: readonly RunRecord[], entries: readonly TimelineEntry[]): TimelineSummary {
   const createdAt = Date.parse(job.createdAt);
-  const end = transitions.find((t) => t.status !== 'running');
+  const end = transitions.find((t) => isTerminal(t.status));
   const firstStart = runs[0]?.startedAt ?? transitions[0]?.at;
   const calls = runs.flatMap((r) => r.modelCalls);
   const retries = entries.filter((e): e is Extract<TimelineEntry, { type: 'retry' }> => e.type === 'retry');
@@ -111,7 +110,7 @@ function stageDurations(transitions: readonly TransitionRecord[]): TimelineSumma
   let current: { stage: string; since: number } | undefined;
   for (const t of transitions) {
     if (current?.stage === t.stage) continue;
-    if (current && (STAGES as readonly string[]).includes(current.stage)) {
+    if (current && (WORK_STAGES as readonly string[]).includes(current.stage)) {
       const stage = current.stage as TimelineStage;
       stages[stage] = (stages[stage] ?? 0) + (t.at - current.since);
     }

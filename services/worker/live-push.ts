@@ -13,7 +13,7 @@
  *   same step merged into one message; a slow round trip means bigger posts, not a
  *   growing queue. Posts per connection stay sequential, so order is kept.
  */
-import type { TransitionRecord } from '../shared/contracts/job.js';
+import { isTerminal, type TransitionRecord } from '../shared/contracts/job.js';
 import type { ServerMessage, StepDeltaMessage } from '../shared/contracts/ws.js';
 import type { ConnectionStore, Subscriber } from '../shared/ports/connection-store.js';
 import type { PushGateway } from '../shared/ports/push-gateway.js';
@@ -113,7 +113,7 @@ export class LivePush implements JobEvents {
         // A repair streams afresh (from offset 0) within the same attempt, as clients expect.
         if (change.status !== 'running' || change.repair) this.endStream(record.jobId, change.stepId);
       }
-      if (record.status !== 'running') {
+      if (isTerminal(record.status)) {
         this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason }, readyAt);
         this.forget(record.jobId);
       }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { AdvisoryInput } from '../../machines/advisory.types.js';
 import { IncompatibleSnapshotError } from '../../machines/errors.js';
 import type { JobItem, JobMessage } from '../shared/contracts/job.js';
-import { isTerminal } from '../shared/contracts/job.js';
+import { isTerminal, JOB_STATUSES, MODES } from '../shared/contracts/job.js';
 import type { JobStore } from '../shared/ports/job-store.js';
 import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
@@ -53,8 +53,8 @@ const jobSchema = z.object({
   owner: z.string().min(1),
   question: z.string().min(1),
   advisors: z.array(z.string().min(1)).min(1),
-  mode: z.enum(['full', 'quick']),
-  status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+  mode: z.enum(MODES),
+  status: z.enum(JOB_STATUSES),
 });
 
 export class Worker {

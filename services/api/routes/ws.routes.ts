@@ -165,7 +165,7 @@ async function subscribe(deps: WsRouteDeps, connectionId: string, sub: string, r
     ...backlog.map((t): ServerMessage => ({ type: 'job.transition', jobId, seq: t.seq, transition: t })),
   ];
   const last = backlog.at(-1);
-  const ended = last ? last.status !== 'running' : isTerminal(job.status);
+  const ended = isTerminal(last?.status ?? job.status);
   if (ended) messages.push({ type: 'job.done', jobId, seq: Math.max(view.seq, last?.seq ?? 0), status: last?.status ?? view.status, reason: last?.reason ?? view.reason });
   await sendAll(deps, connectionId, messages);
 }
