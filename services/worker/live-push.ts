@@ -21,6 +21,7 @@ import type { Logger } from '../shared/logging.js';
 import { GoneError } from '../shared/errors.js';
 import { PushThrottledError } from '../shared/adapters/aws/apigw-push-gateway.js';
 import { packFrames } from '../shared/push/frames.js';
+import { doneMessage, transitionMessage } from '../shared/push/messages.js';
 import type { JobEvents } from './job-events.js';
 
 export interface LivePushOptions {
@@ -108,13 +109,13 @@ export class LivePush implements JobEvents {
     this.flushJob(record.jobId);
     const readyAt = Date.now();
     this.onJob(record.jobId, true, (subs) => {
-      this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record }, readyAt);
+      this.broadcast(subs, transitionMessage(record), readyAt);
       for (const change of record.changes) {
         // A repair streams afresh (from offset 0) within the same attempt, as clients expect.
         if (change.status !== 'running' || change.repair) this.endStream(record.jobId, change.stepId);
       }
       if (isTerminal(record.status)) {
-        this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason }, readyAt);
+        this.broadcast(subs, doneMessage(record.jobId, record), readyAt);
         this.forget(record.jobId);
       }
     });

@@ -18,6 +18,7 @@ import { AuthError } from '../../shared/auth/errors.js';
 import type { ConnectionStore, PushGateway } from '../../shared/ports/index.js';
 import { GoneError } from '../../shared/errors.js';
 import { packFrames } from '../../shared/push/frames.js';
+import { doneMessage, transitionMessage, viewMessage } from '../../shared/push/messages.js';
 import type { Logger } from '../../shared/logging.js';
 import { NotFoundError, TooManyConnectionsError, ValidationError } from '../errors.js';
 import type { ApiContext } from '../middleware/context.js';
@@ -161,12 +162,13 @@ async function subscribe(deps: WsRouteDeps, connectionId: string, sub: string, r
   const { view, job } = loaded;
   const messages: ServerMessage[] = [
     { type: 'subscribed', jobId },
-    { type: 'job.view', jobId, seq: view.seq, view },
-    ...backlog.map((t): ServerMessage => ({ type: 'job.transition', jobId, seq: t.seq, transition: t })),
+    viewMessage(view),
+    ...backlog.map(transitionMessage),
   ];
   const last = backlog.at(-1);
-  const ended = isTerminal(last?.status ?? job.status);
-  if (ended) messages.push({ type: 'job.done', jobId, seq: Math.max(view.seq, last?.seq ?? 0), status: last?.status ?? view.status, reason: last?.reason ?? view.reason });
+  if (isTerminal(last?.status ?? job.status)) {
+    messages.push(doneMessage(jobId, { seq: Math.max(view.seq, last?.seq ?? 0), status: last?.status ?? view.status, reason: last?.reason ?? view.reason }));
+  }
   await sendAll(deps, connectionId, messages);
 }
 
