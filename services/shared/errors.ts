@@ -27,6 +27,22 @@ export class GoneError extends Error {
   }
 }
 
+/** The push was throttled (API Gateway LimitExceededException, 429): back off and try again. */
+export class PushThrottledError extends Error {
+  override name = 'PushThrottledError';
+  constructor(readonly connectionId: string, options?: ErrorOptions) {
+    super(`push to connection ${connectionId} was throttled`, options);
+  }
+}
+
+/** A push failed for another reason; `errorName` is the AWS error name (e.g. PayloadTooLargeException). */
+export class PushFailedError extends Error {
+  override name = 'PushFailedError';
+  constructor(readonly connectionId: string, readonly errorName: string, options?: ErrorOptions) {
+    super(`push to connection ${connectionId} failed: ${errorName}`, options);
+  }
+}
+
 /**
  * A model call failed. `errorName` is what Retry/Catch match on: the AWS error name
  * (ThrottlingException, ServiceUnavailableException, …) or a States.* name.
@@ -43,11 +59,6 @@ export class ModelCallError extends Error {
 /** Configuration is missing or invalid; raised at start-up, never later. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
-}
-
-/** Stored data is not what the code can work with (e.g. a snapshot of an unknown machine version). */
-export class IncompatibleStateError extends Error {
-  override name = 'IncompatibleStateError';
 }
 
 /** A listing cursor that was not produced for this caller's listing (malformed or foreign). */

@@ -18,8 +18,7 @@ import type { ServerMessage, StepDeltaMessage } from '../shared/contracts/ws.js'
 import type { ConnectionStore, Subscriber } from '../shared/ports/connection-store.js';
 import type { PushGateway } from '../shared/ports/push-gateway.js';
 import type { Logger } from '../shared/logging.js';
-import { GoneError } from '../shared/errors.js';
-import { PushThrottledError } from '../shared/adapters/aws/apigw-push-gateway.js';
+import { GoneError, PushThrottledError } from '../shared/errors.js';
 import { packFrames } from '../shared/push/frames.js';
 import { doneMessage, transitionMessage } from '../shared/push/messages.js';
 import type { JobEvents } from './job-events.js';

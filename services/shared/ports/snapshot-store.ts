@@ -33,7 +33,11 @@ export type CancelRequestResult = { kind: 'requested' } | { kind: 'finished'; st
 
 /** The State table (plus the Transitions history, written in the same transaction). */
 export interface SnapshotStore {
-  /** Creates the empty State item for a new job (version 0, epoch 0). */
+  /**
+   * Takes the lease on a job's State item (JobStore.create made it, version 0, epoch 0):
+   * increments its epoch when no live lease is held. `held` names the live lease's owner;
+   * `missing` means there is no State item.
+   */
   acquire(jobId: string, owner: string, leaseMs: number, now: number): Promise<AcquireResult>;
   /**
    * Commits one transition; throws FencedError if version or epoch moved. A commit that
