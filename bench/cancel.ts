@@ -12,6 +12,7 @@ import { startLocalStack, type LocalStack } from '../services/local/stack.js';
 import { BedrockControl } from '../services/local/bedrock/control-client.js';
 import { getAccessToken } from '../services/local/oidc/token-client.js';
 import { isTerminal, type JobView } from '../services/shared/contracts/job.js';
+import { sleep } from '../services/shared/sleep.js';
 import { formatRows, type Row } from './lib/report.js';
 import { nowMs, summarise, type Summary } from './lib/stats.js';
 
@@ -97,8 +98,6 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 60_000): Promise
     await sleep(20);
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The shell's environment without the SDK endpoint and COT_* variables, so the bench uses its own stand-ins. */
 function withoutStackVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {

@@ -531,7 +531,8 @@ function errorOf(failure: StepFailure): StepError {
   return { error: failure.error, cause: failure.cause };
 }
 
-function describeError(error: StepError): string {
+/** A step error in words: `<name>: <cause>`, or the name alone when there is no cause. */
+export function describeError(error: StepError): string {
   return error.cause ? `${error.error}: ${error.cause}` : error.error;
 }
 

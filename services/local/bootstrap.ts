@@ -30,6 +30,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { TABLES, type IndexDefinition, type KeyAttribute, type TableDefinition, type TableId } from '../shared/contracts/tables.js';
+import { VISIBILITY_SECONDS_DEFAULT } from '../shared/contracts/names.js';
 
 export type TableNames = Record<TableId, string>;
 
@@ -173,7 +174,7 @@ async function ensureQueues(opts: EnsureResourcesOptions): Promise<EnsuredResour
   const dlqUrl = await ensureQueue(opts.sqs, opts.dlqName, { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
   const dlqArn = await queueArn(opts.sqs, dlqUrl);
   const jobQueueUrl = await ensureQueue(opts.sqs, opts.queueName, {
-    VisibilityTimeout: String(opts.visibilityTimeoutSeconds ?? 60),
+    VisibilityTimeout: String(opts.visibilityTimeoutSeconds ?? VISIBILITY_SECONDS_DEFAULT),
     RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: opts.maxReceiveCount }),
   });
   return { jobQueueUrl, dlqUrl, dlqArn };

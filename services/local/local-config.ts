@@ -4,7 +4,9 @@
  * (timeouts, table names, …) stay in services/shared/config.ts and pass through unchanged.
  */
 import { z } from 'zod';
-import { ENV, MAX_RECEIVE_COUNT_DEFAULT } from '../shared/contracts/names.js';
+import { ENV } from '../shared/contracts/names.js';
+import { formatIssues } from '../shared/contracts/issues.js';
+import { stackServiceSchema } from '../shared/config.js';
 import { LocalConfigError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -97,15 +99,9 @@ export function loadLocalConfig(env: Env): LocalConfig {
   };
 }
 
-const queueSchema = z.object({
-  [ENV.maxReceiveCount]: z.coerce.number().int().min(1).max(1000).default(MAX_RECEIVE_COUNT_DEFAULT),
-  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(60),
-  [ENV.shutdownGraceSeconds]: z.coerce.number().positive().default(90),
-});
-
 /** The service settings the launcher itself needs: queue redrive/visibility and how long workers may take to stop. */
 export function loadStackServiceSettings(env: Env): { maxReceiveCount: number; visibilitySeconds: number; shutdownGraceMs: number } {
-  const e = parseOrThrow(queueSchema, env);
+  const e = parseOrThrow(stackServiceSchema, env);
   return {
     maxReceiveCount: e[ENV.maxReceiveCount],
     visibilitySeconds: e[ENV.visibilitySeconds],
@@ -116,8 +112,7 @@ export function loadStackServiceSettings(env: Env): { maxReceiveCount: number; v
 function parseOrThrow<S extends z.ZodType>(s: S, env: Env): z.infer<S> {
   const result = s.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new LocalConfigError(`invalid local stack configuration: ${problems}`);
+    throw new LocalConfigError(`invalid local stack configuration: ${formatIssues(result.error.issues)}`);
   }
   return result.data;
 }

@@ -4,7 +4,8 @@
  * receives typed values.
  */
 import { z } from 'zod';
-import { DEFAULT_NAMES, ENV, MAX_RECEIVE_COUNT_DEFAULT } from './contracts/names.js';
+import { DEFAULT_NAMES, ENV, MAX_RECEIVE_COUNT_DEFAULT, VISIBILITY_SECONDS_DEFAULT } from './contracts/names.js';
+import { formatIssues } from './contracts/issues.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_CIRCLE_FILE } from './circle/circle.js';
 
@@ -79,8 +80,7 @@ export interface WorkerConfig extends CommonConfig {
 function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid configuration: ${problems}`);
+    throw new ConfigError(`invalid configuration: ${formatIssues(result.error.issues)}`);
   }
   return result.data;
 }
@@ -178,7 +178,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
 const workerSchema = commonSchema.extend({
   [ENV.workerConcurrency]: z.coerce.number().int().positive().max(256).default(8),
   [ENV.leaseSeconds]: seconds(30),
-  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(60),
+  [ENV.visibilitySeconds]: z.coerce.number().int().positive().max(43200).default(VISIBILITY_SECONDS_DEFAULT),
   [ENV.heartbeatSeconds]: seconds(10),
   [ENV.shutdownGraceSeconds]: seconds(90),
   [ENV.pollWaitSeconds]: z.coerce.number().int().min(0).max(20).default(20),
@@ -189,6 +189,9 @@ const workerSchema = commonSchema.extend({
   [ENV.guardrailIdentifier]: z.string().min(1).optional(),
   [ENV.guardrailVersion]: z.string().min(1).optional(),
 });
+
+/** The worker settings the local launcher needs too (its queue's redrive and visibility, how long workers may take to stop), by the worker's own rules. */
+export const stackServiceSchema = workerSchema.pick({ [ENV.maxReceiveCount]: true, [ENV.visibilitySeconds]: true, [ENV.shutdownGraceSeconds]: true });
 
 /** The worker's configuration; the heartbeat must come well before the lease expires. */
 export function loadWorkerConfig(env: Env = process.env): WorkerConfig {

@@ -5,6 +5,7 @@
  */
 import type { AdvisoryContext, StepError, StepRecord, Usage } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
+import { describeError } from '../../machines/advisory.machine.js';
 import type {
   AdviceQuality,
   AdvisorView,
@@ -260,17 +261,18 @@ function reasonOf(
 }
 
 /**
- * An error in words: the cause alone for the circle's own errors (a blocked or unusable
- * answer, whose cause is already a sentence), else the AWS error name and its cause.
+ * An error in words for a note: the cause alone for the circle's own errors (a blocked or
+ * unusable answer, whose cause is already a sentence), else the machine's description of
+ * the AWS error name and its cause, shortened.
  */
-const describeError = (error: StepError | undefined): string => {
+const describeForReader = (error: StepError | undefined): string => {
   if (!error) return 'unknown error';
   // Model errors read "<modelId>: <Name>: <message>": the name is said once, the model id not at all.
   const named = error.cause.indexOf(`${error.error}: `);
   const bare = named >= 0 ? error.cause.slice(named + error.error.length + 2) : error.cause;
   const cause = bare.length > MAX_CAUSE_CHARS ? `${bare.slice(0, MAX_CAUSE_CHARS - 1)}…` : bare;
   if (cause && (error.error.startsWith('Model.') || error.error.endsWith('.InvalidOutput'))) return cause;
-  return cause ? `${error.error}: ${cause}` : error.error;
+  return describeError({ error: error.error, cause });
 };
 
 /** Plain sentences about what went wrong or is going on, naming advisors as the circle does. */
@@ -288,7 +290,7 @@ function notesOf(
   const answering = job.advisors.length - failedAdvisors.length;
 
   for (const id of failedAdvisors) {
-    const error = describeError(steps[stepIdOf('advise', id)]?.error);
+    const error = describeForReader(steps[stepIdOf('advise', id)]?.error);
     notes.push(
       status === 'failed'
         ? `${nameOf(id)} could not answer (${error}).`
@@ -300,7 +302,7 @@ function notesOf(
   for (const id of failedReviews) {
     const review = steps[stepIdOf('review', id)];
     const rest = usableReviews.length > 0 ? 'the ranking uses the other reviews' : 'it is not part of the ranking';
-    notes.push(`${nameOf(id)}'s review could not be used (${describeError(review?.error)}); ${rest}.`);
+    notes.push(`${nameOf(id)}'s review could not be used (${describeForReader(review?.error)}); ${rest}.`);
   }
   if (failedReviews.length > 0 && usableReviews.length === 0 && steps.synthesize?.status !== 'pending') {
     notes.push('None of the reviews could be used, so the answers are not ranked: the chair weighed them without a ranking.');
@@ -308,10 +310,10 @@ function notesOf(
   const synthesis = steps.synthesize;
   if (synthesis?.status === 'failed' && status === 'succeeded') {
     const fallback = context?.aggregate?.ranking.length ? 'the advisors’ answers and their ranking are the advice' : 'the advisors’ answers are the advice';
-    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}); ${fallback}.`);
+    notes.push(`${circle.chair.name} could not write the advice (${describeForReader(synthesis.error)}); ${fallback}.`);
   } else if (synthesis?.status === 'failed' && status === 'failed') {
     // A job of an earlier machine version could still fail on its chair.
-    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}).`);
+    notes.push(`${circle.chair.name} could not write the advice (${describeForReader(synthesis.error)}).`);
   }
   if (synthesis?.status === 'succeeded' && synthesis.unusable) {
     notes.push(
@@ -320,7 +322,7 @@ function notesOf(
   }
   if (!isTerminal(status)) {
     for (const [stepId, step] of Object.entries(steps)) {
-      if (step?.status === 'retrying') notes.push(`${stepLabel(stepId, nameOf)} failed on attempt ${step.attempt} (${describeError(step.error)}) and will be retried.`);
+      if (step?.status === 'retrying') notes.push(`${stepLabel(stepId, nameOf)} failed on attempt ${step.attempt} (${describeForReader(step.error)}) and will be retried.`);
     }
     if (state?.cancelRequested || job.cancelRequested) notes.push('Cancellation requested; the circle is stopping.');
   }

@@ -20,6 +20,7 @@ import type { PushGateway } from '../shared/ports/push-gateway.js';
 import type { Logger } from '../shared/logging.js';
 import { GoneError, PushThrottledError } from '../shared/errors.js';
 import { packFrames } from '../shared/push/frames.js';
+import { sleep } from '../shared/sleep.js';
 import { doneMessage, transitionMessage } from '../shared/push/messages.js';
 import type { JobEvents } from './job-events.js';
 
@@ -301,7 +302,7 @@ export class LivePush implements JobEvents {
         }
         if (err instanceof PushThrottledError && attempt < maxAttempts) {
           this.stats.throttled++;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt * (0.5 + Math.random()))));
+          await sleep(Math.min(2000, 50 * 2 ** attempt * (0.5 + Math.random())));
           continue;
         }
         this.logger.warn({ connectionId, err }, 'push failed; message dropped');

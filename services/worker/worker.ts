@@ -23,6 +23,7 @@ import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
 import { CancelWatch } from './cancel-watch.js';
 import { withLogContext } from '../shared/telemetry/log-context.js';
+import { sleep } from '../shared/sleep.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -315,10 +316,3 @@ export function parseMessage(body: string): JobMessage | undefined {
 
 /** Seconds before a failed delivery is tried again: 2, 4, 6 … up to 60. */
 const backoffSeconds = (receiveCount: number): number => Math.min(60, 2 * receiveCount);
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
-}

@@ -10,10 +10,10 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MAX_RECEIVE_COUNT_DEFAULT } from '../../../services/shared/contracts/names.js';
+import { MAX_RECEIVE_COUNT_DEFAULT, VISIBILITY_SECONDS_DEFAULT } from '../../../services/shared/contracts/names.js';
 
-/** Matches the worker's default COT_VISIBILITY_SECONDS; the worker heartbeats extend it. */
-export const JOB_VISIBILITY_SECONDS = 60;
+/** The worker's default COT_VISIBILITY_SECONDS (one shared constant); the worker heartbeats extend it. */
+export const JOB_VISIBILITY_SECONDS = VISIBILITY_SECONDS_DEFAULT;
 
 export interface JobQueueProps {
   readonly encryptionKey: kms.IKey;

@@ -23,6 +23,7 @@ import type { Logger } from '../../shared/logging.js';
 import { NotFoundError, TooManyConnectionsError, ValidationError } from '../errors.js';
 import type { ApiContext } from '../middleware/context.js';
 import { parseJobId } from '../schemas/jobs.schema.js';
+import { firstIssueMessage } from '../schemas/issues.js';
 import { ownJobView, type JobsRouteDeps } from './jobs.routes.js';
 
 export interface WsRouteDeps extends JobsRouteDeps {
@@ -122,7 +123,7 @@ export function wsDefault(deps: WsRouteDeps) {
     let message: ClientMessage;
     try {
       const parsed = clientMessageSchema.safeParse(JSON.parse(await rawBody(ctx)));
-      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid message');
+      if (!parsed.success) throw new Error(firstIssueMessage(parsed.error));
       message = parsed.data;
     } catch (err) {
       await send({ type: 'error', code: 'bad_request', message: `Send JSON like {"action":"subscribe","jobId":"…","afterSeq":0}: ${(err as Error).message}` });

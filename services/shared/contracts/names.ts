@@ -87,5 +87,11 @@ export const INDEX = {
 /** The SQS redrive setting the code's poison handling assumes. */
 export const MAX_RECEIVE_COUNT_DEFAULT = 5;
 
+/**
+ * The job queue's visibility timeout, seconds: the queue's setting (infra, the local stack)
+ * and the worker's default COT_VISIBILITY_SECONDS, which must be equal; heartbeats extend it.
+ */
+export const VISIBILITY_SECONDS_DEFAULT = 60;
+
 /** Service names used for logs, traces and metrics. */
 export const SERVICE = { api: 'cot-api', worker: 'cot-worker' } as const;
