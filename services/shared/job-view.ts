@@ -5,7 +5,7 @@
  */
 import type { AdvisoryContext, StepError, StepRecord, Usage } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
-import { describeError } from '../../machines/advisory.machine.js';
+import { describeError } from '../../machines/advisory.context.js';
 import type {
   AdviceQuality,
   AdvisorView,

@@ -22,6 +22,8 @@ import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
 import { CancelWatch } from './cancel-watch.js';
+import { DeadLetterSweeper } from './dead-letter-sweeper.js';
+import { parseMessage } from './job-message.js';
 import { withLogContext } from '../shared/telemetry/log-context.js';
 import { sleep } from '../shared/sleep.js';
 
@@ -46,8 +48,6 @@ export interface WorkerDeps extends StepRunnerDeps {
   logger: Logger;
   telemetry: WorkerTelemetry;
 }
-
-const messageSchema = z.object({ jobId: z.string().min(1).max(100) });
 
 const jobSchema = z.object({
   jobId: z.string().min(1),
@@ -79,7 +79,8 @@ export class Worker {
     this.loop = this.pollLoop();
     this.cancels.start();
     if (this.deps.deadLetters) {
-      this.sweeper = setInterval(() => this.track(this.sweepDeadLetters()), this.settings.dlqSweepMs);
+      const sweeper = new DeadLetterSweeper({ ...this.deps, deadLetters: this.deps.deadLetters }, this.settings.maxReceiveCount);
+      this.sweeper = setInterval(() => this.track(sweeper.sweep(this.polling.signal)), this.settings.dlqSweepMs);
     }
   }
 
@@ -273,44 +274,6 @@ export class Worker {
       seed: job.jobId,
       policies: circle.policies,
     };
-  }
-
-  /**
-   * Poison jobs: a message in the DLQ whose job is neither finished nor held by a live
-   * lease will never run; mark it failed with a reason a person can read. Messages stay in
-   * the DLQ for operators (and its alarm); they are only hidden for a while once handled.
-   */
-  private async sweepDeadLetters(): Promise<void> {
-    const dlq = this.deps.deadLetters;
-    if (!dlq || this.polling.signal.aborted) return;
-    const messages = await dlq.receive(10, 0, 900, this.polling.signal);
-    for (const message of messages) {
-      const parsed = parseMessage(message.body);
-      if (parsed) {
-        const job = await this.deps.jobs.get(parsed.jobId);
-        const state = job && !isTerminal(job.status) ? await this.deps.snapshots.get(parsed.jobId) : undefined;
-        const leaseLive = (state?.leaseExpiresAt ?? 0) > this.deps.clock.now();
-        if (job && !isTerminal(job.status) && !leaseLive) {
-          const reason = `This job could not be processed: it was delivered ${this.settings.maxReceiveCount} times without completing and was moved to the dead-letter queue.`;
-          await this.deps.jobs.setStatus(job.jobId, 'failed', 'done', reason);
-          this.deps.logger.error({ jobId: job.jobId }, 'poison job marked failed');
-          this.deps.telemetry.deadLettered(job.jobId);
-        }
-      } else {
-        this.deps.logger.error({ messageId: message.messageId }, 'unparseable message in the dead-letter queue');
-      }
-      await dlq.changeVisibility(message.receiptHandle, 900);
-    }
-  }
-}
-
-/** The job message in an SQS body, or undefined for anything else (never throws). */
-export function parseMessage(body: string): JobMessage | undefined {
-  try {
-    const result = messageSchema.safeParse(JSON.parse(body));
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import { isTerminal, WORK_STAGES, type JobItem } from '../../shared/contracts/job.js';
 import { SERVICE } from '../../shared/contracts/names.js';
-import { invalidOutputErrorOf } from '../../../machines/advisory.machine.js';
+import { invalidOutputErrorOf } from '../../../machines/advisory.context.js';
 import { DIMENSION, METRIC, TRACE_NAME, type MetricName } from '../../shared/contracts/telemetry.js';
 import type { RunOutcomeKind } from '../../shared/contracts/timeline.js';
 import type { Circle } from '../../shared/circle/circle.js';
