@@ -15,6 +15,7 @@ import { isTerminal, type JobView } from '../services/shared/contracts/job.js';
 import { sleep } from '../services/shared/sleep.js';
 import { formatRows, type Row } from './lib/report.js';
 import { nowMs, summarise, type Summary } from './lib/stats.js';
+import { positiveInt, runBench } from './lib/cli.js';
 
 const JOBS = positiveInt(process.env.COT_BENCH_CANCEL_JOBS, 20);
 const AT_ONCE = positiveInt(process.env.COT_BENCH_CANCEL_AT_ONCE, 4);
@@ -104,15 +105,4 @@ function withoutStackVariables(env: NodeJS.ProcessEnv): Record<string, string | 
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('AWS_ENDPOINT_URL') && !k.startsWith('COT_')));
 }
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:cancel failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:cancel', main);

@@ -18,6 +18,7 @@ import { runBadDay } from './lib/bad-day.js';
 import { buildReport, formatRows, type BenchResults, type BenchSettings } from './lib/report.js';
 import { finalSnapshotBytes, openSubscribers, postBurst, runAlone, runConcurrent, type RunFigures } from './lib/scenarios.js';
 import { PushUnavailableError } from './lib/subscribers.js';
+import { positiveInt, runBench } from './lib/cli.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -147,15 +148,4 @@ function rate(value: string | undefined, fallback: number): number {
   return Number.isFinite(n) && n >= 0 && n <= 1 ? n : fallback;
 }
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench', main);
