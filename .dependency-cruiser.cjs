@@ -16,13 +16,7 @@ module.exports = {
       comment: 'A cycle makes two modules one; split out what both need.',
       severity: 'error',
       from: {},
-      to: {
-        circular: true,
-        // Known: tracing.ts loads its X-Ray adapter lazily and the adapter takes NOOP_SPAN back.
-        // Only a cycle of exactly these two files is let through; issue 12 ("ports that do not
-        // leak adapters") moves NOOP_SPAN to the port, then this line goes.
-        via: { pathNot: '^services/shared/(tracing|adapters/aws/xray-tracer)\\.ts$' },
-      },
+      to: { circular: true },
     },
     {
       name: 'machines-are-pure',
@@ -95,18 +89,14 @@ module.exports = {
       name: 'adapters-only-in-roots',
       comment:
         'Only composition roots (services/api/main.ts, services/worker/main.ts, the local stack ' +
-        'launchers in services/local/) and tests pick adapters; everything else takes ports. ' +
-        'Exceptions until issue 12 ("ports that do not leak adapters") lands: worker/live-push.ts ' +
-        'catches PushThrottledError from the API Gateway adapter (the error belongs with its port), ' +
-        'and shared/tracing.ts loads the X-Ray adapter itself.',
+        'launchers in services/local/) and tests pick adapters; everything else takes ports, and ' +
+        'catches the errors the ports name (services/shared/errors.ts).',
       severity: 'error',
       from: {
         pathNot: [
           COMPOSITION_ROOTS,
           TESTS,
           '^services/shared/adapters/',
-          '^services/worker/live-push\\.ts$',
-          '^services/shared/tracing\\.ts$',
         ],
       },
       to: { path: '^services/shared/adapters/' },

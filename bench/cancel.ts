@@ -11,9 +11,11 @@
 import { startLocalStack, type LocalStack } from '../services/local/stack.js';
 import { BedrockControl } from '../services/local/bedrock/control-client.js';
 import { getAccessToken } from '../services/local/oidc/token-client.js';
-import type { JobView } from '../services/shared/contracts/job.js';
+import { isTerminal, type JobView } from '../services/shared/contracts/job.js';
+import { sleep } from '../services/shared/sleep.js';
 import { formatRows, type Row } from './lib/report.js';
 import { nowMs, summarise, type Summary } from './lib/stats.js';
+import { positiveInt, runBench } from './lib/cli.js';
 
 const JOBS = positiveInt(process.env.COT_BENCH_CANCEL_JOBS, 20);
 const AT_ONCE = positiveInt(process.env.COT_BENCH_CANCEL_AT_ONCE, 4);
@@ -67,7 +69,7 @@ async function cancelOne(stack: LocalStack, control: BedrockControl, token: stri
   let view: JobView | undefined;
   await until(async () => {
     view = (await (await api(`/jobs/${jobId}`)).json()) as JobView;
-    return view.status !== 'running' && view.status !== 'queued';
+    return isTerminal(view.status);
   });
   if (view?.status !== 'cancelled') throw new Error(`job ${jobId} ended ${view?.status}, not cancelled`);
   const calls = await control.calls({ jobId });
@@ -99,22 +101,9 @@ async function until(probe: () => Promise<boolean>, timeoutMs = 60_000): Promise
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** The shell's environment without the SDK endpoint and COT_* variables, so the bench uses its own stand-ins. */
 function withoutStackVariables(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('AWS_ENDPOINT_URL') && !k.startsWith('COT_')));
 }
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:cancel failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:cancel', main);

@@ -20,6 +20,7 @@ import { runBadDay } from './lib/bad-day.js';
 import { buildReport, curveFigures, curveRows, formatRows, type BenchResults, type BenchSettings, type CurvePoint } from './lib/report.js';
 import { finalSnapshotBytes, openSubscribers, postBurst, runAlone, runConcurrent, type RunFigures } from './lib/scenarios.js';
 import { PushUnavailableError } from './lib/subscribers.js';
+import { positiveInt, runBench } from './lib/cli.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -211,15 +212,4 @@ function modeList(value: string | undefined): DynamoMode[] {
 
 const dynamoLabel = (mode: DynamoMode): string => (mode === 'disk' ? 'on disk (-dbPath, as npm start)' : 'in memory (-inMemory)');
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench', main);

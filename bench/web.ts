@@ -26,6 +26,7 @@ import { benchQuestions } from './lib/jobs.js';
 import { installProbes, localClockOffset, mainThreadMeter, navigationTiming, pageClockOffset, pageRecords, scriptedAnswer, usableAfterMs } from './lib/page-probes.js';
 import { fmt, formatRows, type Row } from './lib/report.js';
 import { summarise, type Summary } from './lib/stats.js';
+import { runBench } from './lib/cli.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -299,10 +300,4 @@ function report(r: Results): Row[] {
   ];
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench:web failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench('bench:web', main);

@@ -1,14 +1,7 @@
 /** The advisory machine and its pure helpers: what services import from `machines/`. */
 export * from './advisory.types.js';
-export {
-  ADVISOR_ID_PATTERN,
-  createAdvisoryMachine,
-  isFinalStage,
-  stageOf,
-  toStepFailure,
-  type AdvisoryMachine,
-  type AdvisorySnapshot,
-} from './advisory.machine.js';
+export { createAdvisoryMachine, isFinalStage, stageOf, type AdvisoryMachine, type AdvisorySnapshot } from './advisory.machine.js';
+export { ADVISOR_ID_PATTERN, describeError, toStepFailure } from './advisory.context.js';
 export { redriveInputOf, redrivenContext, stageToRedrive } from './advisory.redrive.js';
 export { RESTORABLE_MACHINE_VERSIONS, restoreAdvisorySnapshot, type RestoredAdvisory } from './advisory.snapshot.js';
 export { AdvisoryInputError, IncompatibleSnapshotError } from './errors.js';

@@ -3,7 +3,7 @@
  * Jobs table and commit times from the Transitions table, read past the write counter.
  */
 import { BatchGetCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TERMINAL_STATUSES, type JobStatus, type TransitionRecord } from '../../services/shared/contracts/job.js';
+import { isTerminal, type JobStatus, type TransitionRecord } from '../../services/shared/contracts/job.js';
 import type { TableNames } from '../../services/local/bootstrap.js';
 import { nowMs } from './stats.js';
 
@@ -57,7 +57,7 @@ export async function waitForTerminal(
       const out = await direct.send(new BatchGetCommand({ RequestItems: { [tables.jobs]: { Keys: keys, ProjectionExpression: 'jobId, #s', ExpressionAttributeNames: { '#s': 'status' } } } }));
       for (const item of out.Responses?.[tables.jobs] ?? []) {
         const status = item.status as JobStatus;
-        if (TERMINAL_STATUSES.includes(status)) done.set(item.jobId as string, status);
+        if (isTerminal(status)) done.set(item.jobId as string, status);
       }
     }
     if (done.size < jobIds.length) await new Promise((r) => setTimeout(r, everyMs));

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { Node } from 'constructs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { formatIssues } from '../../services/shared/contracts/issues.js';
 
 /** The repository root: the Docker build context and the base of relative paths in context. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -144,8 +145,7 @@ export function readInfraConfig(node: Node, env: Record<string, string | undefin
   for (const key of CONTEXT_KEYS) raw[key] = node.tryGetContext(key);
   const parsed = contextSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(context)'}: ${i.message}`).join('; ');
-    throw new InfraConfigError(`invalid CDK context (infra/cdk.json or -c): ${problems}`);
+    throw new InfraConfigError(`invalid CDK context (infra/cdk.json or -c): ${formatIssues(parsed.error.issues, '(context)')}`);
   }
   const { region, ...rest } = parsed.data;
   return {

@@ -9,6 +9,7 @@ import type { ApiConfig } from '../shared/config.js';
 import type { Circle } from '../shared/circle/circle.js';
 import type { JwtVerifier } from '../shared/auth/jwt-verifier.js';
 import type { Logger } from '../shared/logging.js';
+import { systemClock } from '../shared/system.js';
 import type { Clock, ConnectionStore, JobQueue, JobStore, PushGateway, ResultStore, RunRecordStore, SnapshotStore, Tracer } from '../shared/ports/index.js';
 import type { ApiContext, ApiState } from './middleware/context.js';
 import { authenticate } from './middleware/authenticate.js';
@@ -60,7 +61,7 @@ export interface ApiDeps {
 
 /** Builds the API: request id + access log, tracing, error boundary, security headers, CORS, then the routes. */
 export function createApp(deps: ApiDeps): Koa<ApiState> {
-  const clock = deps.clock ?? { now: () => Date.now() };
+  const clock = deps.clock ?? systemClock;
   const app = new Koa<ApiState>();
 
   app.use(logContext);

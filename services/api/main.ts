@@ -20,7 +20,7 @@ import { loadApiConfig } from '../shared/config.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger, type Logger } from '../shared/logging.js';
-import { createTracing } from '../shared/tracing.js';
+import { createTracing } from '../shared/adapters/aws/xray-tracing.js';
 import { logCorrelated } from '../shared/telemetry/log-context.js';
 
 /** How long in-flight requests get to finish after SIGTERM before their connections are cut. */

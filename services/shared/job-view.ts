@@ -3,16 +3,10 @@
  * Built purely from the Jobs item, the State item (persisted XState snapshot) and the
  * Results items the snapshot references, so the API and the push gateway show the same thing.
  */
-import type {
-  AdvisoryContext,
-  Stage,
-  StepError,
-  StepRecord,
-  StepStatus,
-  Usage,
-} from '../../machines/advisory.types.js';
+import type { AdvisoryContext, StepError, StepRecord, Usage } from '../../machines/advisory.types.js';
 import { stepIdOf } from '../../machines/advisory.types.js';
 import { redrivenContext } from '../../machines/advisory.redrive.js';
+import { describeError } from '../../machines/advisory.context.js';
 import type {
   AdviceQuality,
   AdvisorView,
@@ -26,11 +20,12 @@ import type {
   StateItem,
   StepView,
 } from './contracts/job.js';
-import { isTerminal } from './contracts/job.js';
+import { isTerminal, isUnfinishedStep, jobStageOf, statusOfStage } from './contracts/job.js';
 import type * as Contract from './contracts/job.js';
 import type * as Machine from '../../machines/advisory.types.js';
 import type { Circle } from './circle/circle.js';
 import { memberOf } from './circle/circle.js';
+import { readSnapshot, type PersistedAdvisory } from './snapshot-reader.js';
 
 /** The machine's types must fit the contracts clients read (contracts import no machine code). */
 type Fits<A extends B, B> = [A, B];
@@ -41,6 +36,9 @@ export type MachineFitsContracts = [
   Fits<Machine.Usage, Contract.Usage>,
   Fits<Machine.Aggregate, Contract.Aggregate>,
   Fits<NonNullable<Machine.AdvisoryContext['confidence']>, Contract.Confidence>,
+  // Both ways: the machine's top-level states are exactly the contracts' machine stages.
+  Fits<Machine.Stage, Contract.MachineStage>,
+  Fits<Contract.MachineStage, Machine.Stage>,
 ];
 
 export interface JobViewInput {
@@ -51,40 +49,9 @@ export interface JobViewInput {
   circle: Circle;
 }
 
-/** The parts of a persisted XState snapshot the view reads. */
-interface PersistedAdvisory {
-  stage: Stage;
-  context: AdvisoryContext;
-}
-
-const STAGES: readonly Stage[] = ['advising', 'reviewing', 'synthesizing', 'succeeded', 'failed', 'cancelled'];
-const TERMINAL_STAGES: readonly Stage[] = ['succeeded', 'failed', 'cancelled'];
-const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
 const MAX_CAUSE_CHARS = 200;
 /** Stop reasons after which a model's text is kept but cut short. */
 const TRUNCATING_STOP_REASONS: readonly string[] = ['max_tokens', 'model_context_window_exceeded'];
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * Reads the stage and context of a State item's snapshot. Anything that does not look like
- * an advisory snapshot counts as "no snapshot yet": a view must never crash on stored data.
- */
-export function readSnapshot(state: StateItem | undefined): PersistedAdvisory | undefined {
-  if (!state?.snapshot) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(state.snapshot);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(raw) || !isRecord(raw.context) || !isRecord(raw.context.steps)) return undefined;
-  // `.value` is 'succeeded' for an atomic state and { advising: {...} } for a compound one.
-  const value = raw.value;
-  const stage = typeof value === 'string' ? value : isRecord(value) ? Object.keys(value)[0] : undefined;
-  if (!stage || !(STAGES as readonly string[]).includes(stage)) return undefined;
-  return { stage: stage as Stage, context: raw.context as unknown as AdvisoryContext };
-}
 
 /** The Results keys (`<step>#<attempt>`) the view needs, read from the State item's snapshot. */
 export function resultRefsOf(state: StateItem | undefined): string[] {
@@ -209,16 +176,13 @@ export function modelCallsOf(context: Pick<AdvisoryContext, 'steps'>): ModelCall
  * otherwise the snapshot says how far the machine got.
  */
 function statusOf(job: JobItem, snapshot: PersistedAdvisory | undefined): JobStatus {
-  if (isTerminal(job.status)) return job.status;
-  if (!snapshot) return job.status;
-  if ((TERMINAL_STAGES as readonly string[]).includes(snapshot.stage)) return snapshot.stage as JobStatus;
-  return 'running';
+  if (isTerminal(job.status) || !snapshot) return job.status;
+  return statusOfStage(snapshot.stage);
 }
 
 function stageOf(job: JobItem, snapshot: PersistedAdvisory | undefined, status: JobStatus): JobStage {
   if (isTerminal(status)) return 'done';
-  if (snapshot) return snapshot.stage as JobStage;
-  return job.stage;
+  return snapshot ? jobStageOf(snapshot.stage) : job.stage;
 }
 
 function resultOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>): ResultItem | undefined {
@@ -231,7 +195,7 @@ function resultOf(step: StepRecord | undefined, byRef: Map<string, ResultItem>):
  */
 function toStepView(step: StepRecord | undefined, byRef: Map<string, ResultItem>, skipUnfinished: boolean): StepView {
   if (!step) return { status: skipUnfinished ? 'skipped' : 'pending', attempt: 0 };
-  const status: StepStatus = skipUnfinished && UNFINISHED.includes(step.status) ? 'skipped' : step.status;
+  const status: Contract.StepStatus = skipUnfinished && isUnfinishedStep(step.status) ? 'skipped' : step.status;
   const view: StepView = { status, attempt: step.attempt };
   const result = resultOf(step, byRef);
   const text = result?.text;
@@ -302,17 +266,18 @@ function reasonOf(
 }
 
 /**
- * An error in words: the cause alone for the circle's own errors (a blocked or unusable
- * answer, whose cause is already a sentence), else the AWS error name and its cause.
+ * An error in words for a note: the cause alone for the circle's own errors (a blocked or
+ * unusable answer, whose cause is already a sentence), else the machine's description of
+ * the AWS error name and its cause, shortened.
  */
-const describeError = (error: StepError | undefined): string => {
+const describeForReader = (error: StepError | undefined): string => {
   if (!error) return 'unknown error';
   // Model errors read "<modelId>: <Name>: <message>": the name is said once, the model id not at all.
   const named = error.cause.indexOf(`${error.error}: `);
   const bare = named >= 0 ? error.cause.slice(named + error.error.length + 2) : error.cause;
   const cause = bare.length > MAX_CAUSE_CHARS ? `${bare.slice(0, MAX_CAUSE_CHARS - 1)}…` : bare;
   if (cause && (error.error.startsWith('Model.') || error.error.endsWith('.InvalidOutput'))) return cause;
-  return cause ? `${error.error}: ${cause}` : error.error;
+  return describeError({ error: error.error, cause });
 };
 
 /** Plain sentences about what went wrong or is going on, naming advisors as the circle does. */
@@ -330,7 +295,7 @@ function notesOf(
   const answering = job.advisors.length - failedAdvisors.length;
 
   for (const id of failedAdvisors) {
-    const error = describeError(steps[stepIdOf('advise', id)]?.error);
+    const error = describeForReader(steps[stepIdOf('advise', id)]?.error);
     notes.push(
       status === 'failed'
         ? `${nameOf(id)} could not answer (${error}).`
@@ -342,7 +307,7 @@ function notesOf(
   for (const id of failedReviews) {
     const review = steps[stepIdOf('review', id)];
     const rest = usableReviews.length > 0 ? 'the ranking uses the other reviews' : 'it is not part of the ranking';
-    notes.push(`${nameOf(id)}'s review could not be used (${describeError(review?.error)}); ${rest}.`);
+    notes.push(`${nameOf(id)}'s review could not be used (${describeForReader(review?.error)}); ${rest}.`);
   }
   if (failedReviews.length > 0 && usableReviews.length === 0 && steps.synthesize?.status !== 'pending') {
     notes.push('None of the reviews could be used, so the answers are not ranked: the chair weighed them without a ranking.');
@@ -350,10 +315,10 @@ function notesOf(
   const synthesis = steps.synthesize;
   if (synthesis?.status === 'failed' && status === 'succeeded') {
     const fallback = context?.aggregate?.ranking.length ? 'the advisors’ answers and their ranking are the advice' : 'the advisors’ answers are the advice';
-    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}); ${fallback}.`);
+    notes.push(`${circle.chair.name} could not write the advice (${describeForReader(synthesis.error)}); ${fallback}.`);
   } else if (synthesis?.status === 'failed' && status === 'failed') {
     // A job of an earlier machine version could still fail on its chair.
-    notes.push(`${circle.chair.name} could not write the advice (${describeError(synthesis.error)}).`);
+    notes.push(`${circle.chair.name} could not write the advice (${describeForReader(synthesis.error)}).`);
   }
   if (synthesis?.status === 'succeeded' && synthesis.unusable) {
     notes.push(
@@ -362,7 +327,7 @@ function notesOf(
   }
   if (!isTerminal(status)) {
     for (const [stepId, step] of Object.entries(steps)) {
-      if (step?.status === 'retrying') notes.push(`${stepLabel(stepId, nameOf)} failed on attempt ${step.attempt} (${describeError(step.error)}) and will be retried.`);
+      if (step?.status === 'retrying') notes.push(`${stepLabel(stepId, nameOf)} failed on attempt ${step.attempt} (${describeForReader(step.error)}) and will be retried.`);
     }
     if (state?.cancelRequested || job.cancelRequested) notes.push('Cancellation requested; the circle is stopping.');
   }

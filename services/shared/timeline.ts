@@ -4,8 +4,7 @@
  * observed: lease, model calls, commit latency, pushes). The API serves it; the worker
  * derives a finished job's latency, critical path and overhead metrics from the same code.
  */
-import type { JobItem, TransitionRecord } from './contracts/job.js';
-import { isTerminal } from './contracts/job.js';
+import { isTerminal, WORK_STAGES, type JobItem, type TransitionRecord } from './contracts/job.js';
 import type { JobTimeline, ModelCallRecord, RunRecord, TimelineEntry, TimelineStage, TimelineSummary } from './contracts/timeline.js';
 
 export interface TimelineInput {
@@ -15,7 +14,6 @@ export interface TimelineInput {
   runs: readonly RunRecord[];
 }
 
-const STAGES: readonly TimelineStage[] = ['advising', 'reviewing', 'synthesizing'];
 /** The stage a step's kind belongs to (step ids are `advise.<id>`, `review.<id>`, `synthesize`). */
 const STAGE_OF_KIND: Record<string, TimelineStage> = { advise: 'advising', review: 'reviewing', synthesize: 'synthesizing' };
 /** Same-instant entries read in causal order. */
@@ -114,7 +112,7 @@ function stageDurations(transitions: readonly TransitionRecord[]): TimelineSumma
   let current: { stage: string; since: number } | undefined;
   for (const t of transitions) {
     if (current?.stage === t.stage) continue;
-    if (current && (STAGES as readonly string[]).includes(current.stage)) {
+    if (current && (WORK_STAGES as readonly string[]).includes(current.stage)) {
       const stage = current.stage as TimelineStage;
       stages[stage] = (stages[stage] ?? 0) + (t.at - current.since);
     }

@@ -5,8 +5,7 @@
  */
 import { transition, type AnyStateMachine } from 'xstate';
 import type { AdvisoryContext, Spent, StepId } from '../../machines/advisory.types.js';
-
-const UNFINISHED = new Set(['pending', 'running', 'retrying']);
+import { isUnfinishedStep } from '../shared/contracts/job.js';
 
 /**
  * `committed` is the persisted snapshot of the last commit, `reached` the context the run
@@ -24,7 +23,7 @@ export function cancelledSnapshot(
   const charged: Record<StepId, Spent> = { ...spent };
   for (const [stepId, before] of Object.entries(context.steps)) {
     const after = reached.steps[stepId];
-    if (UNFINISHED.has(before.status) && after?.usage && after.costUsd !== undefined) {
+    if (isUnfinishedStep(before.status) && after?.usage && after.costUsd !== undefined) {
       charged[stepId] ??= { usage: after.usage, costUsd: after.costUsd };
     }
   }

@@ -2,11 +2,12 @@
  * The conversation so far, for a follow-up: the earlier turns' questions and the advice the
  * chair gave, oldest first, so advisors answer the new question in context.
  */
-import { stepIdOf, type AdvisoryContext } from '../../machines/advisory.types.js';
+import { stepIdOf } from '../../machines/advisory.types.js';
 import type { JobItem } from '../shared/contracts/job.js';
 import type { JobStore } from '../shared/ports/job-store.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
 import type { SnapshotStore } from '../shared/ports/snapshot-store.js';
+import { readSnapshot } from '../shared/snapshot-reader.js';
 
 export interface Turn {
   question: string;
@@ -41,9 +42,7 @@ export async function loadHistory(deps: HistoryDeps, job: JobItem): Promise<Turn
  * answer (the advice that job gave).
  */
 async function adviceOf(deps: HistoryDeps, jobId: string): Promise<string | undefined> {
-  const state = await deps.snapshots.get(jobId);
-  if (!state?.snapshot) return undefined;
-  const context = (JSON.parse(state.snapshot) as { context?: AdvisoryContext }).context;
+  const context = readSnapshot(await deps.snapshots.get(jobId))?.context;
   if (!context) return undefined;
   const synthesis = context.steps.synthesize;
   if (synthesis?.status === 'succeeded' && synthesis.resultRef) {

@@ -13,14 +13,15 @@
  *   same step merged into one message; a slow round trip means bigger posts, not a
  *   growing queue. Posts per connection stay sequential, so order is kept.
  */
-import type { TransitionRecord } from '../shared/contracts/job.js';
+import { isTerminal, type TransitionRecord } from '../shared/contracts/job.js';
 import type { ServerMessage, StepDeltaMessage } from '../shared/contracts/ws.js';
 import type { ConnectionStore, Subscriber } from '../shared/ports/connection-store.js';
 import type { PushGateway } from '../shared/ports/push-gateway.js';
 import type { Logger } from '../shared/logging.js';
-import { GoneError } from '../shared/errors.js';
-import { PushThrottledError } from '../shared/adapters/aws/apigw-push-gateway.js';
+import { GoneError, PushThrottledError } from '../shared/errors.js';
 import { packFrames } from '../shared/push/frames.js';
+import { sleep } from '../shared/sleep.js';
+import { doneMessage, transitionMessage } from '../shared/push/messages.js';
 import type { JobEvents } from './job-events.js';
 
 export interface LivePushOptions {
@@ -108,13 +109,13 @@ export class LivePush implements JobEvents {
     this.flushJob(record.jobId);
     const readyAt = Date.now();
     this.onJob(record.jobId, true, (subs) => {
-      this.broadcast(subs, { type: 'job.transition', jobId: record.jobId, seq: record.seq, transition: record }, readyAt);
+      this.broadcast(subs, transitionMessage(record), readyAt);
       for (const change of record.changes) {
         // A repair streams afresh (from offset 0) within the same attempt, as clients expect.
         if (change.status !== 'running' || change.repair) this.endStream(record.jobId, change.stepId);
       }
-      if (record.status !== 'running') {
-        this.broadcast(subs, { type: 'job.done', jobId: record.jobId, seq: record.seq, status: record.status, reason: record.reason }, readyAt);
+      if (isTerminal(record.status)) {
+        this.broadcast(subs, doneMessage(record.jobId, record), readyAt);
         this.forget(record.jobId);
       }
     });
@@ -301,7 +302,7 @@ export class LivePush implements JobEvents {
         }
         if (err instanceof PushThrottledError && attempt < maxAttempts) {
           this.stats.throttled++;
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt * (0.5 + Math.random()))));
+          await sleep(Math.min(2000, 50 * 2 ** attempt * (0.5 + Math.random())));
           continue;
         }
         this.logger.warn({ connectionId, err }, 'push failed; message dropped');

@@ -17,7 +17,8 @@ import { DynamoConnectionStore } from '../shared/adapters/aws/dynamo-connection-
 import { DynamoRunRecordStore } from '../shared/adapters/aws/dynamo-run-record-store.js';
 import { createLogger } from '../shared/logging.js';
 import { createMetrics } from '../shared/adapters/aws/emf-metrics.js';
-import { createTracing, NO_TRACER } from '../shared/tracing.js';
+import { createTracing } from '../shared/adapters/aws/xray-tracing.js';
+import { NO_TRACER } from '../shared/ports/tracer.js';
 import { logCorrelated } from '../shared/telemetry/log-context.js';
 import { SERVICE } from '../shared/contracts/names.js';
 import { cryptoIds, systemClock } from '../shared/system.js';

@@ -3,21 +3,15 @@
  * with the second one and pushed to clients. Pure.
  */
 import type { AdvisoryContext, Stage, StepRecord } from '../../machines/advisory.types.js';
-import type { JobStage, JobStatus, TransitionChange, TransitionRecord } from '../shared/contracts/job.js';
+import type { TransitionChange, TransitionRecord } from '../shared/contracts/job.js';
+import { isTerminal, jobStageOf, statusOfStage } from '../shared/contracts/job.js';
+
+// The vocabulary is the contracts'; job-run.ts reads these two from here.
+export { jobStageOf, statusOfStage };
 
 export interface SnapshotView {
   context: AdvisoryContext;
   stage: Stage;
-}
-
-/** The job status a machine stage stands for. */
-export function statusOfStage(stage: Stage): JobStatus {
-  return stage === 'succeeded' || stage === 'failed' || stage === 'cancelled' ? stage : 'running';
-}
-
-/** The coarse stage shown to people. */
-export function jobStageOf(stage: Stage): JobStage {
-  return stage === 'succeeded' || stage === 'failed' || stage === 'cancelled' ? 'done' : stage;
 }
 
 /** Steps whose record differs between the two contexts, in the order of `next`. */
@@ -48,9 +42,9 @@ function sameStep(a: StepRecord, b: StepRecord): boolean {
 /** Names what happened in domain words: the job's end, else the most telling step change. */
 function eventName(prev: SnapshotView | undefined, next: SnapshotView, changes: TransitionChange[]): string {
   const status = statusOfStage(next.stage);
-  if (status !== 'running') return `job.${status}`;
+  if (isTerminal(status)) return `job.${status}`;
   // The first commit of a run of the machine: the job's first, or the first after a redrive.
-  if (!prev || statusOfStage(prev.stage) !== 'running') return 'job.started';
+  if (!prev || isTerminal(statusOfStage(prev.stage))) return 'job.started';
   if (prev.stage !== next.stage) return `stage.${next.stage}`;
   const order = ['failed', 'succeeded', 'retrying', 'running', 'skipped', 'pending'] as const;
   for (const s of order) {
@@ -78,6 +72,6 @@ export function describeTransition(
     status,
     stage: jobStageOf(next.stage),
     changes,
-    ...(status !== 'running' && reason ? { reason } : {}),
+    ...(isTerminal(status) && reason ? { reason } : {}),
   };
 }

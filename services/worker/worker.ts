@@ -16,7 +16,7 @@ import { z } from 'zod';
 import type { AdvisoryInput } from '../../machines/advisory.types.js';
 import { IncompatibleSnapshotError } from '../../machines/errors.js';
 import type { JobItem, JobMessage } from '../shared/contracts/job.js';
-import { isTerminal } from '../shared/contracts/job.js';
+import { isTerminal, JOB_STATUSES, MODES } from '../shared/contracts/job.js';
 import type { JobStore } from '../shared/ports/job-store.js';
 import type { JobQueue, QueueMessage } from '../shared/ports/job-queue.js';
 import type { Lease, SnapshotStore } from '../shared/ports/snapshot-store.js';
@@ -27,7 +27,10 @@ import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { StepRunnerDeps } from './step-runner.js';
 import { loadHistory } from './history.js';
 import { CancelWatch } from './cancel-watch.js';
+import { DeadLetterSweeper } from './dead-letter-sweeper.js';
+import { parseMessage } from './job-message.js';
 import { withLogContext } from '../shared/telemetry/log-context.js';
+import { sleep } from '../shared/sleep.js';
 
 export interface WorkerSettings {
   concurrency: number;
@@ -51,15 +54,13 @@ export interface WorkerDeps extends StepRunnerDeps {
   telemetry: WorkerTelemetry;
 }
 
-const messageSchema = z.object({ jobId: z.string().min(1).max(100) });
-
 const jobSchema = z.object({
   jobId: z.string().min(1),
   owner: z.string().min(1),
   question: z.string().min(1),
   advisors: z.array(z.string().min(1)).min(1),
-  mode: z.enum(['full', 'quick']),
-  status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+  mode: z.enum(MODES),
+  status: z.enum(JOB_STATUSES),
 });
 
 export class Worker {
@@ -88,7 +89,8 @@ export class Worker {
     this.loop = this.pollLoop();
     this.cancels.start();
     if (this.deps.deadLetters) {
-      this.sweeper = setInterval(() => this.track(this.sweepDeadLetters()), this.settings.dlqSweepMs);
+      const sweeper = new DeadLetterSweeper({ ...this.deps, deadLetters: this.deps.deadLetters }, this.settings.maxStalledRuns);
+      this.sweeper = setInterval(() => this.track(sweeper.sweep(this.polling.signal)), this.settings.dlqSweepMs);
     }
   }
 
@@ -332,60 +334,7 @@ export class Worker {
       policies: circle.policies,
     };
   }
-
-  /**
-   * The dead-letter queue holds poison jobs (failed here, on purpose) and unparseable
-   * messages; they stay for operators (and its alarm), hidden for a while once seen. Anything
-   * else got there through the queue's redrive backstop, which counts deliveries no worker
-   * saw: a dead letter of a finished job is removed, and one of an unfinished job goes back
-   * to the job queue, where the next run counts towards poison in DynamoDB if it stalls.
-   */
-  private async sweepDeadLetters(): Promise<void> {
-    const dlq = this.deps.deadLetters;
-    if (!dlq || this.stopping) return;
-    const messages = await dlq.receive(10, 0, 900, this.polling.signal);
-    for (const message of messages) {
-      const jobId = parseMessage(message.body)?.jobId;
-      const job = jobId ? await this.deps.jobs.get(jobId) : undefined;
-      if (!jobId) {
-        this.deps.logger.error({ messageId: message.messageId }, 'unparseable message in the dead-letter queue');
-      } else if (job && !isTerminal(job.status)) {
-        await this.deps.queue.send(JSON.stringify({ jobId } satisfies JobMessage), undefined, message.traceHeader);
-        await dlq.delete(message.receiptHandle);
-        this.deps.logger.warn({ jobId, receiveCount: message.receiveCount }, 'dead letter of an unfinished job returned to the job queue');
-        continue;
-      } else if (job && !(await this.poisoned(job))) {
-        await dlq.delete(message.receiptHandle);
-        this.deps.logger.warn({ jobId, status: job.status }, 'dead letter of a finished job removed');
-        continue;
-      }
-      await dlq.changeVisibility(message.receiptHandle, 900);
-    }
-  }
-
-  /** Whether this finished job was failed as poison (its dead letter is deliberate). */
-  private async poisoned(job: JobItem): Promise<boolean> {
-    if (job.status !== 'failed') return false;
-    return ((await this.deps.snapshots.get(job.jobId))?.stalledRuns ?? 0) > this.settings.maxStalledRuns;
-  }
-}
-
-/** The job message in an SQS body, or undefined for anything else (never throws). */
-export function parseMessage(body: string): JobMessage | undefined {
-  try {
-    const result = messageSchema.safeParse(JSON.parse(body));
-    return result.success ? result.data : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Seconds before a failed run is tried again: 2, 4, 6 … up to 60, by the stalled runs counted in DynamoDB. */
 const backoffSeconds = (lease: Lease): number => Math.min(60, 2 * (lease.state.stalledRuns ?? 1));
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
-}

@@ -11,7 +11,7 @@ import { buildOpenApiDocument } from '../../services/api/openapi/openapi.documen
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { JobsPage } from '../../services/shared/contracts/api.js';
 import type { JobView } from '../../services/shared/contracts/job.js';
-import { withLocalStack } from '../support/local-stack.js';
+import { cliEnv as cliEnvOf, withLocalStack } from '../support/local-stack.js';
 import { bedrockOf, eventually, stateOf, submit, waitForEnd, waitForView } from '../support/jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,19 +30,7 @@ interface Run {
   stderr: string;
 }
 
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    COT_API_URL: fx.stack.apiUrl,
-    COT_WS_URL: fx.stack.wsUrl,
-    COT_OIDC_ISSUER: fx.stack.oidc.issuer,
-    COT_OIDC_AUDIENCE: fx.stack.oidc.audience,
-    // Never the developer's own stack file.
-    COT_LOCAL_DIR: '/nonexistent',
-    ...extra,
-  };
-}
+const cliEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => cliEnvOf(fx.stack, extra);
 
 function collect(child: ChildProcessWithoutNullStreams): { run: Promise<Run>; output: () => string } {
   let stdout = '';

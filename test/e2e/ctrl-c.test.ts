@@ -12,8 +12,7 @@ import { spawnManaged, type ManagedProcess } from '../../services/local/processe
 import { readStackFile, stackFilePath, type StackFile } from '../../services/local/stack-file.js';
 import type { JobView } from '../../services/shared/contracts/job.js';
 import { apiClient, type ApiClient } from '../support/http-client.js';
-import { isolatedBaseEnv } from '../support/isolation.js';
-import { tokenFor } from '../support/local-stack.js';
+import { launcherEnv, tokenFor } from '../support/local-stack.js';
 import { processAlive } from '../support/processes.js';
 import { eventually, submit, waitForEnd } from '../support/jobs.js';
 
@@ -24,18 +23,7 @@ function npm(dir: string, script: 'start' | 'worker' = 'start'): ManagedProcess 
     command: 'npm',
     args: script === 'start' ? ['start'] : ['run', script],
     cwd: REPO_ROOT,
-    env: {
-      ...isolatedBaseEnv(),
-      COT_LOCAL_DIR: dir,
-      COT_API_PORT: '0',
-      COT_LOCAL_WS_PORT: '0',
-      COT_LOCAL_OIDC_PORT: '0',
-      COT_LOCAL_BEDROCK_PORT: '0',
-      COT_LOCAL_BEDROCK_CONTROL_PORT: '0',
-      COT_LOCAL_DYNAMODB_PORT: '0',
-      COT_LOCAL_SQS_PORT: '0',
-      COT_LOCAL_BEDROCK_TOKEN_DELAY_MS: '5',
-    },
+    env: { ...launcherEnv(dir), COT_LOCAL_BEDROCK_TOKEN_DELAY_MS: '5' },
   });
 }
 

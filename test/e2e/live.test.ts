@@ -15,7 +15,7 @@ import type { JobView } from '../../services/shared/contracts/job.js';
 import type { ServerMessage } from '../../services/shared/contracts/ws.js';
 import { MAX_FRAME_BYTES } from '../../services/shared/contracts/ws.js';
 import { INDEX } from '../../services/shared/contracts/names.js';
-import { withLocalStack } from '../support/local-stack.js';
+import { cliEnv, withLocalStack } from '../support/local-stack.js';
 import { bedrockOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd } from '../support/jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -254,15 +254,7 @@ function ask(args: string[]): Promise<{ code: number | null; stdout: string; std
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'services/cli/ask.ts', ...args], {
       cwd: REPO,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        COT_API_URL: fx.stack.apiUrl,
-        COT_WS_URL: fx.stack.wsUrl,
-        COT_OIDC_ISSUER: fx.stack.oidc.issuer,
-        COT_OIDC_AUDIENCE: fx.stack.oidc.audience,
-        COT_USER: 'gina',
-      },
+      env: cliEnv(fx.stack, { COT_USER: 'gina' }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -6,9 +6,8 @@ import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { REPO_ROOT } from '../../services/local/stack.js';
 import { spawnManaged } from '../../services/local/processes.js';
 import { readStackFile, stackFilePath, type StackFile } from '../../services/local/stack-file.js';
-import { startTestStack, tokenFor, type TestStack } from '../support/local-stack.js';
+import { launcherEnv, startTestStack, tokenFor, type TestStack } from '../support/local-stack.js';
 import { apiClient } from '../support/http-client.js';
-import { isolatedBaseEnv } from '../support/isolation.js';
 import { createPlaceholderWebApp } from '../support/placeholder-web-app.js';
 import { processAlive, waitUntilGone } from '../support/processes.js';
 
@@ -87,16 +86,7 @@ function launch(dir: string, extraEnv: Record<string, string> = {}): ReturnType<
     args: ['--import', 'tsx', join(REPO_ROOT, 'services/local/start.ts')],
     cwd: REPO_ROOT,
     env: {
-      ...isolatedBaseEnv(),
-      COT_LOCAL_DIR: dir,
-      COT_API_PORT: '0',
-      COT_LOCAL_WS_PORT: '0',
-      COT_LOCAL_OIDC_PORT: '0',
-      COT_LOCAL_BEDROCK_PORT: '0',
-      COT_LOCAL_BEDROCK_CONTROL_PORT: '0',
-      COT_LOCAL_DYNAMODB_PORT: '0',
-      COT_LOCAL_SQS_PORT: '0',
-      COT_LOCAL_WEB_PORT: '0',
+      ...launcherEnv(dir),
       // No app there: the launcher says so and serves none (tests that want one point here at a placeholder).
       COT_LOCAL_WEB_DIR: join(dir, 'no-web-app'),
       COT_SHUTDOWN_GRACE_SECONDS: '5',

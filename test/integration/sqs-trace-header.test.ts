@@ -7,7 +7,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/c
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import { createTracing, type Tracing } from '../../services/shared/tracing.js';
+import { createTracing, type Tracing } from '../../services/shared/adapters/aws/xray-tracing.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../services/local/dynamodb-local.js';
 import { startSqsLocal, type SqsLocal } from '../../services/local/sqs-local.js';
 import { startXRayDaemon, type TraceDocument, type XRayDaemonStandin } from '../../services/local/xray-daemon.js';

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../services/shared/logging.js';
-import { createTracing, type Tracing } from '../../services/shared/tracing.js';
+import { createTracing, type Tracing } from '../../services/shared/adapters/aws/xray-tracing.js';
 import { startXRayDaemon, type TraceDocument, type XRayDaemonStandin } from '../../services/local/xray-daemon.js';
 import { eventually } from '../support/jobs.js';
 

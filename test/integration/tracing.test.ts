@@ -14,7 +14,7 @@ import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { JobItem } from '../../services/shared/contracts/job.js';
 import { silentLogger } from '../../services/shared/logging.js';
 import type { JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
-import { createTracing, type Tracing } from '../../services/shared/tracing.js';
+import { createTracing, type Tracing } from '../../services/shared/adapters/aws/xray-tracing.js';
 import type { SamplingRule } from '../../services/shared/contracts/telemetry.js';
 import { JobRun } from '../../services/worker/job-run.js';
 import { NO_EVENTS } from '../../services/worker/job-events.js';
@@ -309,7 +309,7 @@ describe('worker tracing', () => {
         circle,
         clock: { now: () => Date.now() },
         // No jitter: a retry is due at once.
-        ids: { jobId: () => jobId, random: () => 0 },
+        ids: { random: () => 0 },
         workerId: 'worker-1',
         tracer: tracing.tracer,
         snapshots: telemetry.snapshotStore(snapshots),

@@ -12,13 +12,9 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import {
-  ApiGatewayPushGateway,
-  PushFailedError,
-  PushThrottledError,
-} from '../../services/shared/adapters/aws/apigw-push-gateway.js';
+import { ApiGatewayPushGateway } from '../../services/shared/adapters/aws/apigw-push-gateway.js';
 import { createManagementApi } from '../../services/shared/aws-clients.js';
-import { GoneError } from '../../services/shared/errors.js';
+import { GoneError, PushFailedError, PushThrottledError } from '../../services/shared/errors.js';
 import { newConnectionId, startWsGateway, type WsGateway, type WsGatewayOptions } from '../../services/local/ws-gateway/ws-gateway.js';
 
 /** One route request as the backend received it. */

@@ -33,6 +33,42 @@ export const TEST_SERVICE_ENV: Readonly<Record<string, string>> = {
   COT_LOG_LEVEL: 'info',
 };
 
+/**
+ * The environment of a test that runs the launcher itself (`npm start` or its entry point):
+ * isolated from the developer's, state in `dir`, every port ephemeral.
+ */
+export function launcherEnv(dir: string): Record<string, string | undefined> {
+  return {
+    ...isolatedBaseEnv(),
+    COT_LOCAL_DIR: dir,
+    COT_API_PORT: '0',
+    COT_LOCAL_WS_PORT: '0',
+    COT_LOCAL_OIDC_PORT: '0',
+    COT_LOCAL_BEDROCK_PORT: '0',
+    COT_LOCAL_BEDROCK_CONTROL_PORT: '0',
+    COT_LOCAL_DYNAMODB_PORT: '0',
+    COT_LOCAL_SQS_PORT: '0',
+    COT_LOCAL_WEB_PORT: '0',
+  };
+}
+
+/**
+ * The environment of the terminal client (`npm run ask`) against a test stack: its
+ * endpoints, never the developer's own stack file, nothing else inherited but PATH and HOME.
+ */
+export function cliEnv(stack: Pick<LocalStack, 'apiUrl' | 'wsUrl' | 'oidc'>, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    COT_API_URL: stack.apiUrl,
+    COT_WS_URL: stack.wsUrl,
+    COT_OIDC_ISSUER: stack.oidc.issuer,
+    COT_OIDC_AUDIENCE: stack.oidc.audience,
+    COT_LOCAL_DIR: '/nonexistent',
+    ...extra,
+  };
+}
+
 /** Fast simulated advisors unless a test asks for realistic timing. */
 export const TEST_BEDROCK_TIMING = { tokenDelayMs: 1, firstTokenDelayMs: 10 } as const;
 

@@ -52,7 +52,7 @@ function deps(): HistoryDeps {
   return {
     jobs: { listConversation: async () => turns } as unknown as HistoryDeps['jobs'],
     snapshots: {
-      get: async (jobId: string): Promise<StateItem> => ({ jobId, version: 9, epoch: 1, expiresAt: 1, snapshot: JSON.stringify({ context: contexts[jobId] }) }),
+      get: async (jobId: string): Promise<StateItem> => ({ jobId, version: 9, epoch: 1, expiresAt: 1, snapshot: JSON.stringify({ value: 'succeeded', context: contexts[jobId] }) }),
     } as unknown as HistoryDeps['snapshots'],
     results: { get: async (jobId: string, stepKey: string) => results.find((r) => r.jobId === jobId && r.stepKey === stepKey) } as unknown as HistoryDeps['results'],
   };

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseMessage } from '../../services/worker/worker.js';
+import { parseMessage } from '../../services/worker/job-message.js';
 import { fuzzRuns, fuzzTimeout, Tally } from '../support/fuzz.js';
 
 const RUNS = fuzzRuns(2000, 50_000);

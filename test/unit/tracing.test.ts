@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../services/shared/config.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import { createTracing, NO_TRACER } from '../../services/shared/tracing.js';
+import { createTracing } from '../../services/shared/adapters/aws/xray-tracing.js';
+import { NO_TRACER } from '../../services/shared/ports/tracer.js';
 
 const require = createRequire(import.meta.url);
 const xrayLoaded = () => require.resolve('aws-xray-sdk-core') in require.cache;

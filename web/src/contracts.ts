@@ -6,19 +6,6 @@ export type * from '../../services/shared/contracts/job.js';
 export type * from '../../services/shared/contracts/api.js';
 export type * from '../../services/shared/contracts/ws.js';
 export type * from '../../services/shared/contracts/web-config.js';
-export { isTerminal, MODES } from '../../services/shared/contracts/job.js';
+export { isTerminal, isUnfinishedStep, MODES } from '../../services/shared/contracts/job.js';
 export { WEB_CONFIG_PATH } from '../../services/shared/contracts/web-config.js';
-export {
-  FrameDecoder,
-  applyMessage,
-  createJobStream,
-  gapAfter,
-  isComplete,
-  needsRefetch,
-  reconnectDelayMs,
-  stepOf,
-  stepText,
-  streamKey,
-  subscribeMessage,
-} from '../../services/shared/contracts/ws-client.js';
-export type { JobEnd, JobStream } from '../../services/shared/contracts/ws-client.js';
+export * from '../../services/shared/contracts/ws-client.js';

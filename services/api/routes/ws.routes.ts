@@ -18,10 +18,12 @@ import { AuthError } from '../../shared/auth/errors.js';
 import type { ConnectionStore, PushGateway } from '../../shared/ports/index.js';
 import { GoneError } from '../../shared/errors.js';
 import { packFrames } from '../../shared/push/frames.js';
+import { doneMessage, transitionMessage, viewMessage } from '../../shared/push/messages.js';
 import type { Logger } from '../../shared/logging.js';
 import { NotFoundError, TooManyConnectionsError, ValidationError } from '../errors.js';
 import type { ApiContext } from '../middleware/context.js';
 import { parseJobId } from '../schemas/jobs.schema.js';
+import { firstIssueMessage } from '../schemas/issues.js';
 import { ownJobView, type JobsRouteDeps } from './jobs.routes.js';
 
 export interface WsRouteDeps extends JobsRouteDeps {
@@ -121,7 +123,7 @@ export function wsDefault(deps: WsRouteDeps) {
     let message: ClientMessage;
     try {
       const parsed = clientMessageSchema.safeParse(JSON.parse(await rawBody(ctx)));
-      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid message');
+      if (!parsed.success) throw new Error(firstIssueMessage(parsed.error));
       message = parsed.data;
     } catch (err) {
       await send({ type: 'error', code: 'bad_request', message: `Send JSON like {"action":"subscribe","jobId":"…","afterSeq":0}: ${(err as Error).message}` });
@@ -161,12 +163,13 @@ async function subscribe(deps: WsRouteDeps, connectionId: string, sub: string, r
   const { view, job } = loaded;
   const messages: ServerMessage[] = [
     { type: 'subscribed', jobId },
-    { type: 'job.view', jobId, seq: view.seq, view },
-    ...backlog.map((t): ServerMessage => ({ type: 'job.transition', jobId, seq: t.seq, transition: t })),
+    viewMessage(view),
+    ...backlog.map(transitionMessage),
   ];
   const last = backlog.at(-1);
-  const ended = last ? last.status !== 'running' : isTerminal(job.status);
-  if (ended) messages.push({ type: 'job.done', jobId, seq: Math.max(view.seq, last?.seq ?? 0), status: last?.status ?? view.status, reason: last?.reason ?? view.reason });
+  if (isTerminal(last?.status ?? job.status)) {
+    messages.push(doneMessage(jobId, { seq: Math.max(view.seq, last?.seq ?? 0), status: last?.status ?? view.status, reason: last?.reason ?? view.reason }));
+  }
   await sendAll(deps, connectionId, messages);
 }
 

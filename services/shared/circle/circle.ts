@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { StepPolicies, Usage } from '../../../machines/advisory.types.js';
 import { policyProblems } from '../../../machines/retry.js';
 import { ConfigError } from '../errors.js';
+import { formatIssues } from '../contracts/issues.js';
 
 /** The circle file shipped with the code. */
 export const DEFAULT_CIRCLE_FILE = fileURLToPath(new URL('./circle.json', import.meta.url));
@@ -116,8 +117,7 @@ export function loadCircle(file: string = DEFAULT_CIRCLE_FILE, options: LoadCirc
   }
   const parsed = circleSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid circle file ${file}: ${problems}`);
+    throw new ConfigError(`invalid circle file ${file}: ${formatIssues(parsed.error.issues, '(root)')}`);
   }
   const circle = parsed.data as Circle;
   const deployment = options.deploymentGuardrail;

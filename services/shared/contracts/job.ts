@@ -10,6 +10,11 @@ export const MODES: readonly Mode[] = ['full', 'quick'];
 /** A step's state; `cancelled` is an unfinished step of a job that was cancelled. */
 export type StepStatus = 'pending' | 'running' | 'retrying' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
+/** Step statuses that are not final: the step has not started, is running, or waits to retry. */
+export const UNFINISHED_STEP_STATUSES: readonly StepStatus[] = ['pending', 'running', 'retrying'];
+/** True while a step may still change (see UNFINISHED_STEP_STATUSES). */
+export const isUnfinishedStep = (status: StepStatus): boolean => UNFINISHED_STEP_STATUSES.includes(status);
+
 export interface StepError {
   /** Error name (e.g. ThrottlingException, States.Timeout, Review.InvalidOutput). */
   error: string;
@@ -49,11 +54,36 @@ export type Confidence = 'high' | 'medium' | 'low' | 'unstated';
  */
 export type AdviceQuality = 'complete' | 'unranked' | 'unstructured' | 'unsynthesized';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type JobStage = 'queued' | 'advising' | 'reviewing' | 'synthesizing' | 'done';
+/*
+ * The stage and status vocabulary, in one place: every service, the web app and the infra
+ * read terminal-ness from here. The advisory machine keeps its own list of top-level states
+ * (machines import nothing); services/shared/job-view.ts checks it fits MachineStage.
+ */
 
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
-export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
+/** How a job ends. */
+export type TerminalStatus = 'succeeded' | 'failed' | 'cancelled';
+export type JobStatus = 'queued' | 'running' | TerminalStatus;
+/** The stages a job works through, in order. */
+export type WorkStage = 'advising' | 'reviewing' | 'synthesizing';
+/** The coarse stage shown to people: `done` once the job has ended. */
+export type JobStage = 'queued' | WorkStage | 'done';
+/** The advisory machine's top-level states: the work stages, then how the job ended. */
+export type MachineStage = WorkStage | TerminalStatus;
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const satisfies readonly JobStatus[];
+export const TERMINAL_STATUSES: readonly TerminalStatus[] = ['succeeded', 'failed', 'cancelled'];
+export const WORK_STAGES: readonly WorkStage[] = ['advising', 'reviewing', 'synthesizing'];
+export const MACHINE_STAGES: readonly MachineStage[] = [...WORK_STAGES, ...TERMINAL_STATUSES];
+
+/** True once the job has ended (a job status, or the machine stage it ended in). */
+export const isTerminal = (status: JobStatus | MachineStage): status is TerminalStatus =>
+  (TERMINAL_STATUSES as readonly string[]).includes(status);
+/** True for one of the advisory machine's top-level states (e.g. read from a stored snapshot). */
+export const isMachineStage = (value: string): value is MachineStage => (MACHINE_STAGES as readonly string[]).includes(value);
+/** The job status a machine stage stands for. */
+export const statusOfStage = (stage: MachineStage): JobStatus => (isTerminal(stage) ? stage : 'running');
+/** The stage shown to people for a machine stage. */
+export const jobStageOf = (stage: MachineStage): JobStage => (isTerminal(stage) ? 'done' : stage);
 
 /** The Jobs table item. */
 export interface JobItem {

@@ -4,7 +4,7 @@
  * run observed: its lease, its model calls with time to first token, commit latencies and
  * pushes). GET /jobs/{id}/timeline answers a JobTimeline; the worker writes RunRecords.
  */
-import type { JobStage, JobStatus } from './job.js';
+import type { JobStage, JobStatus, WorkStage } from './job.js';
 
 /** How a run ended; `lost` when its record says nothing (its worker died or was fenced before writing it). */
 export type RunOutcomeKind = 'finished' | 'handed-over' | 'fenced' | 'failed';
@@ -86,7 +86,8 @@ export type TimelineEntry =
   | ({ type: 'push'; run: number } & PushRecord)
   | { type: 'run-end'; at: number; run: number; outcome: RunOutcomeKind | 'lost' };
 
-export type TimelineStage = 'advising' | 'reviewing' | 'synthesizing';
+/** The stages a timeline times: the work stages. */
+export type TimelineStage = WorkStage;
 
 /** The headline figures of a job, from its timeline. */
 export interface TimelineSummary {

@@ -16,7 +16,7 @@
  * client should fetch one (GET /jobs/{id}) and feed it back in as a `job.view`.
  */
 import type { JobStatus, JobView, StepStatus, StepView, TransitionChange, TransitionRecord, Usage } from './job.js';
-import { isTerminal } from './job.js';
+import { isTerminal, isUnfinishedStep } from './job.js';
 import type { ChunkMessage, ClientMessage, ServerMessage } from './ws.js';
 
 // ---------------------------------------------------------------------------------------
@@ -400,13 +400,11 @@ function setOrDelete<S extends StepView, K extends keyof StepView>(step: S, key:
   else step[key] = value as S[K];
 }
 
-const UNFINISHED: readonly StepStatus[] = ['pending', 'running', 'retrying'];
-
 /** A finished job: its unfinished steps will never run. */
 function endView(view: JobView, end: JobEnd): JobView {
   const left: StepStatus = end.status === 'cancelled' ? 'cancelled' : 'skipped';
   const finish = <S extends StepView>(step: S): S => {
-    if (!UNFINISHED.includes(step.status)) return step;
+    if (!isUnfinishedStep(step.status)) return step;
     const next: S = { ...step, status: left };
     delete next.dueAt;
     return next;

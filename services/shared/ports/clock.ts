@@ -4,7 +4,6 @@ export interface Clock {
 }
 
 export interface Ids {
-  jobId(): string;
   /** Uniform in [0, 1). */
   random(): number;
 }

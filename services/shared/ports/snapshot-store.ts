@@ -61,11 +61,12 @@ export type RedriveRequestResult = { kind: 'requested'; transition: TransitionRe
 /** The State table (plus the Transitions history, written in the same transaction). */
 export interface SnapshotStore {
   /**
-   * Takes the lease when it is free or expired (incrementing the epoch), and counts the run in
-   * `stalledRuns` (reset to 1 when the previous run made progress). With `first`, a job no
-   * worker has taken yet (version 0, epoch 0, no cancel) is leased and its first transition
-   * committed in one write (the lease then carries `first`); any other job is leased as
-   * without it.
+   * Takes the lease on a job's State item (JobStore.create made it, version 0, epoch 0) when
+   * no live lease is held, incrementing its epoch, and counts the run in `stalledRuns` (reset
+   * to 1 when the previous run made progress). `held` names the live lease's owner; `missing`
+   * means there is no State item. With `first`, a job no worker has taken yet (version 0,
+   * epoch 0, no cancel) is leased and its first transition committed in one write (the lease
+   * then carries `first`); any other job is leased as without it.
    */
   acquire(jobId: string, owner: string, leaseMs: number, now: number, first?: FirstCommit): Promise<AcquireResult>;
   /**

@@ -40,6 +40,16 @@ export interface SegmentOptions {
   live?: boolean;
 }
 
+/** What a span does when nothing is traced: nothing. */
+export const NOOP_SPAN: Span = { traceId: '', annotate: () => {}, flag: () => {}, record: () => {} };
+
+/** Runs everything untraced (tracing off). */
+export const NO_TRACER: Tracer = {
+  segment: (_name, fn) => fn(NOOP_SPAN),
+  subsegment: (_name, fn) => fn(NOOP_SPAN),
+  annotate: () => {},
+};
+
 export interface Tracer {
   /**
    * Starts a segment and runs `fn` in it: AWS SDK calls and subsegments that `fn` starts,

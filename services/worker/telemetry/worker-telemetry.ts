@@ -6,15 +6,15 @@
  * fencing), the model client (calls), the job queue (queue age) and live push — through the
  * decorators this class hands out, wired in the composition root.
  */
-import type { JobItem } from '../../shared/contracts/job.js';
+import { isTerminal, WORK_STAGES, type JobItem } from '../../shared/contracts/job.js';
 import { SERVICE } from '../../shared/contracts/names.js';
-import { invalidOutputErrorOf } from '../../../machines/advisory.machine.js';
+import { invalidOutputErrorOf } from '../../../machines/advisory.context.js';
 import { DIMENSION, METRIC, TRACE_NAME, type MetricName } from '../../shared/contracts/telemetry.js';
 import type { RunOutcomeKind } from '../../shared/contracts/timeline.js';
 import type { Circle } from '../../shared/circle/circle.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock, CommitRequest, JobQueue, Lease, Metrics, MetricValue, ModelClient, QueueMessage, RunRecordStore, SnapshotStore, Span, Tracer } from '../../shared/ports/index.js';
-import { readSnapshot } from '../../shared/job-view.js';
+import { decodeSnapshot, readSnapshot } from '../../shared/snapshot-reader.js';
 import { buildTimeline } from '../../shared/timeline.js';
 import { joinLogContext } from '../../shared/telemetry/log-context.js';
 import { userHash } from '../../shared/telemetry/user-hash.js';
@@ -53,8 +53,6 @@ export interface RunEnd {
 type Dimensions = Record<string, string>[];
 /** How long an ended run still takes pushes into its record (they follow its last commit). */
 const RECENT_RUN_MS = 4 * END_WRITE_DELAY_MS;
-/** Stages with a subsegment of their own (not queued, not the end states). */
-const TIMED_STAGES = ['advising', 'reviewing', 'synthesizing'];
 const OVERALL: Dimensions = [{}];
 
 export class WorkerTelemetry {
@@ -209,7 +207,7 @@ export class WorkerTelemetry {
       const queueWait = run.startedAt - Date.parse(run.job.createdAt);
       this.deps.metrics.record([{ name: METRIC.jobsStarted, value: 1 }, { name: METRIC.queueWait, value: Math.max(0, queueWait) }], OVERALL, properties);
     }
-    if (transition.status !== 'running') this.finished(run, request);
+    if (isTerminal(transition.status)) this.finished(run, request);
   }
 
   /** A job reached its end in this run: its outcome counts, and its latency once the timeline is read. */
@@ -221,7 +219,7 @@ export class WorkerTelemetry {
     const values: MetricValue[] = [];
     const metric = counts[status];
     if (metric) values.push({ name: metric, value: 1 });
-    const steps = Object.values(readSnapshot({ jobId: request.jobId, version: 0, epoch: 0, expiresAt: 0, snapshot: request.snapshot })?.context.steps ?? {});
+    const steps = Object.values(decodeSnapshot(request.snapshot)?.context.steps ?? {});
     if (status === 'succeeded' && steps.some((s) => s?.status === 'failed')) values.push({ name: METRIC.jobsDegraded, value: 1 });
     this.deps.metrics.record(values, OVERALL, { jobId: request.jobId, status });
     this.track(this.timings(run));
@@ -255,7 +253,8 @@ export class WorkerTelemetry {
   /** The stage the run was in, as a finished subsegment of its segment. */
   private closeStage(run: ActiveRun, at: number): void {
     const stage = run.stage;
-    if (!stage || !TIMED_STAGES.includes(stage.name)) return;
+    // Stages with a subsegment of their own: the work stages (not queued, not the end).
+    if (!stage || !(WORK_STAGES as readonly string[]).includes(stage.name)) return;
     run.span.record(TRACE_NAME.stage, stage.since, Math.max(stage.since, at), { stage: stage.name });
     run.stage = undefined;
   }

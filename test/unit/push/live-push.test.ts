@@ -5,7 +5,7 @@ import type { PushGateway } from '../../../services/shared/ports/push-gateway.js
 import type { ServerMessage } from '../../../services/shared/contracts/ws.js';
 import type { TransitionRecord } from '../../../services/shared/contracts/job.js';
 import { GoneError } from '../../../services/shared/errors.js';
-import { PushThrottledError } from '../../../services/shared/adapters/aws/apigw-push-gateway.js';
+import { PushThrottledError } from '../../../services/shared/errors.js';
 import { silentLogger } from '../../../services/shared/logging.js';
 import { FrameDecoder } from '../../../services/shared/push/frames.js';
 

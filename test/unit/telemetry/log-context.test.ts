@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../services/shared/logging.js';
 import { addToLogContext, joinLogContext, logCorrelated, withLogContext } from '../../../services/shared/telemetry/log-context.js';
-import { NOOP_SPAN, NO_TRACER } from '../../../services/shared/tracing.js';
+import { NOOP_SPAN, NO_TRACER } from '../../../services/shared/ports/tracer.js';
 import type { Tracer } from '../../../services/shared/ports/tracer.js';
 
 function capture() {

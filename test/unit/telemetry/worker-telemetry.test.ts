@@ -13,7 +13,7 @@ import { METRIC } from '../../../services/shared/contracts/telemetry.js';
 import { ModelCallError } from '../../../services/shared/errors.js';
 import { silentLogger } from '../../../services/shared/logging.js';
 import type { Annotations, Lease, ModelClient, ModelRequest, ModelResponse, Span, Tracer } from '../../../services/shared/ports/index.js';
-import { NOOP_SPAN } from '../../../services/shared/tracing.js';
+import { NOOP_SPAN } from '../../../services/shared/ports/tracer.js';
 import { JobRun } from '../../../services/worker/job-run.js';
 import { NO_EVENTS } from '../../../services/worker/job-events.js';
 import { WorkerTelemetry } from '../../../services/worker/telemetry/worker-telemetry.js';
@@ -94,7 +94,7 @@ describe('worker telemetry of a fixture job', () => {
         circle,
         clock: { now: () => Date.now() },
         // No jitter: a throttled call is retried at once.
-        ids: { jobId: () => JOB_ID, random: () => 0 },
+        ids: { random: () => 0 },
         workerId: 'w',
         tracer,
         snapshots: telemetry.snapshotStore(snapshots),

@@ -4,7 +4,7 @@
  * quorum. Components render these and hold no protocol logic.
  */
 import type { JobStream, JobView, StepView, TransitionRecord } from '../contracts';
-import { isTerminal, stepText } from '../contracts';
+import { isTerminal, isUnfinishedStep, stepText } from '../contracts';
 import { estimateTokens, stepPhase, totalTokens, type StepPhase } from '../format/format';
 
 export interface Meter {
@@ -105,6 +105,6 @@ export function quorumText(view: JobView): string | undefined {
   const out = view.advisors.filter((a) => ['failed', 'skipped', 'cancelled'].includes(a.answer.status)).length;
   if (out === 0) return undefined;
   const answered = view.advisors.filter((a) => a.answer.status === 'succeeded').length;
-  const advising = view.advisors.some((a) => ['pending', 'running', 'retrying'].includes(a.answer.status));
+  const advising = view.advisors.some((a) => isUnfinishedStep(a.answer.status));
   return advising ? `${total - out} of ${total} advisors still answering` : `${answered} of ${total} advisors answered`;
 }

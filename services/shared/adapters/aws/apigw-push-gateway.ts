@@ -7,24 +7,8 @@ import {
   PostToConnectionCommand,
   type ApiGatewayManagementApiClient,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { GoneError } from '../../errors.js';
+import { GoneError, PushFailedError, PushThrottledError } from '../../errors.js';
 import type { PushGateway } from '../../ports/push-gateway.js';
-
-/** API Gateway throttled the push (LimitExceededException, 429): back off and try again. */
-export class PushThrottledError extends Error {
-  override name = 'PushThrottledError';
-  constructor(readonly connectionId: string, options?: ErrorOptions) {
-    super(`push to connection ${connectionId} was throttled`, options);
-  }
-}
-
-/** A push failed for another reason; `errorName` is the AWS error name (e.g. PayloadTooLargeException). */
-export class PushFailedError extends Error {
-  override name = 'PushFailedError';
-  constructor(readonly connectionId: string, readonly errorName: string, options?: ErrorOptions) {
-    super(`push to connection ${connectionId} failed: ${errorName}`, options);
-  }
-}
 
 export class ApiGatewayPushGateway implements PushGateway {
   constructor(private readonly client: ApiGatewayManagementApiClient) {}

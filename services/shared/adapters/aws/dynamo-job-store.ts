@@ -1,9 +1,9 @@
 import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { JobItem, JobStage, JobStatus, StateItem } from '../../contracts/job.js';
-import { TERMINAL_STATUSES } from '../../contracts/job.js';
 import { INDEX } from '../../contracts/names.js';
 import type { JobPage, JobStore } from '../../ports/job-store.js';
 import { InvalidCursorError, JobExistsError } from '../../errors.js';
+import { NOT_FINISHED } from './dynamo-conditions.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
 
 interface CursorKey {
@@ -87,16 +87,14 @@ export class DynamoJobStore implements JobStore {
           TableName: this.tables.jobs,
           Key: { jobId },
           UpdateExpression: `SET #s = :s, #g = :g, updatedAt = :u${reason === undefined ? '' : ', reason = :r'}`,
-          ConditionExpression: 'attribute_exists(jobId) AND NOT #s IN (:t0, :t1, :t2)',
+          ConditionExpression: `attribute_exists(jobId) AND ${NOT_FINISHED.expression}`,
           ExpressionAttributeNames: { '#s': 'status', '#g': 'stage' },
           ExpressionAttributeValues: {
             ':s': status,
             ':g': stage,
             ':u': new Date().toISOString(),
             ...(reason === undefined ? {} : { ':r': reason }),
-            ':t0': TERMINAL_STATUSES[0],
-            ':t1': TERMINAL_STATUSES[1],
-            ':t2': TERMINAL_STATUSES[2],
+            ...NOT_FINISHED.values,
           },
         }),
       );

@@ -3,6 +3,7 @@ import type { ResultItem } from '../../contracts/job.js';
 import type { ResultStore } from '../../ports/result-store.js';
 import { isConditionalFailure } from './dynamo-errors.js';
 import { splitByBytes } from '../../text.js';
+import { sleep } from '../../sleep.js';
 
 /** Text above this many UTF-8 bytes is split across part items, keeping every item far below 400 KB. */
 export const RESULT_PART_BYTES = 300 * 1024;
@@ -79,7 +80,7 @@ export class DynamoResultStore implements ResultStore {
         );
         out.push(...((res.Responses?.[this.table] ?? []) as { stepKey: string }[]));
         keys = res.UnprocessedKeys?.[this.table]?.Keys;
-        if (keys?.length) await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** round)));
+        if (keys?.length) await sleep(Math.min(1000, 50 * 2 ** round));
       }
     }
     return out;

@@ -7,9 +7,10 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { JobItem, StateItem, TransitionRecord } from '../../contracts/job.js';
-import { TERMINAL_STATUSES, isTerminal } from '../../contracts/job.js';
+import { isTerminal } from '../../contracts/job.js';
 import type { AcquireResult, CancelRequestResult, CommitRequest, FirstCommit, Lease, RedriveRequest, RedriveRequestResult, SnapshotStore } from '../../ports/snapshot-store.js';
 import { CancelRequestedError, FencedError } from '../../errors.js';
+import { NOT_FINISHED } from './dynamo-conditions.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
 
 /** A redrive that lost a race against another write to the State item reads and tries again this often. */
@@ -18,11 +19,6 @@ const REDRIVE_TRIES = 3;
 /** BatchGetItem reads at most this many keys per request. */
 const BATCH_GET_MAX_KEYS = 100;
 
-/** The Jobs item is not finished (`#s` names `status`). */
-const NOT_FINISHED = {
-  expression: 'NOT #s IN (:t0, :t1, :t2)',
-  values: { ':t0': TERMINAL_STATUSES[0], ':t1': TERMINAL_STATUSES[1], ':t2': TERMINAL_STATUSES[2] },
-} as const;
 
 export interface SnapshotTables {
   state: string;

@@ -1,6 +1,6 @@
 /**
  * Tracer on AWS X-Ray (aws-xray-sdk-core 3.x). The SDK is handed in, loaded and configured
- * by services/shared/tracing.ts only when tracing is on: loading it switches on its async
+ * by xray-tracing.ts only when tracing is on: loading it switches on its async
  * hooks for the whole process.
  *
  * Context: the SDK's automatic mode (a cls-hooked namespace), because that is what its
@@ -18,8 +18,7 @@
  */
 import type * as XRay from 'aws-xray-sdk-core';
 import type { InstrumentableClient } from '../../aws-clients.js';
-import type { Annotations, SegmentOptions, Span, Tracer } from '../../ports/tracer.js';
-import { NOOP_SPAN } from '../../tracing.js';
+import { NOOP_SPAN, type Annotations, type SegmentOptions, type Span, type Tracer } from '../../ports/tracer.js';
 
 /** The SDK as `import()` gives it: module.exports of the CommonJS package. */
 export type XRaySdk = typeof XRay.default;

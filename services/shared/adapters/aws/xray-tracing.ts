@@ -9,11 +9,11 @@
  * X-Ray serves (the CDK app deploys SAMPLING_RULES there), falling back to the same rules
  * locally while none are fetched; `local` never asks X-Ray (no daemon that proxies it).
  */
-import type { Logger } from './logging.js';
-import type { InstrumentClient } from './aws-clients.js';
-import type { Span, Tracer } from './ports/tracer.js';
-import type { XRaySdk } from './adapters/aws/xray-tracer.js';
-import { SAMPLING_RULES, type SamplingRule } from './contracts/telemetry.js';
+import type { Logger } from '../../logging.js';
+import type { InstrumentClient } from '../../aws-clients.js';
+import type { Tracer } from '../../ports/tracer.js';
+import type { XRaySdk } from './xray-tracer.js';
+import { SAMPLING_RULES, type SamplingRule } from '../../contracts/telemetry.js';
 
 /** A tracer plus the hook aws-clients.ts passes every SDK client through. */
 export interface Tracing {
@@ -34,20 +34,10 @@ export interface TracingOptions {
   samplingRules?: readonly SamplingRule[];
 }
 
-/** What a span does when nothing is traced: nothing. */
-export const NOOP_SPAN: Span = { traceId: '', annotate: () => {}, flag: () => {}, record: () => {} };
-
-/** Runs everything untraced. */
-export const NO_TRACER: Tracer = {
-  segment: (_name, fn) => fn(NOOP_SPAN),
-  subsegment: (_name, fn) => fn(NOOP_SPAN),
-  annotate: () => {},
-};
-
 /** Tracing when `enabled`, else undefined. Loads the X-Ray SDK only when enabled: loading it turns on async hooks process-wide. */
 export async function createTracing(options: TracingOptions): Promise<Tracing | undefined> {
   if (!options.enabled) return undefined;
-  const [{ default: xray }, { XRayTracer }] = await Promise.all([import('aws-xray-sdk-core'), import('./adapters/aws/xray-tracer.js')]);
+  const [{ default: xray }, { XRayTracer }] = await Promise.all([import('aws-xray-sdk-core'), import('./xray-tracer.js')]);
   configureXRay(xray, options);
   const tracer = new XRayTracer(xray);
   return { tracer, instrument: (client) => tracer.instrument(client) };
