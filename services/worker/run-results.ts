@@ -1,9 +1,11 @@
 /**
- * The Results table as one job run sees it. A step's output is not written on its own: it
- * waits for the run's next commit, which writes it in the same transaction as the snapshot
- * that refers to it (one write, one round trip less before the machine moves on). Outputs
+ * The Results table as one job run sees it. A step's output goes into the run's next commit,
+ * in the same transaction as the snapshot that refers to it, so the machine moves on after
+ * one round trip. It is also written on its own at once, in the background (a conditional
+ * put): if this run loses its lease before that commit, the run that takes over finds the
+ * answer stored and does not ask the model again; the commit never waits for it. Outputs
  * this run produced or read are kept, so the next stage's prompts are built without reading
- * them back. An output too long for a commit is stored on its own first, as before.
+ * them back. An output too long for a commit is stored on its own first.
  */
 import type { ResultItem } from '../shared/contracts/job.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
@@ -22,6 +24,8 @@ export class RunResults implements ResultStore {
       if (!(await this.stored.putOnce(item))) return false;
     } else {
       this.pending.push(item);
+      // Failures are harmless: the commit writes the same item.
+      void this.stored.putOnce(item).catch(() => false);
     }
     this.held.set(item.stepKey, item);
     return true;

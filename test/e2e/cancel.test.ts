@@ -97,8 +97,10 @@ async function expectCancelled(user: string, jobId: string, kind: Stalled, at: {
   expect(view.notes.join(' ')).not.toMatch(/Cancellation requested/);
 
   const calls = await settledCalls(jobId);
-  // Nothing was asked of a model once the cancel had been accepted …
-  expect(calls.filter((c) => c.at > at.acceptedAt)).toEqual([]);
+  // Nothing asked of a model once the cancel had been accepted ran its course: a retry due
+  // just then may start before the worker's cancel watch (one read a second) sees the flag,
+  // and is aborted with the rest (bench:cancel measures how soon) …
+  expect(calls.filter((c) => c.at > at.acceptedAt && c.outcome !== 'aborted')).toEqual([]);
   // … and the calls in flight were aborted by the worker after the cancel was sent.
   const stalled = calls.filter((c) => c.kind === kind);
   expect(stalled.length).toBeGreaterThan(0);
@@ -115,10 +117,13 @@ async function expectCancelled(user: string, jobId: string, kind: Stalled, at: {
   for (const call of stalled) {
     const step = steps[call.requestMetadata.step ?? ''];
     expect(step?.status).toBe('cancelled');
-    expect(call.outputTokens).toBeGreaterThan(0);
     expect(step?.usage?.inputTokens).toBeGreaterThan(0);
-    expect(step?.usage?.outputTokens).toBeGreaterThan(0);
     expect(step?.costUsd).toBeGreaterThan(0);
+    // A streamed call had sent text before it was cut; a whole (Converse) call sends nothing until it ends.
+    if (call.operation === 'ConverseStream') {
+      expect(call.outputTokens).toBeGreaterThan(0);
+      expect(step?.usage?.outputTokens).toBeGreaterThan(0);
+    }
   }
   const charged = Object.values(steps).reduce((n, s) => n + (s.usage?.outputTokens ?? 0), 0);
   expect(view.usage.outputTokens).toBe(charged);

@@ -28,5 +28,5 @@ describe('chaos', () => {
     expect(Object.values(report.modelFaults).every((n) => n > 0)).toBe(true);
     expect(report.clients.subscriptions).toBeGreaterThan(report.clients.followers);
     expect(verdict.violations).toEqual([]);
-  }, 12 * 60_000); // with a 60 s visibility timeout each SIGKILL stalls its jobs a minute (issue 13)
+  }, 12 * 60_000);
 });
