@@ -48,6 +48,11 @@ export class RunResults implements ResultStore {
     return stepKeys.map((k) => this.held.get(k));
   }
 
+  /** Outputs a commit took but did not write (it was refused), for the next commit. */
+  putBack(items: ResultItem[]): void {
+    this.pending = [...items, ...this.pending];
+  }
+
   /** The outputs staged since the last call, for the commit about to be written. */
   takePending(): ResultItem[] {
     const taken = this.pending;

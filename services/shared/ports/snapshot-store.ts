@@ -70,9 +70,10 @@ export interface SnapshotStore {
    */
   acquire(jobId: string, owner: string, leaseMs: number, now: number, first?: FirstCommit): Promise<AcquireResult>;
   /**
-   * Commits one transition; throws FencedError if version or epoch moved. A commit that
-   * finishes the job as succeeded or failed throws CancelRequestedError instead when a cancel
-   * was requested first, so a job whose cancel was accepted can only end cancelled.
+   * Commits one transition; throws FencedError if version or epoch moved. Any commit but the
+   * one that ends the job cancelled throws CancelRequestedError instead when a cancel was
+   * requested first, so a job whose cancel was accepted starts nothing more and can only end
+   * cancelled.
    */
   commit(request: CommitRequest): Promise<void>;
   /** Extends the lease; throws FencedError if it is no longer ours. Returns the cancel flag. */

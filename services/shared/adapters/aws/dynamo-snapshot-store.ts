@@ -106,10 +106,12 @@ export class DynamoSnapshotStore implements SnapshotStore {
 
   async commit(request: CommitRequest): Promise<void> {
     const { jobId, expectedVersion, epoch, transition } = request;
-    const finishesUncancelled = transition.status === 'succeeded' || transition.status === 'failed';
+    // Every commit but the one that ends the job cancelled requires the cancel flag absent: a
+    // cancelled job schedules no further step, and cannot end otherwise.
+    const refusesCancelled = transition.status !== 'cancelled';
     const items = this.commitItems(request, {
       UpdateExpression: `SET #snapshot = :s, machineVersion = :m, version = :next${request.release ? ', leaseExpiresAt = :zero REMOVE leaseOwner' : ''}`,
-      ConditionExpression: `version = :v AND epoch = :e${finishesUncancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
+      ConditionExpression: `version = :v AND epoch = :e${refusesCancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
       ExpressionAttributeValues: request.release ? { ':zero': 0 } : {},
     });
     try {
@@ -117,7 +119,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
     } catch (err) {
       const failed = failedTransactionItems(err);
       if (!failed?.length) throw err;
-      if (finishesUncancelled && failed.includes(0)) {
+      if (refusesCancelled && failed.includes(0)) {
         // Fenced, or the cancel flag: still our version and epoch means it was the flag.
         const state = await this.get(jobId);
         if (state?.cancelRequested && state.epoch === epoch && state.version === expectedVersion) {
