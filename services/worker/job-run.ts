@@ -219,7 +219,6 @@ export class JobRun {
     const record = describeTransition(this.job.jobId, seq, this.deps.clock.now(), prev, next);
     record.expiresAt = this.job.expiresAt;
     const statusChanged = !prev || statusOfStage(prev.stage) !== record.status || jobStageOf(prev.stage) !== record.stage;
-    const results = this.results.takePending();
     try {
       await this.deps.snapshots.commit({
         jobId: this.job.jobId,
@@ -229,15 +228,12 @@ export class JobRun {
         machineVersion: ADVISORY_MACHINE_VERSION,
         transition: record,
         jobStatus: statusChanged ? { status: record.status, stage: record.stage, reason: record.reason } : undefined,
-        results,
         // The job's last commit gives the lease up too: nothing is left to run.
         release: terminal,
       });
     } catch (err) {
       // The cancel flag was set before this commit: nothing it schedules may start; the job ends cancelled.
       if (err instanceof CancelRequestedError) {
-        // The outputs this commit carried go with the cancelled one: the steps they finished stay finished.
-        this.results.putBack(results);
         await this.endCancelled(err.reason, next);
         return;
       }

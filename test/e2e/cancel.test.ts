@@ -49,9 +49,11 @@ async function jobStalledIn(user: string, kind: Stalled): Promise<{ jobId: strin
   });
   void follower.follow().catch(() => undefined);
   // A review by a model that cannot stream a tool call is one Converse call: no deltas, so
-  // it is in flight once the stand-in holds it (its call log says pending).
+  // it is in flight once the stand-in holds it (its call log says pending). A streamed call
+  // whose third went out before the follower subscribed sends no more deltas while it
+  // stalls: pending for a few seconds, it is stalled mid-stream.
   const whole = eventually(async () => {
-    const held = (await callsOf(fx.stack, jobId)).filter((c) => c.operation === 'Converse' && c.outcome === 'pending');
+    const held = (await callsOf(fx.stack, jobId)).filter((c) => c.outcome === 'pending' && (c.operation === 'Converse' || Date.now() - c.at > 3000));
     held.forEach((c) => streaming.add(c.requestMetadata.step ?? ''));
     return expected.every((id) => streaming.has(id)) ? true : undefined;
   }, `every ${kind} step in flight`);
