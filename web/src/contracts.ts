@@ -6,6 +6,7 @@ export type * from '../../services/shared/contracts/job.js';
 export type * from '../../services/shared/contracts/api.js';
 export type * from '../../services/shared/contracts/ws.js';
 export type * from '../../services/shared/contracts/web-config.js';
+export type * from '../../services/shared/contracts/timeline.js';
 export { isTerminal, isUnfinishedStep, MODES } from '../../services/shared/contracts/job.js';
 export { WEB_CONFIG_PATH } from '../../services/shared/contracts/web-config.js';
 export * from '../../services/shared/contracts/ws-client.js';

@@ -2,7 +2,7 @@
  * The HTTP API as the app uses it. Every failure becomes an ApiError with a message a person
  * can read: the API's own `{error:{code,message}}`, or a plain sentence for the network.
  */
-import type { CancelAccepted, ChatAccepted, ChatRequestBody, CircleSummary, JobView, JobsPage, RedriveAccepted } from '../contracts';
+import type { CancelAccepted, ChatAccepted, ChatRequestBody, CircleSummary, JobTimeline, JobView, JobsPage, RedriveAccepted } from '../contracts';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -57,6 +57,11 @@ export class ApiClient {
   /** Runs a failed job's failed steps again (a 409 says why when it is not failed). */
   redrive(jobId: string): Promise<RedriveAccepted> {
     return this.call('POST', `/jobs/${encodeURIComponent(jobId)}/redrive`);
+  }
+
+  /** What happened when (owner only; a 404 when the job has none to show). */
+  timeline(jobId: string): Promise<JobTimeline> {
+    return this.call('GET', `/jobs/${encodeURIComponent(jobId)}/timeline`);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -21,6 +21,7 @@ import { QuestionForm } from '../components/QuestionForm';
 import { SimulatedBanner } from '../components/SimulatedBanner';
 import { AgreementTable, RankingTable, ReviewMatrix } from '../components/ReviewTables';
 import { StatusBadge } from '../components/StatusBadge';
+import { TimelineSection } from '../components/TimelineSection';
 import { adviceText, decisionRecord, recordFileName } from '../export/decision-record';
 import { clockTime } from '../format/format';
 import { JobLive, type LiveState } from '../live/job-live';
@@ -152,6 +153,7 @@ function JobContent({ view, state, live }: { view: JobView; state: LiveState; li
               {reviewTables}
             </details>
           )}
+          <TimelineSection jobId={view.jobId} className={styles.section} headingClassName={styles.summaryHeading} />
           <FollowUp view={view} />
         </>
       ) : (
