@@ -199,8 +199,9 @@ describe('GET /jobs/{id}/timeline', () => {
     // Mistral's first answer is throttled once: a retry with a back-off in the timeline.
     await bedrockOf(fx.stack).inject({ match: { step: 'advise.mistral' }, type: 'throttle', times: 1 });
     const erin = await fx.client('erin');
-    const { jobId, socket } = await subscribedBeforeAnyWorker('erin', { question: 'Should I learn the cello at forty?', mode: 'quick' });
+    const { jobId, socket, done } = await subscribedBeforeAnyWorker('erin', { question: 'Should I learn the cello at forty?', mode: 'quick' });
     const view = await waitForEnd(erin, jobId);
+    await done();
     socket.close();
     expect(view.status).toBe('succeeded');
     const timeline = await eventually(async () => {
@@ -285,7 +286,7 @@ async function askTimeline(user: string, jobId: string): Promise<{ code: number 
 }
 
 /** Submits a job while the workers are paused and subscribes to it over the WebSocket before any transition. */
-async function subscribedBeforeAnyWorker(user: string, body: Record<string, unknown>): Promise<{ jobId: string; socket: WebSocket }> {
+async function subscribedBeforeAnyWorker(user: string, body: Record<string, unknown>): Promise<{ jobId: string; socket: WebSocket; done: () => Promise<void> }> {
   const workers = fx.stack.workers.filter((w) => !w.hasExited());
   for (const w of workers) w.kill('SIGSTOP');
   try {
@@ -301,7 +302,11 @@ async function subscribedBeforeAnyWorker(user: string, body: Record<string, unkn
     });
     socket.send(JSON.stringify({ action: 'subscribe', jobId, afterSeq: 0 }));
     await eventually(async () => (seen.some((m) => m.includes('job.view')) ? true : undefined), 'the subscription');
-    return { jobId, socket };
+    // The job's end reaches the socket after GET /jobs/{id} shows it; close only then, or the last push finds it gone.
+    const done = async (): Promise<void> => {
+      await eventually(async () => (seen.some((m) => m.includes('"job.done"')) ? true : undefined), 'job.done on the socket');
+    };
+    return { jobId, socket, done };
   } finally {
     for (const w of workers) w.kill('SIGCONT');
   }
