@@ -4,8 +4,8 @@
  * TransactWriteItems and BatchWriteItem too) and their body bytes, and notes the size of
  * every snapshot written to the State table. It forwards everything unchanged.
  */
+import { listenOnLoopback } from './loopback-server.js';
 import http from 'node:http';
-import type net from 'node:net';
 
 export interface OperationTally {
   requests: number;
@@ -47,7 +47,6 @@ export async function startDynamoCounter(target: string, stateTable: string): Pr
   const upstream = new URL(target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const tally: Tally = { operations: {}, itemsByTable: {}, snapshotBytes: [], latencyMs: {} };
-  const sockets = new Set<net.Socket>();
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -71,23 +70,11 @@ export async function startDynamoCounter(target: string, stateTable: string): Pr
       forward.end(body);
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
+  const loopback = await listenOnLoopback(server, agent);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     read: () => structuredClone(tally),
-    async close() {
-      for (const s of sockets) s.destroy();
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => loopback.close(),
   };
 }
 

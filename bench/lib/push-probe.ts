@@ -5,8 +5,8 @@
  * subscriber lookup, its post queue) and gateway → client. Its target is set once the stack
  * has started its gateway (the services are told the proxy's URL before that).
  */
+import { listenOnLoopback } from './loopback-server.js';
 import http from 'node:http';
-import type net from 'node:net';
 import { FrameDecoder } from '../../services/shared/push/frames.js';
 import type { DeltaArrival } from './subscribers.js';
 import { nowMs } from './stats.js';
@@ -28,7 +28,6 @@ export async function startPushProbe(): Promise<PushProbe> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
   const byJob = new Map<string, Map<string, DeltaArrival[]>>();
   const answerMs: number[] = [];
-  const sockets = new Set<net.Socket>();
   let count = 0;
 
   const server = http.createServer((req, res) => {
@@ -66,24 +65,12 @@ export async function startPushProbe(): Promise<PushProbe> {
     }
   };
 
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
+  const loopback = await listenOnLoopback(server, agent);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     target: (url) => void (upstream = new URL(url)),
     deltasOf: (jobId) => byJob.get(jobId) ?? new Map(),
     posts: () => ({ count, answerMs: [...answerMs] }),
-    async close() {
-      for (const s of sockets) s.destroy();
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => loopback.close(),
   };
 }

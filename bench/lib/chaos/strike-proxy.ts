@@ -12,8 +12,8 @@
  * (`host:pid:nonce`) for a job, so the proxy knows which process holds each job. That map is
  * also what the driver reads to know which jobs a signalled worker was holding.
  */
+import { listenOnLoopback } from '../loopback-server.js';
 import http from 'node:http';
-import type net from 'node:net';
 import { pidOfWorker } from '../../../test/support/chaos/history-checker.js';
 import type { TableNames } from '../../../services/local/bootstrap.js';
 
@@ -57,7 +57,6 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
   const upstream = new URL(opts.target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const holders = new Map<string, number>();
-  const sockets = new Set<net.Socket>();
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -100,23 +99,11 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
       forward.end(body);
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
+  const loopback = await listenOnLoopback(server, agent);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     holders: () => holders,
-    async close() {
-      for (const s of sockets) s.destroy();
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => loopback.close(),
   };
 }
 
