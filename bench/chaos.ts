@@ -30,7 +30,8 @@ async function main(): Promise<void> {
   const seed = seedFrom(process.env.COT_CHAOS_SEED);
   const verbose = process.env.COT_CHAOS_VERBOSE === '1';
   process.stderr.write(`[chaos] seed ${seed}\n`);
-  const { report } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs, seed, serviceEnv: serviceEnv() }, (line) => {
+  const serviceLog = join(RESULTS_DIR, 'chaos-services.log');
+  const { report } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs, seed, serviceEnv: serviceEnv(), serviceLog }, (line) => {
     if (verbose || !line.startsWith('fault: ')) process.stderr.write(`[chaos] ${line}\n`);
   });
   process.stdout.write(`\n${formatReport(report)}\n`);

@@ -5,6 +5,7 @@
  * start slowly, and clients drop and resubscribe. It asserts the history checker's verdict,
  * never a time; the figures are printed. The seed is printed: COT_CHAOS_SEED=<n> replays it.
  */
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { formatReport } from '../../bench/lib/chaos/report.js';
 import { seedFrom } from '../../bench/lib/chaos/rng.js';
@@ -17,7 +18,9 @@ describe('chaos', () => {
     const seed = seedFrom(process.env.COT_CHAOS_SEED);
     const verbose = process.env.COT_TEST_VERBOSE === '1';
     process.stdout.write(`chaos seed ${seed} (COT_CHAOS_SEED=${seed} replays it)\n`);
-    const { report, verdict } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs: JOBS, seed }, (line) => {
+    // Every service's log lines, the evidence behind a violation (test-artifacts/ is not in git).
+    const serviceLog = fileURLToPath(new URL('../../test-artifacts/chaos/services.log', import.meta.url));
+    const { report, verdict } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs: JOBS, seed, serviceLog }, (line) => {
       if (verbose || !line.startsWith('fault: ')) process.stderr.write(`[chaos] ${line}\n`);
     });
     process.stdout.write(`${formatReport(report)}\n`);

@@ -43,15 +43,36 @@ export interface ChaosBedrock {
   close(): Promise<void>;
 }
 
-/** Hands the fault drawn for the call being served (an async context per request) to the stand-in. */
+/** What the front decided for the request being served (an async context per request). */
+interface Drawn {
+  fault?: StandinFault;
+  /** When the request reached the front, before a slow first token held it. */
+  arrivedAt: number;
+}
+
+/** Hands the fault drawn for the call being served to the stand-in. */
 class DrawnFaults extends FaultBook {
-  constructor(private readonly drawn: AsyncLocalStorage<StandinFault | undefined>) {
+  constructor(private readonly drawn: AsyncLocalStorage<Drawn>) {
     super();
   }
 
   override take(call: CallTarget): ArmedFault | undefined {
-    const type = call.jobId ? this.drawn.getStore() : undefined;
+    const type = call.jobId ? this.drawn.getStore()?.fault : undefined;
     return type ? { match: {}, type, times: 1 } : undefined;
+  }
+}
+
+/**
+ * Logs a call as arriving when it reached the front: a worker stopped or killed while its call
+ * was held for a slow first token had already made that call (the history checker relies on it).
+ */
+class ArrivalCallLog extends CallLog {
+  constructor(private readonly drawn: AsyncLocalStorage<Drawn>) {
+    super();
+  }
+
+  override start(call: Parameters<CallLog['start']>[0], at = this.drawn.getStore()?.arrivedAt): ReturnType<CallLog['start']> {
+    return super.start(call, at);
   }
 }
 
@@ -60,8 +81,8 @@ type StandinFault = Exclude<ModelFault, 'slow-first-token'>;
 export async function startChaosBedrock(opts: ChaosBedrockOptions): Promise<ChaosBedrock> {
   const injected = Object.fromEntries(MODEL_FAULTS.map((k) => [k, 0])) as Record<ModelFault, number>;
   const { rng } = opts;
-  const drawn = new AsyncLocalStorage<StandinFault | undefined>();
-  const calls = new CallLog();
+  const drawn = new AsyncLocalStorage<Drawn>();
+  const calls = new ArrivalCallLog(drawn);
   const closing = new AbortController();
   const handle = createModelHandler({
     config: { ...opts.config },
@@ -74,12 +95,13 @@ export async function startChaosBedrock(opts: ChaosBedrockOptions): Promise<Chao
     closing: closing.signal,
   });
   const front = createModelFront((req: AnyRequest, res: AnyResponse) => {
+    const arrivedAt = Date.now();
     const kind = opts.active() && rng.chance(opts.faultRate) ? rng.pick(MODEL_FAULTS) : undefined;
     if (kind) injected[kind]++;
-    if (kind !== 'slow-first-token') return drawn.run(kind, () => handle(req, res));
+    if (kind !== 'slow-first-token') return drawn.run({ fault: kind, arrivedAt }, () => handle(req, res));
     // Held before the stand-in sees it: the caller waits this much longer for its first byte.
     void sleep(rng.between(...opts.slowFirstTokenMs), undefined, { signal: closing.signal })
-      .then(() => drawn.run(undefined, () => handle(req, res)))
+      .then(() => drawn.run({ arrivedAt }, () => handle(req, res)))
       .catch(() => res.destroy());
   });
   const port = await listen(front, 0, '127.0.0.1');

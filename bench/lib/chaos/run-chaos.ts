@@ -7,6 +7,8 @@
  */
 import type { StandinConfig } from '../../../services/local/bedrock/standin.types.js';
 import { randomUUID } from 'node:crypto';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -33,6 +35,12 @@ export interface ChaosSettings {
   jobs: number;
   seed: number;
   workers: number;
+  /**
+   * Jobs one worker may run at once. A fleet that loses workers needs room for their jobs:
+   * with 4 × 12 slots, two workers down at once still leave room for the 24 in flight, so a
+   * recovery time measures recovery, not a queue behind full workers.
+   */
+  slotsPerWorker: number;
   /** Jobs kept running at once. */
   inFlight: number;
   /** Share of jobs followed by a WebSocket client. */
@@ -54,10 +62,13 @@ export interface ChaosSettings {
   bedrock: StandinConfig;
   /** Service settings (COT_*) on top of the driver's own; e.g. COT_LEASE_SECONDS. */
   serviceEnv: Record<string, string>;
+  /** Every service's log lines go to this file (the evidence behind a violation), if set. */
+  serviceLog?: string;
 }
 
 export const DEFAULT_CHAOS_SETTINGS: Omit<ChaosSettings, 'jobs' | 'seed'> = {
   workers: 4,
+  slotsPerWorker: 12,
   inFlight: 24,
   followShare: 0.5,
   meanDropMs: 3000,
@@ -112,7 +123,9 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
     });
     cleanups.push(() => bedrock.close());
 
-    log(`starting the stack: ${settings.workers} workers, seed ${settings.seed}`);
+    const serviceLog = settings.serviceLog ? openServiceLog(settings.serviceLog) : undefined;
+    if (serviceLog) cleanups.push(() => new Promise((resolve) => serviceLog.end(resolve)));
+    log(`starting the stack: ${settings.workers} workers, seed ${settings.seed}${settings.serviceLog ? `; service logs in ${settings.serviceLog}` : ''}`);
     const stack: LocalStack = await startLocalStack({
       workers: settings.workers,
       persist: false,
@@ -127,9 +140,11 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
         COT_LOG_LEVEL: 'info',
         COT_TRACING: 'off',
         COT_METRICS: 'off',
+        COT_WORKER_CONCURRENCY: String(settings.slotsPerWorker),
         ...settings.serviceEnv,
       },
       log: (line) => log(`stack: ${line}`),
+      ...(serviceLog ? { onProcessLine: (source: string, line: string) => serviceLog.write(`${source} ${line}\n`) } : {}),
     });
     cleanups.push(() => stack.stop());
     const tokens = await Promise.all(USERS.map((user) => getAccessToken({ issuer: stack.oidc.issuer, audience: stack.oidc.audience, user })));
@@ -275,6 +290,11 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
     log('stopping the stack');
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err: unknown) => log(`cleanup failed: ${(err as Error).message}`));
   }
+}
+
+function openServiceLog(file: string): ReturnType<typeof createWriteStream> {
+  mkdirSync(dirname(file), { recursive: true });
+  return createWriteStream(file);
 }
 
 /** The token's subject (a job's owner). */

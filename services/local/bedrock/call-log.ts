@@ -10,9 +10,9 @@ export class CallLog {
   private entries: CallLogEntry[] = [];
   private seq = 0;
 
-  /** Records a call on arrival with outcome `pending`. */
-  start(call: Omit<CallLogEntry, 'seq' | 'at' | 'outcome' | 'outputTokens'>): CallLogEntry {
-    const entry: CallLogEntry = { ...call, seq: ++this.seq, at: Date.now(), outcome: 'pending', outputTokens: 0 };
+  /** Records a call on arrival (`at`, by default now) with outcome `pending`. */
+  start(call: Omit<CallLogEntry, 'seq' | 'at' | 'outcome' | 'outputTokens'>, at = Date.now()): CallLogEntry {
+    const entry: CallLogEntry = { ...call, seq: ++this.seq, at, outcome: 'pending', outputTokens: 0 };
     this.entries.push(entry);
     if (this.entries.length > MAX_ENTRIES) this.entries.splice(0, this.entries.length - MAX_ENTRIES);
     return entry;

@@ -12,8 +12,9 @@
  *   forward: attempts never go back, nothing changes after the step succeeded or failed;
  * - `repeat`: no model call for a step attempt whose outcome was already committed, and none
  *   for one that had already returned a result, unless the worker that got the result was
- *   crashed (SIGKILL, SIGSTOP, SIGTERM) between that return and the next call — those are
- *   allowed, and counted with their reason;
+ *   killed (SIGKILL, SIGTERM) before the next call or stopped (SIGSTOP) at some moment between
+ *   the first call's arrival and the next call — those are allowed, and counted with their
+ *   reason (`at` is the call's arrival at the Bedrock front, before any slow first token);
  * - `dead-letter`: the DLQ holds only jobs poisoned on purpose;
  * - `lease`: no lease is still live when the run is over;
  * - `transcript`: every client's transitions (duplicates dropped by seq, each duplicate equal
@@ -44,6 +45,7 @@ export interface ModelCall {
   attempt: number;
   /** The calling worker's id (`host:pid:nonce`). */
   worker: string;
+  /** Epoch ms the call reached the model endpoint (before any hold of a slow first token). */
   at: number;
   endedAt?: number;
   /** The stand-in's outcome: ok, throttled, error, timeout, midstream-error, aborted, pending. */
@@ -249,7 +251,7 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
       if (!returned) return;
       const crash = crashOf(returned, call, faults);
       if (crash) repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${crash.kind} ${crash.moment}` });
-      else flag('repeat', `${key} called again by ${call.worker} at ${call.at} after ${returned.worker} got its answer at ${returned.endedAt}, with no crash in between`);
+      else flag('repeat', `${key} called again by ${call.worker} at ${call.at} after ${returned.worker} got its answer at ${returned.endedAt}, with no crash in between (${faultsOf(returned.worker, faults)})`);
     });
     // The last call's outcome is the committed one; the others were wasted.
     const unused = committed ? calls.slice(0, -1) : calls;
@@ -260,10 +262,23 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
   }
 }
 
-/** A fault on the worker that got `returned`'s answer, between that call's start and `again`. */
+/**
+ * A fault that cost the worker that got `returned`'s answer before `again` was asked: a
+ * SIGKILL or SIGTERM of that worker at any time before `again` (the worker made the call, so
+ * the signal came after it sent it, even when the stand-in logged the call's arrival later),
+ * or a SIGSTOP that held it at some moment between the call's arrival and `again` (a worker
+ * stopped while its answer streams in cannot store it; its lease lapses meanwhile).
+ */
 function crashOf(returned: ModelCall, again: ModelCall, faults: readonly WorkerFault[]): WorkerFault | undefined {
   const pid = pidOfWorker(returned.worker);
-  return faults.find((f) => f.pid === pid && f.at >= returned.at && f.at <= again.at);
+  return faults.find((f) => f.pid === pid && f.at <= again.at && (f.kind !== 'SIGSTOP' || (f.until ?? Infinity) >= returned.at));
+}
+
+/** The faults of a worker, for a violation's detail. */
+function faultsOf(workerId: string, faults: readonly WorkerFault[]): string {
+  const pid = pidOfWorker(workerId);
+  const mine = faults.filter((f) => f.pid === pid).map((f) => `${f.kind} ${f.moment} at ${f.at}${f.until ? ` until ${f.until}` : ''}`);
+  return mine.length ? `its worker's faults: ${mine.join('; ')}` : 'its worker had no fault';
 }
 
 /** A transition as a client compares it: without the item's TTL, which is not part of the history. */

@@ -133,6 +133,33 @@ describe('checkHistories', () => {
     expect(v).toEqual(['repeat']);
   });
 
+  it('says which faults the answering worker had when it flags a repeat', () => {
+    const none = checkHistories(evidenceOf([lostAnswer()])).violations[0]!;
+    expect(none.detail).toMatch(/its worker had no fault/);
+    const earlier = checkHistories(evidenceOf([lostAnswer()], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 101, at: 2, until: 8 }] })).violations[0]!;
+    expect(earlier.detail).toMatch(/its worker's faults: SIGSTOP random at 2 until 8/);
+  });
+
+  it('allows the repeat when the worker was stopped while its answer came in, though the stop began before the call was logged', () => {
+    // The call was held (a slow first token, a busy endpoint) and logged at 10; the worker was stopped from 9 to 24.
+    const verdict = checkHistories(evidenceOf([lostAnswer()], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 101, at: 9, until: 24 }] }));
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.repeats).toEqual([{ jobId: 'job-1', step: 'advise.claude', attempt: 1, reason: 'SIGSTOP random' }]);
+  });
+
+  it('allows the repeat when the worker was killed after sending the call but before the call was logged', () => {
+    const verdict = checkHistories(evidenceOf([lostAnswer()], { faults: [{ kind: 'SIGKILL', moment: 'random', pid: 101, at: 9 }] }));
+    expect(verdict.repeats).toEqual([{ jobId: 'job-1', step: 'advise.claude', attempt: 1, reason: 'SIGKILL random' }]);
+  });
+
+  it('does not count a stop that was over before the call arrived', () => {
+    expect(rulesOf(evidenceOf([lostAnswer()], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 101, at: 2, until: 8 }] }))).toEqual(['repeat']);
+  });
+
+  it('does not count a fault that came after the call was asked again', () => {
+    expect(rulesOf(evidenceOf([lostAnswer()], { faults: [{ kind: 'SIGKILL', moment: 'random', pid: 101, at: 23 }] }))).toEqual(['repeat']);
+  });
+
   it('counts a call cut off by a crash as wasted, not as a repeat', () => {
     const job = healthyJob();
     job.calls.unshift({ step: 'advise.mistral', attempt: 1, worker: W2, at: 2, endedAt: 4, outcome: 'aborted' });
