@@ -3,13 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests start real stand-ins (DynamoDB Local is a JVM), so files run one at a
 // time on 2 cores and each file starts what it needs once. The web app's component tests
-// run in jsdom; everything else in node.
-//
-// The reduced chaos run (test/e2e/chaos.test.ts) is not part of `npm test` yet: it found a
-// rare repeated model call (a step asked again with no crash recorded between its answer and
-// its commit) that is still being chased; `npm run test:chaos` runs it.
-const CHAOS = 'test/e2e/chaos.test.ts';
-const withChaos = process.env.COT_CHAOS_TEST === '1';
+// run in jsdom; everything else in node (the reduced chaos run, test/e2e/chaos.test.ts, included).
 
 export default defineConfig({
   test: {
@@ -19,7 +13,7 @@ export default defineConfig({
     pool: 'forks',
     reporters: ['default'],
     projects: [
-      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], exclude: withChaos ? [] : [CHAOS], environment: 'node' } },
+      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], environment: 'node' } },
       {
         extends: true,
         plugins: [react()],

@@ -31,13 +31,13 @@ async function main(): Promise<void> {
   const verbose = process.env.COT_CHAOS_VERBOSE === '1';
   process.stderr.write(`[chaos] seed ${seed}\n`);
   const serviceLog = join(RESULTS_DIR, 'chaos-services.log');
-  const { report } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs, seed, serviceEnv: serviceEnv(), serviceLog }, (line) => {
+  const { report, evidence } = await runChaos({ ...DEFAULT_CHAOS_SETTINGS, jobs, seed, serviceEnv: serviceEnv(), serviceLog }, (line) => {
     if (verbose || !line.startsWith('fault: ')) process.stderr.write(`[chaos] ${line}\n`);
   });
   process.stdout.write(`\n${formatReport(report)}\n`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, 'chaos-latest.json');
-  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), report }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), report, faults: evidence.faults }, null, 2)}\n`);
   process.stdout.write(`written to ${file}\n`);
   process.exitCode = report.verdict.ok ? 0 : 1;
 }

@@ -31,6 +31,7 @@ import { cancelledSnapshot } from './cancelled-snapshot.js';
 import type { Turn } from './history.js';
 import { describeTransition, jobStageOf, statusOfStage, type SnapshotView } from './transitions.js';
 import { RunResults } from './run-results.js';
+import { sleep } from '../shared/sleep.js';
 
 export type RunOutcome =
   | { kind: 'finished'; status: JobStatus }
@@ -163,7 +164,7 @@ export class JobRun {
     while (!this.stopped && Date.now() < deadline) {
       await this.commits;
       if (this.inFlight === 0) break;
-      await Promise.race([this.nextChange(), delay(deadline - Date.now())]);
+      await Promise.race([this.nextChange(), sleep(deadline - Date.now())]);
     }
     this.finish({ kind: 'handed-over' });
     await this.commits;
@@ -318,7 +319,7 @@ export class JobRun {
 
   private async wait(input: WaitInput, signal: AbortSignal): Promise<WaitOutput> {
     await this.gate(signal);
-    await delay(input.until - this.deps.clock.now(), signal);
+    await sleep(input.until - this.deps.clock.now(), signal);
     // A retry due while cancelling would start a step the cancel is about to stop.
     if (this.cancelling && !signal.aborted) await parkUntilAborted(signal);
     if (signal.aborted) throw aborted();
@@ -368,7 +369,7 @@ export class JobRun {
   private async cancelMachine(): Promise<void> {
     const deadline = Date.now() + CANCEL_SETTLE_MS;
     while (this.inFlight > 0 && !this.stopped && Date.now() < deadline) {
-      await Promise.race([this.nextChange(), delay(deadline - Date.now())]);
+      await Promise.race([this.nextChange(), sleep(deadline - Date.now())]);
     }
     if (this.stopped || !this.cancelling) return;
     this.actor?.send({ type: 'job.cancel', reason: this.cancelling, spent: { ...this.spent } });
@@ -469,11 +470,3 @@ export function firstCommitOf(job: JobItem, input: () => AdvisoryInput, now: num
 }
 
 const aborted = () => new ModelCallError('States.Aborted', 'the run stopped before this step could finish');
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
-}

@@ -63,8 +63,15 @@ const jobSchema = z.object({
   status: z.enum(JOB_STATUSES),
 });
 
+/** The SQS delivery a run holds: replaced when SQS delivers the same message again. */
+interface Delivery {
+  message: QueueMessage;
+}
+
 export class Worker {
   private readonly runs = new Map<string, JobRun>();
+  /** The delivery each run holds, by job id (its newest receipt handle is the one SQS honours). */
+  private readonly deliveries = new Map<string, Delivery>();
   /** Set on shutdown: no receive starts after it (the one open is drained, not abandoned). */
   private stopping = false;
   /** Aborted on shutdown: wakes the poll loop's waits and stops the DLQ sweep. */
@@ -176,9 +183,9 @@ export class Worker {
       return;
     }
     const { jobId } = parsed;
-    if (this.runs.has(jobId)) {
-      // A duplicate delivery of a job this worker is running: the run holds its own message.
-      await queue.delete(message.receiptHandle);
+    const delivery = this.deliveries.get(jobId);
+    if (delivery) {
+      await this.redelivered(delivery, message);
       return;
     }
     const job = await this.deps.jobs.get(jobId);
@@ -215,6 +222,26 @@ export class Worker {
   }
 
   /**
+   * A message for a job this worker is running. Never deleted here: the job's only message
+   * may be this one, and a job without a message is never resumed if this worker dies.
+   * - The run's own message, delivered again (its visibility lapsed: the worker was stalled
+   *   longer than the lease, e.g. stopped): the run takes the new receipt handle, the one
+   *   SQS honours from now on for extending and deleting, and keeps the message hidden.
+   * - Another message for the job (a hand-over's, a re-enqueue): hidden for a visibility
+   *   period, like the message of a job another worker holds; once the job has ended, the
+   *   next delivery finds it terminal and deletes it.
+   */
+  private async redelivered(delivery: Delivery, message: QueueMessage): Promise<void> {
+    const { logger, queue } = this.deps;
+    const jobId = parseMessage(message.body)?.jobId;
+    if (delivery.message.messageId === message.messageId) {
+      delivery.message = message;
+      logger.warn({ jobId, receiveCount: message.receiveCount }, 'the message of a running job was delivered again; its run keeps it');
+    }
+    await queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds);
+  }
+
+  /**
    * Moves a message to the dead-letter queue on purpose (its alarm tells an operator); with
    * no DLQ configured, makes it visible again for the queue's redrive to do so.
    */
@@ -248,12 +275,13 @@ export class Worker {
       await queue.changeVisibility(message.receiptHandle, backoffSeconds(lease));
       return;
     }
+    const delivery: Delivery = { message };
     const run = new JobRun(
       {
         ...this.deps,
         leaseMs: this.settings.leaseMs,
         heartbeatMs: this.settings.heartbeatMs,
-        extendMessage: () => queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds),
+        extendMessage: () => queue.changeVisibility(delivery.message.receiptHandle, this.settings.visibilitySeconds),
         loadHistory: (j) => loadHistory(this.deps, j),
         message,
       },
@@ -262,23 +290,25 @@ export class Worker {
       this.inputOf(job),
     );
     this.runs.set(job.jobId, run);
+    this.deliveries.set(job.jobId, delivery);
     try {
       try {
         run.start();
       } catch (err) {
         if (err instanceof IncompatibleSnapshotError) {
-          await this.failIncompatible(job, lease, message, err);
+          await this.failIncompatible(job, lease, delivery.message, err);
           return;
         }
         // Counted as a stalled run, like any failure before progress.
-        await this.settle(job.jobId, lease, message, { kind: 'failed', error: err });
+        await this.settle(job.jobId, lease, delivery.message, { kind: 'failed', error: err });
         return;
       }
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
       const outcome = await run.outcome;
-      await this.settle(job.jobId, lease, message, outcome);
+      await this.settle(job.jobId, lease, delivery.message, outcome);
     } finally {
       this.runs.delete(job.jobId);
+      this.deliveries.delete(job.jobId);
     }
   }
 

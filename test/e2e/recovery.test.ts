@@ -140,6 +140,29 @@ describe('recovery', () => {
     expect((await stateOf(fx.stack, jobId))!.epoch).toBe(before.epoch + 1);
   });
 
+  it('keeps a running job\'s message when SQS delivers it again to the worker running it, so the job outlives that worker', async () => {
+    const fay = await fx.client('fay');
+    // One worker only, with a 2 s lease and visibility: stopped for longer, its job's message
+    // comes back, and the one poll there is to receive it is its own.
+    await withoutWorkers();
+    const lone = await fx.stack.spawnWorker({ COT_VISIBILITY_SECONDS: '2', COT_LEASE_SECONDS: '2', COT_HEARTBEAT_SECONDS: '1' });
+    await bedrockOf(fx.stack).inject({ match: { step: 'advise.llama' }, type: 'timeout', times: 1 });
+    const jobId = await submit(fay, { question: 'Should our bakery open on Sundays?' });
+    await eventually(async () => ((await stepsOf(fx.stack, jobId))['advise.llama']?.status === 'running' ? true : undefined), 'the advisors to start');
+    lone.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 5000));
+    lone.kill('SIGCONT');
+    await lone.waitForLog((e) => e.msg === 'the message of a running job was delivered again; its run keeps it' && e.jobId === jobId, 30_000);
+    // The job's one message is still there for whoever resumes it.
+    expect(await messagesIn(fx.stack.jobQueueUrl)).toBe(1);
+    lone.kill('SIGKILL');
+    await lone.exited;
+    await fx.stack.spawnWorker();
+    const view = await waitForEnd(fay, jobId);
+    expect(view.status).toBe('succeeded');
+    await expectGaplessHistory(jobId);
+  });
+
   it('hands a job over on SIGTERM to a worker that resumes it at once, not behind the stopping worker\'s open poll', async () => {
     const dan = await fx.client('dan');
     const bedrock = bedrockOf(fx.stack);

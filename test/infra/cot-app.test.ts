@@ -194,10 +194,15 @@ describe('data stack', () => {
     expect(denials).toHaveLength(2);
   });
 
-  it('alarms on DLQ depth and on the age of the oldest message', () => {
+  it('alarms on DLQ depth, counting messages the DLQ sweep holds hidden, and on the age of the oldest message', () => {
+    const depth = (name: string) =>
+      Match.objectLike({ Id: name === 'ApproximateNumberOfMessagesVisible' ? 'visible' : 'hidden', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: name, Namespace: 'AWS/SQS' }) }) });
     t.data.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Namespace: 'AWS/SQS',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'visible + hidden' }),
+        depth('ApproximateNumberOfMessagesVisible'),
+        depth('ApproximateNumberOfMessagesNotVisible'),
+      ]),
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       AlarmActions: Match.anyValue(),

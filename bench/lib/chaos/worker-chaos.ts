@@ -1,8 +1,7 @@
 /**
- * The driver's hand on the workers: for each job submitted it draws faults (on average
- * `faultsPerJob`, so the density stays the same however slow recovery is), each at a random
- * moment of the next few seconds: SIGKILL, SIGSTOP (and later SIGCONT) or SIGTERM to a random
- * ready worker, or a strike armed to kill the next worker that stores a model's answer or
+ * The driver's hand on the workers: faults at random moments, `faultsPerMinute` on average
+ * across the fleet (a rate in time, as a fleet meets them, so a faster stack is not struck
+ * more often): SIGKILL, SIGSTOP (and later SIGCONT) or SIGTERM to a random ready worker, or a strike armed to kill the next worker that stores a model's answer or
  * commits (strike-proxy.ts). It respawns every worker that exits so the stack keeps its
  * number of workers. Each fault is
  * recorded with the jobs its worker held at that moment, for the recovery times.
@@ -17,10 +16,8 @@ export type FaultChoice = 'SIGKILL' | 'SIGSTOP' | 'SIGTERM' | 'strike-after-retu
 export interface WorkerChaosOptions {
   stack: LocalStack;
   rng: Rng;
-  /** Faults drawn per job submitted, on average. */
-  faultsPerJob: number;
-  /** When a job's fault strikes, after its submission: [min, max) ms. */
-  delayMs: readonly [number, number];
+  /** Worker faults per minute across all workers, on average (a Poisson process). */
+  faultsPerMinute: number;
   /** Relative frequency of each fault. */
   weights: Readonly<Record<FaultChoice, number>>;
   /** How long a SIGSTOP lasts before the SIGCONT: [min, max) ms. */
@@ -62,19 +59,19 @@ export class WorkerChaos {
       this.ready.add(w.pid);
       this.watch(w);
     }
+    this.scheduleNext();
   }
 
-  /** A job was submitted: draw its faults. */
-  jobSubmitted(): void {
-    const { rng, faultsPerJob, delayMs } = this.opts;
-    let n = Math.floor(faultsPerJob) + (rng.chance(faultsPerJob % 1) ? 1 : 0);
-    while (this.running && n-- > 0) {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (this.running) this.inject();
-      }, rng.between(...delayMs));
-      this.timers.add(t);
-    }
+  /** The next fault, at a random moment (exponential gaps with the configured mean). */
+  private scheduleNext(): void {
+    if (!this.running) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.running) return;
+      this.inject();
+      this.scheduleNext();
+    }, this.opts.rng.exponential(60_000 / this.opts.faultsPerMinute));
+    this.timers.add(t);
   }
 
   /** Stops injecting faults (SIGCONTs every stopped worker); respawning goes on until close(). */

@@ -63,8 +63,18 @@ export class JobQueue extends Construct {
     const period = Duration.minutes(1);
     const alarms = [
       new cloudwatch.Alarm(this, 'DeadLetterDepthAlarm', {
-        alarmDescription: 'A job message reached the dead-letter queue: a worker crashed on it repeatedly or could not parse it.',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+        alarmDescription: 'A job message is in the dead-letter queue: a worker crashed on it repeatedly or could not parse it.',
+        // Visible and in flight: the workers' DLQ sweep keeps a poisoned message hidden for
+        // 15 minutes after each look, so counting only visible messages would miss it.
+        metric: new cloudwatch.MathExpression({
+          label: 'Dead-lettered job messages',
+          expression: 'visible + hidden',
+          usingMetrics: {
+            visible: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+            hidden: this.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' }),
+          },
+          period,
+        }),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

@@ -1,4 +1,4 @@
-import type { ResultItem, StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
+import type { StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
 
 export interface Lease {
   jobId: string;
@@ -33,17 +33,9 @@ export interface CommitRequest {
   transition: TransitionRecord;
   /** Status summary to write to the Jobs item in the same transaction, when it changed. */
   jobStatus?: { status: JobStatus; stage: JobStage; reason?: string };
-  /**
-   * Step outputs the snapshot refers to, written in the same transaction (each at most 64 KB
-   * of text): a result exists exactly when the commit that records it does.
-   */
-  results?: ResultItem[];
   /** Give the lease up in the same write (the job's last commit). */
   release?: boolean;
 }
-
-/** The most text a result written by a commit may carry; longer ones are stored on their own first. */
-export const COMMIT_RESULT_MAX_BYTES = 64 * 1024;
 
 /** What a cancel request did: flagged a job still running, or found it already finished. */
 export type CancelRequestResult = { kind: 'requested' } | { kind: 'finished'; status: JobStatus };

@@ -24,8 +24,6 @@ export interface SnapshotTables {
   state: string;
   transitions: string;
   jobs: string;
-  /** Where results carried by commits are written (absent where nothing commits, e.g. the API). */
-  results?: string;
 }
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
@@ -132,7 +130,7 @@ export class DynamoSnapshotStore implements SnapshotStore {
 
   /**
    * A commit's transaction: the State item (`state` adds to version, snapshot and the fencing
-   * condition), the transition record, the Jobs status when it changed, and the results.
+   * condition), the transition record and the Jobs status when it changed.
    */
   private commitItems(request: CommitRequest, state: StateUpdate): TransactItems {
     const { jobId, expectedVersion, epoch, transition, jobStatus } = request;
@@ -181,11 +179,6 @@ export class DynamoSnapshotStore implements SnapshotStore {
         },
       });
     }
-    // Unconditional: only the fenced owner's commit writes, so the result written is always
-    // the one the committed snapshot refers to (it replaces an orphan a fenced worker stored).
-    const results = request.results ?? [];
-    if (results.length && !this.tables.results) throw new Error('this snapshot store was given no Results table to commit results to');
-    for (const result of results) items.push({ Put: { TableName: this.tables.results, Item: result } });
     return items;
   }
 
