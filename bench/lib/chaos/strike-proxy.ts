@@ -115,8 +115,16 @@ function parse(body: Buffer): DynamoRequest | undefined {
   }
 }
 
-/** An acquire or heartbeat (names its owner: the job is that pid's) or a release (nobody's). */
+/**
+ * An acquire or heartbeat (names its owner: the job is that pid's) or a release (nobody's),
+ * also inside a transaction (an acquire with the first commit, a release with the last).
+ */
 function leaseChange(operation: string, request: DynamoRequest, stateTable: string): { jobId: string; pid?: number } | undefined {
+  if (operation === 'TransactWriteItems') {
+    // The lease taken with a job's first commit, or given up with its last.
+    const update = request.TransactItems?.map((i) => i.Update).find((u) => u?.TableName === stateTable);
+    return update ? leaseChange('UpdateItem', update, stateTable) : undefined;
+  }
   if (operation !== 'UpdateItem' || request.TableName !== stateTable) return undefined;
   const jobId = request.Key?.jobId?.S;
   if (!jobId) return undefined;
