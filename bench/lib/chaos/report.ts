@@ -9,7 +9,7 @@ import type { FaultRecord } from './worker-chaos.js';
 export const RECOVERY_GOALS_MS: Readonly<Record<string, number>> = { SIGKILL: 15_000, SIGTERM: 5_000 };
 
 export interface Recovery {
-  /** SIGKILL, SIGSTOP, SIGTERM, and SIGKILL by moment (`SIGKILL after-return` …). */
+  /** SIGKILL, SIGSTOP, SIGTERM, SIGKILL by moment (`SIGKILL after-return` …) and `SIGTERM hand-over`. */
   group: string;
   summary: Summary;
   /** Jobs the worker held that never committed again (ended without another transition). */
@@ -17,9 +17,10 @@ export interface Recovery {
 }
 
 /**
- * From each fault to the next commit of each job its worker held: after the signal for a
- * SIGKILL or SIGSTOP, after the process was gone for a SIGTERM (its own commits while it
- * drains are not a recovery: the job must move on elsewhere).
+ * From each fault to the next commit of each job its worker held, after the signal: for a
+ * SIGTERM that may be the stopping worker's own commit of a call it let finish (the issue's
+ * measure: the job moved on). `SIGTERM hand-over` is the stricter part: from the process
+ * gone to the job's next commit on another worker.
  */
 export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvidence[]): Recovery[] {
   const history = new Map<string, TransitionRecord[]>(jobs.map((j) => [j.jobId, j.history]));
@@ -30,16 +31,19 @@ export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvi
     else g.ms.push(ms);
     groups.set(group, g);
   };
+  const nextAfter = (jobId: string, at: number): number | undefined => {
+    const next = (history.get(jobId) ?? []).find((t) => t.at > at);
+    return next ? next.at - at : undefined;
+  };
   for (const f of faults) {
-    const after = f.kind === 'SIGTERM' ? (f.exitedAt ?? f.at) : f.at;
     for (const jobId of f.jobs) {
-      const next = (history.get(jobId) ?? []).find((t) => t.at > after);
-      const ms = next ? next.at - f.at : undefined;
+      const ms = nextAfter(jobId, f.at);
       add(f.kind, ms);
       if (f.kind === 'SIGKILL') add(`SIGKILL ${f.moment}`, ms);
+      if (f.kind === 'SIGTERM' && f.exitedAt !== undefined) add('SIGTERM hand-over', nextAfter(jobId, f.exitedAt));
     }
   }
-  const order = ['SIGKILL', 'SIGKILL random', 'SIGKILL after-return', 'SIGKILL during-commit', 'SIGSTOP', 'SIGTERM'];
+  const order = ['SIGKILL', 'SIGKILL random', 'SIGKILL after-return', 'SIGKILL during-commit', 'SIGSTOP', 'SIGTERM', 'SIGTERM hand-over'];
   return [...groups].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b)).map(([group, g]) => ({ group, summary: summarise(g.ms), noLaterCommit: g.none }));
 }
 

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { recoveries } from '../../../bench/lib/chaos/report.js';
+import type { FaultRecord } from '../../../bench/lib/chaos/worker-chaos.js';
+import type { JobEvidence } from '../../support/chaos/history-checker.js';
+
+const job = (jobId: string, commitsAt: number[]): JobEvidence => ({
+  jobId,
+  status: 'succeeded',
+  history: commitsAt.map((at, i) => ({ jobId, seq: i + 1, at, event: 'step.succeeded', status: 'running', stage: 'advising', changes: [] })),
+  calls: [],
+});
+
+describe('chaos recovery figures', () => {
+  it('times a SIGTERM to the job\'s next commit, the draining worker\'s included, and the hand-over from the exit to the next worker\'s commit', () => {
+    // Signalled at 100; the stopping worker commits a finished call at 1,100 and is gone at 2,000; the next worker commits at 5,000.
+    const faults: FaultRecord[] = [{ kind: 'SIGTERM', moment: 'random', pid: 7, at: 100, exitedAt: 2000, jobs: ['a'] }];
+    const byGroup = Object.fromEntries(recoveries(faults, [job('a', [50, 1100, 5000])]).map((r) => [r.group, r.summary.max]));
+    expect(byGroup).toEqual({ SIGTERM: 1000, 'SIGTERM hand-over': 3000 });
+  });
+
+  it('times a SIGKILL from the signal, by moment, and counts a job that never committed again apart', () => {
+    const faults: FaultRecord[] = [{ kind: 'SIGKILL', moment: 'after-return', pid: 7, at: 100, jobs: ['a', 'b'] }];
+    const out = recoveries(faults, [job('a', [50, 10_100]), job('b', [90])]);
+    expect(out.map((r) => [r.group, r.summary.n, r.summary.max, r.noLaterCommit])).toEqual([
+      ['SIGKILL', 1, 10_000, 1],
+      ['SIGKILL after-return', 1, 10_000, 1],
+    ]);
+  });
+});
