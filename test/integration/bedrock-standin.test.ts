@@ -1,13 +1,12 @@
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BedrockControl, BedrockControlError } from '../../services/local/bedrock/control-client.js';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { BedrockControlError } from '../../services/local/bedrock/control-client.js';
 import { loadRecordings } from '../../services/local/bedrock/recordings.js';
-import { startBedrockStandin, type BedrockStandin } from '../../services/local/bedrock/server.js';
 import { getFreePort } from '../../services/local/free-port.js';
 import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
-import { createBedrockRuntime } from '../../services/shared/aws-clients.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
+import { withBedrockSdk } from '../support/bedrock-sdk.js';
 import { ModelCallError } from '../../services/shared/errors.js';
 import type { ModelRequest } from '../../services/shared/ports/model-client.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
@@ -30,36 +29,10 @@ const [claude, mistral, llama] = circle.advisors;
 if (!claude || !mistral || !llama) throw new Error('the default circle has three advisors');
 const question = 'Should we open a second office in Lisbon next year?';
 
-const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_BEDROCK_RUNTIME'];
-const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
-
-let standin: BedrockStandin;
-let control: BedrockControl;
-let sdk: BedrockRuntimeClient;
-let models: BedrockModelClient;
-
-beforeAll(async () => {
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
-  standin = await startBedrockStandin({ firstTokenDelayMs: 5, tokenDelayMs: 0 });
-  // The SDK's own endpoint variable, exactly as the worker is configured: no client options.
-  process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = standin.url;
-  control = new BedrockControl(standin.controlUrl);
-  sdk = createBedrockRuntime();
-  models = new BedrockModelClient(sdk);
-});
-
-afterAll(async () => {
-  sdk?.destroy();
-  await standin?.close();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
+const bedrock = withBedrockSdk({ firstTokenDelayMs: 5, tokenDelayMs: 0 });
 
 beforeEach(async () => {
-  await control.reset();
+  await bedrock.control.reset();
 });
 
 interface CallOptions {
@@ -80,7 +53,7 @@ async function call(prompt: Prompt, opts: CallOptions = {}) {
     signal: opts.signal ?? new AbortController().signal,
     onDelta: (d) => deltas.push(d),
   };
-  const response = await models.converseStream(request);
+  const response = await bedrock.models.converseStream(request);
   return { ...response, deltas };
 }
 
@@ -98,7 +71,7 @@ const advicePrompt = (member = claude!, q = question): Prompt => buildAdviceProm
 
 describe('Bedrock stand-in', () => {
   it('serves the default SDK client over HTTP/2 without TLS', () => {
-    expect(sdk.config.requestHandler.metadata?.handlerProtocol).toBe('h2');
+    expect(bedrock.sdk.config.requestHandler.metadata?.handlerProtocol).toBe('h2');
   });
 
   it('streams an advise answer as many deltas that make up the final text, with usage', async () => {
@@ -123,7 +96,7 @@ describe('Bedrock stand-in', () => {
 
   it('stops at maxTokens the way Bedrock does', async () => {
     const prompt = advicePrompt();
-    const response = await models.converseStream({
+    const response = await bedrock.models.converseStream({
       modelId: claude!.modelId,
       system: prompt.system,
       messages: prompt.messages,
@@ -179,7 +152,7 @@ describe('Bedrock stand-in', () => {
     const parsed = parseSynthesis(result.text);
     expect(['high', 'medium', 'low']).toContain(parsed.confidence);
     expect(`${parsed.recommendation} ${parsed.agreement} ${parsed.dissent}`).toMatch(/Claude|Mistral|Llama/);
-    const [entry] = await control.calls({ step: 'synthesize' });
+    const [entry] = await bedrock.control.calls({ step: 'synthesize' });
     expect(entry?.kind).toBe('synthesize');
   });
 
@@ -188,7 +161,7 @@ describe('Bedrock stand-in', () => {
     ['unavailable', 'ServiceUnavailableException', 503],
     ['internal', 'InternalServerException', 500],
   ] as const)('surfaces a %s fault as %s with HTTP %i', async (type, errorName, status) => {
-    await control.inject({ type });
+    await bedrock.control.inject({ type });
     const err = await failure(call(advicePrompt()));
     expect(err.errorName).toBe(errorName);
     expect((err.cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(status);
@@ -196,11 +169,11 @@ describe('Bedrock stand-in', () => {
   });
 
   it('surfaces a midstream fault as ModelStreamErrorException after some deltas', async () => {
-    await control.inject({ type: 'midstream' });
+    await bedrock.control.inject({ type: 'midstream' });
     const deltas: string[] = [];
     const prompt = advicePrompt();
     const err = await failure(
-      models.converseStream({
+      bedrock.models.converseStream({
         modelId: claude!.modelId,
         system: prompt.system,
         messages: prompt.messages,
@@ -212,67 +185,67 @@ describe('Bedrock stand-in', () => {
     );
     expect(err.errorName).toBe('ModelStreamErrorException');
     expect(deltas.length).toBeGreaterThan(0);
-    const [entry] = await control.calls({ jobId: 'job-mid' });
+    const [entry] = await bedrock.control.calls({ jobId: 'job-mid' });
     expect(entry).toMatchObject({ outcome: 'midstream-error', error: 'ModelStreamErrorException', outputTokens: deltas.length });
   });
 
   it('fails only the matching calls, as many times as asked', async () => {
-    await control.inject({ type: 'throttle', times: 2, match: { jobId: 'job-t', step: 'advise.llama' } });
+    await bedrock.control.inject({ type: 'throttle', times: 2, match: { jobId: 'job-t', step: 'advise.llama' } });
     const llamaCall = () => call(advicePrompt(llama), { modelId: llama!.modelId, metadata: { jobId: 'job-t', step: 'advise.llama', attempt: '1' } });
     await call(advicePrompt(), { metadata: { jobId: 'job-t', step: 'advise.claude', attempt: '1' } });
     expect((await failure(llamaCall())).errorName).toBe('ThrottlingException');
     expect((await failure(llamaCall())).errorName).toBe('ThrottlingException');
     expect((await llamaCall()).text.length).toBeGreaterThan(0);
-    expect(await control.faults()).toEqual([]);
-    const outcomes = (await control.calls({ jobId: 'job-t' })).map((c) => `${c.requestMetadata.step}:${c.outcome}`);
+    expect(await bedrock.control.faults()).toEqual([]);
+    const outcomes = (await bedrock.control.calls({ jobId: 'job-t' })).map((c) => `${c.requestMetadata.step}:${c.outcome}`);
     expect(outcomes).toEqual(['advise.claude:ok', 'advise.llama:throttled', 'advise.llama:throttled', 'advise.llama:ok']);
   });
 
   it('keeps a fault with times -1 until reset', async () => {
-    await control.inject({ type: 'unavailable', times: -1, match: { kind: 'advise' } });
+    await bedrock.control.inject({ type: 'unavailable', times: -1, match: { kind: 'advise' } });
     for (let i = 0; i < 3; i++) expect((await failure(call(advicePrompt()))).errorName).toBe('ServiceUnavailableException');
-    await control.reset();
+    await bedrock.control.reset();
     expect((await call(advicePrompt())).text.length).toBeGreaterThan(0);
   });
 
   it('answers a scripted text, streamed in pieces, to the calls whose question contains the given text', async () => {
     const text = 'Plain **scripted** answer <img src=x onerror=alert(1)> with [a link](javascript:alert(1)).';
-    await control.script({ match: { question: 'LISBON   next', kind: 'advise' }, text, times: 2 });
+    await bedrock.control.script({ match: { question: 'LISBON   next', kind: 'advise' }, text, times: 2 });
     const scripted = await call(advicePrompt());
     expect(scripted.text).toBe(text);
     expect(scripted.deltas.length).toBeGreaterThan(5);
     expect(scripted.deltas.join('')).toBe(text);
     expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).not.toBe(text);
     expect((await call(advicePrompt())).text).toBe(text);
-    expect(await control.replies()).toEqual([]);
+    expect(await bedrock.control.replies()).toEqual([]);
     expect((await call(advicePrompt())).text).not.toBe(text);
   });
 
   it('fails calls matched by their question, and forgets scripted replies on reset', async () => {
-    await control.inject({ type: 'internal', times: -1, match: { question: 'second office' } });
-    await control.script({ match: { question: 'designer' }, text: 'Hire them.', times: -1 });
+    await bedrock.control.inject({ type: 'internal', times: -1, match: { question: 'second office' } });
+    await bedrock.control.script({ match: { question: 'designer' }, text: 'Hire them.', times: -1 });
     expect((await failure(call(advicePrompt()))).errorName).toBe('InternalServerException');
     expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).toBe('Hire them.');
-    await control.reset();
-    expect(await control.replies()).toEqual([]);
+    await bedrock.control.reset();
+    expect(await bedrock.control.replies()).toEqual([]);
     expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).not.toBe('Hire them.');
   });
 
   it('maps a hanging call cut off by AbortSignal.timeout to States.Timeout', async () => {
-    await control.inject({ type: 'timeout', match: { jobId: 'job-slow' } });
+    await bedrock.control.inject({ type: 'timeout', match: { jobId: 'job-slow' } });
     const signal = AbortSignal.any([new AbortController().signal, AbortSignal.timeout(200)]);
     const err = await failure(call(advicePrompt(), { signal, metadata: { jobId: 'job-slow', step: 'advise.claude', attempt: '1' } }));
     expect(err.errorName).toBe('States.Timeout');
-    await vi.waitFor(async () => expect((await control.calls({ jobId: 'job-slow' }))[0]?.outcome).toBe('timeout'));
+    await vi.waitFor(async () => expect((await bedrock.control.calls({ jobId: 'job-slow' }))[0]?.outcome).toBe('timeout'));
   });
 
   it('maps an abort during the stream to States.Aborted and stops streaming', async () => {
-    await control.configure({ tokenDelayMs: 5 });
+    await bedrock.control.configure({ tokenDelayMs: 5 });
     const controller = new AbortController();
     const prompt = advicePrompt();
     let seen = 0;
     const err = await failure(
-      models.converseStream({
+      bedrock.models.converseStream({
         modelId: claude!.modelId,
         system: prompt.system,
         messages: prompt.messages,
@@ -285,19 +258,19 @@ describe('Bedrock stand-in', () => {
       }),
     );
     expect(err.errorName).toBe('States.Aborted');
-    await vi.waitFor(async () => expect((await control.calls({ jobId: 'job-abort' }))[0]?.outcome).toBe('aborted'));
-    const [entry] = await control.calls({ jobId: 'job-abort' });
-    await control.configure({ tokenDelayMs: 0 });
+    await vi.waitFor(async () => expect((await bedrock.control.calls({ jobId: 'job-abort' }))[0]?.outcome).toBe('aborted'));
+    const [entry] = await bedrock.control.calls({ jobId: 'job-abort' });
+    await bedrock.control.configure({ tokenDelayMs: 0 });
     const whole = await call(prompt);
     expect(entry!.outputTokens).toBeLessThan(whole.usage.outputTokens);
   });
 
   it('records every call with its model, requestMetadata, kind and outcome', async () => {
     const metadata = { jobId: 'job-log', step: 'advise.mistral', attempt: '2', worker: 'w-1' };
-    await control.inject({ type: 'throttle', match: { jobId: 'job-log' } });
+    await bedrock.control.inject({ type: 'throttle', match: { jobId: 'job-log' } });
     await failure(call(advicePrompt(mistral), { modelId: mistral!.modelId, metadata }));
     const ok = await call(advicePrompt(mistral), { modelId: mistral!.modelId, metadata });
-    const calls = await control.calls({ jobId: 'job-log' });
+    const calls = await bedrock.control.calls({ jobId: 'job-log' });
     expect(calls).toHaveLength(2);
     expect(calls[0]).toMatchObject({ modelId: mistral!.modelId, operation: 'ConverseStream', requestMetadata: metadata, kind: 'advise', outcome: 'throttled', outputTokens: 0 });
     expect(calls[1]).toMatchObject({ requestMetadata: metadata, outcome: 'ok', outputTokens: ok.usage.outputTokens, inputTokens: ok.usage.inputTokens });
@@ -323,13 +296,13 @@ describe('Bedrock stand-in', () => {
         if (kind === 'review') parseReview(result.text, ['A', 'B']);
         if (kind === 'synthesize') expect(parseSynthesis(result.text).confidence).toBe(rec.expected.confidence);
       }
-      const logged = await control.calls({ jobId: `rec-${rec.name}` });
+      const logged = await bedrock.control.calls({ jobId: `rec-${rec.name}` });
       expect(logged.every((c) => c.recording === rec.name && c.outcome === 'ok')).toBe(true);
     }
   });
 
   it('rejects a request without messages with ValidationException', async () => {
-    const err = await sdk.send(new ConverseStreamCommand({ modelId: claude!.modelId, messages: [] })).catch((e: unknown) => e);
+    const err = await bedrock.sdk.send(new ConverseStreamCommand({ modelId: claude!.modelId, messages: [] })).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
     expect((err as Error).message).toMatch(/must start with a user message/);
   });
@@ -337,18 +310,18 @@ describe('Bedrock stand-in', () => {
   it('rejects requestMetadata that Bedrock would reject', async () => {
     const err = await failure(call(advicePrompt(), { metadata: { jobId: 'job!1' } }));
     expect(err.errorName).toBe('ValidationException');
-    expect((await control.calls())[0]).toMatchObject({ outcome: 'error', error: 'ValidationException' });
+    expect((await bedrock.control.calls())[0]).toMatchObject({ outcome: 'error', error: 'ValidationException' });
   });
 
   it('answers Converse without streaming too', async () => {
     const prompt = advicePrompt();
-    const out = await sdk.send(
+    const out = await bedrock.sdk.send(
       new ConverseCommand({ modelId: claude!.modelId, system: [{ text: prompt.system }], messages: [{ role: 'user', content: [{ text: prompt.messages[0]!.text }] }] }),
     );
     const streamed = await call(prompt);
     expect(out.output?.message?.content?.[0]?.text).toBe(streamed.text);
     expect(out.usage?.outputTokens).toBe(streamed.usage.outputTokens);
-    expect((await control.calls()).map((c) => c.operation)).toEqual(['Converse', 'ConverseStream']);
+    expect((await bedrock.control.calls()).map((c) => c.operation)).toEqual(['Converse', 'ConverseStream']);
   });
 
   it('serves an HTTP/1.1 client on the same endpoint', async () => {
@@ -378,14 +351,14 @@ describe('Bedrock stand-in', () => {
   });
 
   it('rejects a scripted reply without text with a readable 400', async () => {
-    const err = await control.script({ match: { kind: 'advise' }, text: '' }).catch((e: unknown) => e);
+    const err = await bedrock.control.script({ match: { kind: 'advise' }, text: '' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400 });
     expect((err as Error).message).toMatch(/text/);
-    expect(await control.replies()).toEqual([]);
+    expect(await bedrock.control.replies()).toEqual([]);
   });
 
   it('rejects a malformed fault with a readable 400', async () => {
-    const err = await control.inject({ type: 'explode' as never }).catch((e: unknown) => e);
+    const err = await bedrock.control.inject({ type: 'explode' as never }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BedrockControlError);
     expect(err).toMatchObject({ status: 400 });
     expect((err as Error).message).toMatch(/type/);

@@ -2,14 +2,12 @@
  * Tool use, guardrails, misbehaviour and the bad-day switch of the Bedrock stand-in, through
  * the real @aws-sdk/client-bedrock-runtime client and the worker's own adapter and readers.
  */
-import { BedrockRuntimeClient, ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BedrockControl, BedrockControlError } from '../../services/local/bedrock/control-client.js';
+import { ConverseStreamCommand, type ConverseStreamOutput } from '@aws-sdk/client-bedrock-runtime';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { BedrockControlError } from '../../services/local/bedrock/control-client.js';
 import { BLOCKED_MESSAGE, loadMisbehaviours } from '../../services/local/bedrock/misbehaviour.js';
-import { startBedrockStandin, type BedrockStandin } from '../../services/local/bedrock/server.js';
-import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
-import { createBedrockRuntime } from '../../services/shared/aws-clients.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
+import { withBedrockSdk } from '../support/bedrock-sdk.js';
 import { ModelCallError } from '../../services/shared/errors.js';
 import type { ModelRequest, ModelResponse } from '../../services/shared/ports/model-client.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
@@ -25,34 +23,9 @@ const answers = [
   { label: 'B', text: 'Wait a year: measure demand with a part-time presence first.' },
 ];
 
-const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_PROFILE', 'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_BEDROCK_RUNTIME'];
-const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+const bedrock = withBedrockSdk({ firstTokenDelayMs: 2, tokenDelayMs: 0 });
 
-let standin: BedrockStandin;
-let control: BedrockControl;
-let sdk: BedrockRuntimeClient;
-let models: BedrockModelClient;
-
-beforeAll(async () => {
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' });
-  standin = await startBedrockStandin({ firstTokenDelayMs: 2, tokenDelayMs: 0 });
-  process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = standin.url;
-  control = new BedrockControl(standin.controlUrl);
-  sdk = createBedrockRuntime();
-  models = new BedrockModelClient(sdk);
-});
-
-afterAll(async () => {
-  sdk?.destroy();
-  await standin?.close();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-});
-
-beforeEach(() => control.reset());
+beforeEach(() => bedrock.control.reset());
 
 /** A request as the step runner builds it, collecting the streamed deltas. */
 function request(prompt: Prompt, modelId: string, extra: Partial<ModelRequest> = {}): ModelRequest & { deltas: string[] } {
@@ -87,7 +60,7 @@ describe('tool-use reviews through the real SDK client', () => {
   it('streams a forced tool call: contentBlockStart.start.toolUse, toolUse input fragments, stopReason tool_use', async () => {
     const prompt = reviewPrompt('tool');
     // The wire as the SDK decodes it.
-    const raw = await sdk.send(
+    const raw = await bedrock.sdk.send(
       new ConverseStreamCommand({
         modelId: claude.modelId,
         system: [{ text: prompt.system }],
@@ -109,7 +82,7 @@ describe('tool-use reviews through the real SDK client', () => {
 
     // The worker's adapter reads the same call into a review.
     const req = request(prompt, claude.modelId);
-    const response = await models.converseStream(req);
+    const response = await bedrock.models.converseStream(req);
     expect(response).toMatchObject({ stopReason: 'tool_use', simulated: true, text: '' });
     expect(response.toolUse?.name).toBe('submit_review');
     expect(req.deltas.join('')).toBe(response.toolUse?.inputText);
@@ -119,33 +92,33 @@ describe('tool-use reviews through the real SDK client', () => {
 
   it('answers a tool call whole through Converse for a model that cannot stream one', async () => {
     const req = request(reviewPrompt('auto', mistral.persona), mistral.modelId);
-    const response = await models.converse(req);
+    const response = await bedrock.models.converse(req);
     expect(response.stopReason).toBe('tool_use');
     expect(response.toolUse?.input).toMatchObject({ ranking: expect.any(Array), critiques: expect.any(Object) });
     expect(req.deltas).toEqual([response.toolUse?.inputText]);
-    expect((await control.calls())[0]).toMatchObject({ operation: 'Converse', tool: true, outcome: 'ok', stopReason: 'tool_use' });
+    expect((await bedrock.control.calls())[0]).toMatchObject({ operation: 'Converse', tool: true, outcome: 'ok', stopReason: 'tool_use' });
   });
 
   it('rejects tool calls a model cannot make, with Bedrock’s ValidationException', async () => {
-    const streamed = await failure(models.converseStream(request(reviewPrompt('auto', mistral.persona), mistral.modelId)));
+    const streamed = await failure(bedrock.models.converseStream(request(reviewPrompt('auto', mistral.persona), mistral.modelId)));
     expect(streamed.errorName).toBe('ValidationException');
     expect(streamed.message).toMatch(/tool use in streaming mode/);
-    const none = await failure(models.converse(request(reviewPrompt('auto', llama.persona), llama.modelId)));
+    const none = await failure(bedrock.models.converse(request(reviewPrompt('auto', llama.persona), llama.modelId)));
     expect(none.message).toMatch(/doesn.t support tool use/);
-    const forced = await failure(models.converse(request(reviewPrompt('tool', mistral.persona), mistral.modelId)));
+    const forced = await failure(bedrock.models.converse(request(reviewPrompt('tool', mistral.persona), mistral.modelId)));
     expect(forced.message).toMatch(/toolConfig\.toolChoice\.tool/);
   });
 
   it('follows the circle file: every tool-using member’s configured call is accepted', async () => {
     for (const member of circle.advisors.filter((a) => a.toolUse)) {
       const req = request(reviewPrompt(member.toolUse!.choice, member.persona), member.modelId);
-      const response = member.toolUse!.streaming ? await models.converseStream(req) : await models.converse(req);
+      const response = member.toolUse!.streaming ? await bedrock.models.converseStream(req) : await bedrock.models.converse(req);
       expect(response.toolUse?.name, member.id).toBe('submit_review');
     }
   });
 
   it('cuts a streamed tool call at maxTokens: stopReason max_tokens and an input that is not whole JSON', async () => {
-    const response = await models.converseStream(request(reviewPrompt('tool'), claude.modelId, { inference: { maxTokens: 8 } }));
+    const response = await bedrock.models.converseStream(request(reviewPrompt('tool'), claude.modelId, { inference: { maxTokens: 8 } }));
     expect(response.stopReason).toBe('max_tokens');
     expect(response.toolUse?.input).toBeUndefined();
     expect(interpretResponse('review', response, ['A', 'B'])).toMatchObject({ truncated: true, problem: expect.stringMatching(/cut off at the token limit/) });
@@ -156,10 +129,10 @@ describe('guardrails through the real SDK client', () => {
   const guardrail = { identifier: 'abc123guard', version: '1', trace: 'enabled' as const };
 
   it('intervenes on a call with a guardrail: stopReason guardrail_intervened, the blocked message, a trace', async () => {
-    await control.inject({ type: 'misbehave', case: 'guardrail-intervenes', match: { step: 'synthesize' } });
+    await bedrock.control.inject({ type: 'misbehave', case: 'guardrail-intervenes', match: { step: 'synthesize' } });
     const prompt = buildSynthesisPrompt({ chairPersona: circle.chair.persona, question, answers: [{ advisorName: 'Claude', text: 'Go.' }], mode: 'quick' });
     const req = request(prompt, circle.chair.modelId, { guardrail, requestMetadata: { jobId: 'job-g', step: 'synthesize', attempt: '1' } });
-    const response: ModelResponse = await models.converseStream(req);
+    const response: ModelResponse = await bedrock.models.converseStream(req);
     expect(response).toMatchObject({ stopReason: 'guardrail_intervened', text: BLOCKED_MESSAGE });
     const err = (() => {
       try {
@@ -170,18 +143,18 @@ describe('guardrails through the real SDK client', () => {
       throw new Error('expected the blocked answer to fail the step');
     })();
     expect(err).toMatchObject({ errorName: 'Model.GuardrailIntervened', message: 'the content guardrail blocked this answer' });
-    expect((await control.calls({ jobId: 'job-g' }))[0]).toMatchObject({ outcome: 'blocked', stopReason: 'guardrail_intervened', misbehaviour: 'guardrail-intervenes' });
+    expect((await bedrock.control.calls({ jobId: 'job-g' }))[0]).toMatchObject({ outcome: 'blocked', stopReason: 'guardrail_intervened', misbehaviour: 'guardrail-intervenes' });
   });
 
   it('reports the model’s content filter when the call carries no guardrail', async () => {
-    await control.inject({ type: 'misbehave', case: 'guardrail-intervenes' });
-    const response = await models.converse(request(buildAdvicePrompt({ persona: llama.persona, question }), llama.modelId));
+    await bedrock.control.inject({ type: 'misbehave', case: 'guardrail-intervenes' });
+    const response = await bedrock.models.converse(request(buildAdvicePrompt({ persona: llama.persona, question }), llama.modelId));
     expect(response.stopReason).toBe('content_filtered');
     expect(() => interpretResponse('advise', response, [])).toThrow('the model\u2019s content filter blocked this answer');
   });
 
   it('rejects a guardrail identifier Bedrock would reject', async () => {
-    const err = await failure(models.converseStream(request(buildAdvicePrompt({ persona: llama.persona, question }), llama.modelId, { guardrail: { identifier: 'Not A Guardrail!', version: '1' } })));
+    const err = await failure(bedrock.models.converseStream(request(buildAdvicePrompt({ persona: llama.persona, question }), llama.modelId, { guardrail: { identifier: 'Not A Guardrail!', version: '1' } })));
     expect(err.errorName).toBe('ValidationException');
   });
 });
@@ -196,7 +169,7 @@ describe('misbehaviour corpus through the real SDK client', () => {
   it.each(cases.flatMap((c) => c.kinds.map((kind) => ({ id: c.id, kind, expect: c.expect[kind]!, tool: Boolean(c.alsoToolUse) }))))(
     'arms $id on a $kind call and the worker reads it as expected',
     async ({ id, kind, expect: expected, tool }) => {
-      await control.inject({ type: 'misbehave', case: id, match: { question: 'Lisbon' }, times: tool ? 2 : 1 });
+      await bedrock.control.inject({ type: 'misbehave', case: id, match: { question: 'Lisbon' }, times: tool ? 2 : 1 });
       const variants: { prompt: Prompt; modelId: string; stream: boolean; guardrail?: ModelRequest['guardrail'] }[] =
         kind === 'advise'
           ? [{ prompt: buildAdvicePrompt({ persona: llama.persona, question }), modelId: llama.modelId, stream: true }]
@@ -215,7 +188,7 @@ describe('misbehaviour corpus through the real SDK client', () => {
       const guardrail = expected.step === 'advise.mistral' || expected.step === 'review.mistral' || kind === 'synthesize' ? { identifier: 'abc123guard', version: '1' } : undefined;
       for (const v of variants) {
         const req = request(v.prompt, v.modelId, { ...(guardrail ? { guardrail } : {}), inference: { maxTokens: kind === 'synthesize' ? 2048 : 1024 } });
-        const response = await models.converseStream(req);
+        const response = await bedrock.models.converseStream(req);
         let read;
         try {
           read = interpretResponse(kind, response, ['A', 'B']);
@@ -230,48 +203,48 @@ describe('misbehaviour corpus through the real SDK client', () => {
         expect(read.text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
         if (expected.confidence && read.parsed?.kind === 'synthesis') expect(read.parsed.confidence).toBe(expected.confidence);
       }
-      const logged = await control.calls();
+      const logged = await bedrock.control.calls();
       expect(logged.every((c) => c.misbehaviour === id)).toBe(true);
     },
   );
 
   it('rejects a misbehave fault that names no case of the corpus, with a readable 400', async () => {
-    const err = await control.inject({ type: 'misbehave', case: 'no-such-case' }).catch((e: unknown) => e);
+    const err = await bedrock.control.inject({ type: 'misbehave', case: 'no-such-case' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BedrockControlError);
     expect((err as Error).message).toMatch(/no misbehaviour case "no-such-case"/);
-    const bare = await control.inject({ type: 'misbehave' }).catch((e: unknown) => e);
+    const bare = await bedrock.control.inject({ type: 'misbehave' }).catch((e: unknown) => e);
     expect((bare as Error).message).toMatch(/names a case/);
   });
 });
 
 describe('the bad-day switch', () => {
   const advise = (jobId: string, step = 'advise.claude', attempt = '1') =>
-    models.converseStream(request(buildAdvicePrompt({ persona: claude.persona, question }), claude.modelId, { requestMetadata: { jobId, step, attempt } }));
+    bedrock.models.converseStream(request(buildAdvicePrompt({ persona: claude.persona, question }), claude.modelId, { requestMetadata: { jobId, step, attempt } }));
 
   it('makes calls misbehave at the configured rate, never a repair, and stops when switched off', async () => {
-    await control.configure({ badDay: { rate: 1, seed: 'test' } });
+    await bedrock.control.configure({ badDay: { rate: 1, seed: 'test' } });
     for (let i = 0; i < 5; i++) await advise(`job-bad-${i}`).catch(() => undefined);
     const repair = buildReviewPrompt({ persona: llama.persona, question, answers, repair: { previous: 'Both are fine.', problem: 'it contains no JSON object' } });
-    const repaired = await models.converseStream(request(repair, llama.modelId, { requestMetadata: { jobId: 'job-bad-r', step: 'review.llama', attempt: '2' } }));
+    const repaired = await bedrock.models.converseStream(request(repair, llama.modelId, { requestMetadata: { jobId: 'job-bad-r', step: 'review.llama', attempt: '2' } }));
     expect(readReview({ text: repaired.text }, ['A', 'B']).ok).toBe(true);
-    const calls = await control.calls();
+    const calls = await bedrock.control.calls();
     expect(calls.filter((c) => !c.repair).every((c) => typeof c.misbehaviour === 'string')).toBe(true);
     expect(calls.find((c) => c.repair)).toMatchObject({ repair: true });
     expect(calls.find((c) => c.repair)?.misbehaviour).toBeUndefined();
 
-    await control.configure({ badDay: null });
+    await bedrock.control.configure({ badDay: null });
     await advise('job-good');
-    expect((await control.calls({ jobId: 'job-good' }))[0]?.misbehaviour).toBeUndefined();
+    expect((await bedrock.control.calls({ jobId: 'job-good' }))[0]?.misbehaviour).toBeUndefined();
   });
 
   it('draws the same misbehaviour for the same call, and about the configured share of calls', async () => {
-    await control.configure({ badDay: { rate: 0.3, seed: 'share' } });
+    await bedrock.control.configure({ badDay: { rate: 0.3, seed: 'share' } });
     for (let i = 0; i < 30; i++) await advise(`job-share-${i}`).catch(() => undefined);
-    const first = (await control.calls()).map((c) => c.misbehaviour ?? '-');
-    await control.reset();
-    await control.configure({ badDay: { rate: 0.3, seed: 'share' } });
+    const first = (await bedrock.control.calls()).map((c) => c.misbehaviour ?? '-');
+    await bedrock.control.reset();
+    await bedrock.control.configure({ badDay: { rate: 0.3, seed: 'share' } });
     for (let i = 0; i < 30; i++) await advise(`job-share-${i}`).catch(() => undefined);
-    expect((await control.calls()).map((c) => c.misbehaviour ?? '-')).toEqual(first);
+    expect((await bedrock.control.calls()).map((c) => c.misbehaviour ?? '-')).toEqual(first);
     const share = first.filter((m) => m !== '-').length / first.length;
     expect(share).toBeGreaterThan(0.1);
     expect(share).toBeLessThan(0.55);
