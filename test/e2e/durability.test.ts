@@ -10,7 +10,7 @@ import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-s
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { withLocalStack } from '../support/local-stack.js';
 import type { WorkerProcess } from '../support/index.js';
-import { bedrockOf, callsOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd, waitForView } from '../support/jobs.js';
+import { bedrockOf, callsOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd, waitForView, untilTwoOfThreeAnswered } from '../support/jobs.js';
 
 const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.json', import.meta.url));
 
@@ -56,10 +56,7 @@ describe('durable execution', () => {
     // Llama's first call hangs, so the job sits with 2 of 3 advisors answered.
     await bedrockOf(fx.stack).inject({ match: { step: 'advise.llama' }, type: 'timeout', times: 1 });
     const jobId = await submit(alice, { question: 'Should we rewrite our billing system or refactor it?' });
-    await eventually(async () => {
-      const s = await stepsOf(fx.stack, jobId);
-      return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
-    }, '2 of 3 advisors to answer');
+    await untilTwoOfThreeAnswered(fx.stack, jobId);
 
     const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
     victim.kill('SIGKILL');
@@ -85,10 +82,7 @@ describe('durable execution', () => {
     await bedrock.inject({ match: { kind: 'review', question: 'prose circle' }, type: 'misbehave', case: 'review-prose-only', times: -1 });
     await bedrock.inject({ match: { kind: 'synthesize', question: 'prose circle' }, type: 'misbehave', case: 'synth-prose-only', times: -1 });
     const jobId = await submit(alice, { question: 'Should we hire a second designer this year? (prose circle)' });
-    await eventually(async () => {
-      const s = await stepsOf(fx.stack, jobId);
-      return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
-    }, '2 of 3 advisors to answer');
+    await untilTwoOfThreeAnswered(fx.stack, jobId);
 
     const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
     victim.kill('SIGKILL');

@@ -12,7 +12,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobTimeline, TimelineEntry } from '../../services/shared/contracts/timeline.js';
 import { METRIC } from '../../services/shared/contracts/telemetry.js';
 import { withLocalStack } from '../support/local-stack.js';
-import { bedrockOf, callsOf, eventually, leaseHolderPid, stepsOf, transitionsOf, waitForEnd } from '../support/jobs.js';
+import { bedrockOf, callsOf, eventually, leaseHolderPid, transitionsOf, waitForEnd, untilTwoOfThreeAnswered } from '../support/jobs.js';
 import { assembleTrace, descendantsNamed, emfValues, parseEmf, sum, type EmfEvent, type TraceDocument } from '../support/telemetry.js';
 
 const TEST_CIRCLE = fileURLToPath(new URL('../../fixtures/circles/test.circle.json', import.meta.url));
@@ -95,10 +95,7 @@ describe('a job through the local stack', () => {
     // Llama's first answer hangs, so the job waits with 2 of 3 advisors answered.
     await bedrockOf(fx.stack).inject({ match: { step: 'advise.llama' }, type: 'timeout', times: 1 });
     const { jobId, requestId } = await ask('bob', { question: 'Should we move our nightly batch jobs to event streams?' });
-    await eventually(async () => {
-      const s = await stepsOf(fx.stack, jobId);
-      return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
-    }, '2 of 3 advisors to answer');
+    await untilTwoOfThreeAnswered(fx.stack, jobId);
     // The run streams its finished subsegments on a timer: kill it once both answers have gone out.
     await jobTrace(requestId, (s) => modelCalls(s).filter((c) => c.annotations?.outcome === 'ok').length >= 2);
     const holder = await leaseHolderPid(fx.stack, jobId);

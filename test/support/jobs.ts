@@ -58,6 +58,14 @@ export async function stepsOf(stack: TestStack, jobId: string): Promise<Record<s
   return state?.snapshot ? (JSON.parse(state.snapshot) as { context: { steps: Record<string, never> } }).context.steps : {};
 }
 
+/** Waits until Claude and Mistral have answered while Llama's call is still running (a job held with 2 of 3 answers). */
+export async function untilTwoOfThreeAnswered(stack: TestStack, jobId: string): Promise<void> {
+  await eventually(async () => {
+    const s = await stepsOf(stack, jobId);
+    return s['advise.claude']?.status === 'succeeded' && s['advise.mistral']?.status === 'succeeded' && s['advise.llama']?.status === 'running' ? true : undefined;
+  }, '2 of 3 advisors to answer');
+}
+
 export async function transitionsOf(stack: TestStack, jobId: string): Promise<TransitionRecord[]> {
   const items: TransitionRecord[] = [];
   let start: Record<string, unknown> | undefined;
