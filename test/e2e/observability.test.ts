@@ -121,10 +121,11 @@ describe('a job through the local stack', () => {
     const { jobId } = await ask('carol', { question: 'Should a small bakery start selling online?' });
     const view = await waitForEnd(await fx.client('carol'), jobId);
     expect(view.status).toBe('succeeded');
-    // Job timings are written once the run has read the job's timeline back.
+    // Job timings are written once the run has read the job's timeline back: the overall ones,
+    // then one line per stage (separate appends, so wait for all of them).
     const events = await eventually(async () => {
       const all = metrics().filter(ofJob(jobId));
-      return emfValues(all, METRIC.jobOverhead).length > 0 ? all : undefined;
+      return emfValues(all, METRIC.jobOverhead).length > 0 && emfValues(all, METRIC.stageLatency).length >= 3 ? all : undefined;
     }, 'the job timing metrics');
 
     expect(sum(emfValues(events, METRIC.modelCalls))).toBe(7);

@@ -49,8 +49,12 @@ export class WorkerChaos {
   private readonly watched = new Set<WorkerProcess>();
   private readonly spawns = new Set<Promise<unknown>>();
   respawned = 0;
+  /** Kinds of fault not drawn yet. */
+  private readonly notYet: Set<FaultChoice>;
 
-  constructor(private readonly opts: WorkerChaosOptions) {}
+  constructor(private readonly opts: WorkerChaosOptions) {
+    this.notYet = new Set((Object.keys(opts.weights) as FaultChoice[]).filter((k) => opts.weights[k] > 0));
+  }
 
   /** Starts injecting faults and watching the workers (all of them ready by now). */
   start(): void {
@@ -108,7 +112,9 @@ export class WorkerChaos {
   }
 
   private inject(): void {
-    const choice = this.opts.rng.weighted(this.opts.weights);
+    // Every kind once first (in random order), so even a short run strikes with each; then by weight.
+    const choice = this.notYet.size > 0 ? this.opts.rng.pick([...this.notYet]) : this.opts.rng.weighted(this.opts.weights);
+    this.notYet.delete(choice);
     if (choice === 'strike-after-return' || choice === 'strike-during-commit') {
       this.armed = choice === 'strike-after-return' ? 'after-return' : 'during-commit';
       return;
