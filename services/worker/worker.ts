@@ -185,7 +185,7 @@ export class Worker {
     const { jobId } = parsed;
     const delivery = this.deliveries.get(jobId);
     if (delivery) {
-      await this.redelivered(delivery, message);
+      await this.redelivered(jobId, delivery, message);
       return;
     }
     const job = await this.deps.jobs.get(jobId);
@@ -231,9 +231,8 @@ export class Worker {
    *   period, like the message of a job another worker holds; once the job has ended, the
    *   next delivery finds it terminal and deletes it.
    */
-  private async redelivered(delivery: Delivery, message: QueueMessage): Promise<void> {
+  private async redelivered(jobId: string, delivery: Delivery, message: QueueMessage): Promise<void> {
     const { logger, queue } = this.deps;
-    const jobId = parseMessage(message.body)?.jobId;
     if (delivery.message.messageId === message.messageId) {
       delivery.message = message;
       logger.warn({ jobId, receiveCount: message.receiveCount }, 'the message of a running job was delivered again; its run keeps it');

@@ -1,10 +1,11 @@
 /**
  * The driver's hand on the workers: faults at random moments, `faultsPerMinute` on average
  * across the fleet (a rate in time, as a fleet meets them, so a faster stack is not struck
- * more often): SIGKILL, SIGSTOP (and later SIGCONT) or SIGTERM to a random ready worker, or a strike armed to kill the next worker that stores a model's answer or
- * commits (strike-proxy.ts). It respawns every worker that exits so the stack keeps its
- * number of workers. Each fault is
- * recorded with the jobs its worker held at that moment, for the recovery times.
+ * more often): SIGKILL, SIGSTOP (and later SIGCONT) or SIGTERM to a random ready worker, or a
+ * strike armed to kill the next worker that stores a model's answer or commits
+ * (strike-proxy.ts). It respawns every worker that exits so the stack keeps its number of
+ * workers. Each fault is recorded with the jobs its worker held at that moment, for the
+ * recovery times.
  */
 import type { LocalStack, WorkerProcess } from '../../../services/local/stack.js';
 import type { FaultKind, FaultMoment, WorkerFault } from '../../../test/support/chaos/history-checker.js';
