@@ -34,9 +34,12 @@ export interface TracingOptions {
   samplingRules?: readonly SamplingRule[];
 }
 
-/** Tracing when `enabled`, else undefined. Loads the X-Ray SDK only when enabled: loading it turns on async hooks process-wide. */
+/** Tracing when `enabled`, else undefined. Loads the X-Ray SDK only when enabled. */
 export async function createTracing(options: TracingOptions): Promise<Tracing | undefined> {
   if (!options.enabled) return undefined;
+  // The SDK reads this once, when it loads: in automatic mode it would enable cls-hooked's
+  // async hooks for the whole process, which no later call can switch off (see xray-tracer.ts).
+  process.env.AWS_XRAY_MANUAL_MODE ??= '1';
   const [{ default: xray }, { XRayTracer }] = await Promise.all([import('aws-xray-sdk-core'), import('./xray-tracer.js')]);
   configureXRay(xray, options);
   const tracer = new XRayTracer(xray);
@@ -48,8 +51,8 @@ function configureXRay(xray: XRaySdk, options: TracingOptions): void {
   const log = options.logger.child({ component: 'xray' });
   const warn = (message: unknown, detail?: unknown) => log.warn(detail === undefined ? {} : { detail: String(detail) }, String(message));
   xray.setLogger({ error: warn, warn, info: () => {}, debug: () => {} });
-  // SDK calls outside a request or a job run (queue polling, start-up) are simply not traced.
-  xray.setContextMissingStrategy('IGNORE_ERROR');
+  // Loaded earlier in automatic mode by someone else: at least keep its context unused.
+  if (xray.isAutomaticMode()) xray.enableManualMode();
   if (options.daemonAddress) xray.setDaemonAddress(options.daemonAddress);
   if (options.sampling === 'local') xray.middleware.disableCentralizedSampling();
   xray.middleware.setSamplingRules(localSamplingRules(options.samplingRules ?? SAMPLING_RULES));
