@@ -2,8 +2,10 @@
  * The record of one worker run (the Runs table item), kept in memory and written off the
  * job's path: nothing waits for a write, writes never overlap (a change made during one is
  * written by the next), and a failed write is logged and left for the next. Written when the
- * run starts (so a run that dies still shows its lease), after each model call, when the
- * lease is lost, and once the run has ended and its last pushes are in.
+ * run starts (so a run that dies still shows its lease), when the lease is lost, once the run
+ * has ended and its last pushes are in, and in between at most every MODEL_CALLS_WRITE_MS
+ * with the model calls made since: a killed run's timeline misses at most that much, and a
+ * job costs two or three writes of its record instead of one per call.
  */
 import type { CommitRecord, ModelCallRecord, PushRecord, RunOutcomeKind, RunRecord } from '../../shared/contracts/timeline.js';
 import type { RunRecordStore } from '../../shared/ports/run-record-store.js';
@@ -13,12 +15,15 @@ import type { Logger } from '../../shared/logging.js';
 export const MAX_RUN_EVENTS = 1000;
 /** After the run ends, pushes still in flight get this long to land in the record. */
 export const END_WRITE_DELAY_MS = 250;
+/** Model calls wait this long for the write that records them (others made meanwhile join it). */
+export const MODEL_CALLS_WRITE_MS = 2000;
 
 export class RunRecorder {
   private readonly record: RunRecord;
   private writing?: Promise<void>;
   private dirty = false;
   private endTimer?: NodeJS.Timeout;
+  private callsTimer?: NodeJS.Timeout;
 
   constructor(
     initial: Omit<RunRecord, 'modelCalls' | 'commits' | 'pushes'>,
@@ -35,7 +40,12 @@ export class RunRecorder {
   }
 
   modelCall(call: ModelCallRecord): void {
-    if (this.add(this.record.modelCalls, call)) this.write();
+    if (!this.add(this.record.modelCalls, call) || this.callsTimer || this.record.outcome) return;
+    this.callsTimer = setTimeout(() => {
+      this.callsTimer = undefined;
+      this.write();
+    }, MODEL_CALLS_WRITE_MS);
+    this.callsTimer.unref();
   }
 
   commit(commit: CommitRecord): void {
@@ -65,6 +75,9 @@ export class RunRecorder {
     if (this.record.outcome) return;
     this.record.outcome = outcome;
     this.record.endedAt = at;
+    // The end's write carries the calls too.
+    clearTimeout(this.callsTimer);
+    this.callsTimer = undefined;
     this.endTimer = setTimeout(() => {
       this.endTimer = undefined;
       this.write();
@@ -74,9 +87,10 @@ export class RunRecorder {
 
   /** Writes now whatever is not written yet, and resolves when the store has it (or gave up). */
   async idle(): Promise<void> {
-    if (this.endTimer) {
+    if (this.endTimer || this.callsTimer) {
       clearTimeout(this.endTimer);
-      this.endTimer = undefined;
+      clearTimeout(this.callsTimer);
+      this.endTimer = this.callsTimer = undefined;
       this.write();
     }
     while (this.writing) await this.writing;

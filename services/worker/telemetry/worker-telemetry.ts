@@ -24,6 +24,7 @@ import { ObservedModelClient } from './observed-model-client.js';
 import type { ActiveRun } from './active-run.js';
 import { ObservedSnapshotStore } from './observed-snapshot-store.js';
 import { ObservedJobQueue } from './observed-job-queue.js';
+import { PushTally } from './push-tally.js';
 
 export interface WorkerTelemetryDeps {
   tracer: Tracer;
@@ -60,8 +61,11 @@ export class WorkerTelemetry {
   private readonly active = new Map<string, ActiveRun>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly recorders = new Set<RunRecorder>();
+  private readonly pushTally: PushTally;
 
-  constructor(private readonly deps: WorkerTelemetryDeps) {}
+  constructor(private readonly deps: WorkerTelemetryDeps) {
+    this.pushTally = new PushTally(deps.metrics);
+  }
 
   /**
    * Runs a job run in its trace segment and log context. `start` must start the run
@@ -111,11 +115,9 @@ export class WorkerTelemetry {
   /** Hears live push deliveries. */
   readonly push: PushObserver = {
     pushed: ({ jobId, type, seq, readyAt, ms, outcome }) => {
-      const values: MetricValue[] = outcome === 'ok' ? [{ name: METRIC.pushes, value: 1 }] : [{ name: METRIC.pushGone, value: 1 }];
       // Latency and the timeline's pushes: transitions only (streamed text is batched on purpose).
       const transition = type === 'job.transition' && seq !== undefined;
-      if (outcome === 'ok' && transition) values.push({ name: METRIC.pushLatency, value: ms });
-      this.deps.metrics.record(values, OVERALL, { jobId });
+      this.pushTally.add(outcome, outcome === 'ok' && transition ? ms : undefined);
       if (transition) this.active.get(jobId)?.recorder.push(seq, readyAt, ms, outcome === 'gone');
     },
   };
@@ -139,6 +141,7 @@ export class WorkerTelemetry {
   async idle(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     await Promise.all([...this.recorders].map((r) => r.idle()));
+    this.pushTally.flush();
     await this.deps.metrics.flush();
   }
 

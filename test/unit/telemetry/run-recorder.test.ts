@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { RunRecord } from '../../../services/shared/contracts/timeline.js';
 import type { RunRecordStore } from '../../../services/shared/ports/index.js';
-import { END_WRITE_DELAY_MS, MAX_RUN_EVENTS, RunRecorder } from '../../../services/worker/telemetry/run-recorder.js';
+import { END_WRITE_DELAY_MS, MAX_RUN_EVENTS, MODEL_CALLS_WRITE_MS, RunRecorder } from '../../../services/worker/telemetry/run-recorder.js';
 import { memoryLogger } from '../api-memory-ports.js';
 
 const base = { jobId: 'job-1', epoch: 3, startedAt: 1000, fromVersion: 0, expiresAt: 0 };
@@ -44,8 +44,9 @@ describe('RunRecorder', () => {
     recorder.modelCall(call(1));
     recorder.modelCall(call(2));
     recorder.commit({ seq: 1, at: 5, ms: 3 });
+    const idle = recorder.idle();
     await store.settle();
-    await recorder.idle();
+    await idle;
     expect(store.maxInFlight).toBe(1);
     // The first write (the lease) went out alone; the changes made meanwhile in one more.
     expect(store.written.map((r) => r.modelCalls.length)).toEqual([0, 2]);
@@ -61,8 +62,9 @@ describe('RunRecorder', () => {
     expect(log.lines().some((l) => l.includes('run record not written') && l.includes('"run":3'))).toBe(true);
     store.fail = false;
     recorder.modelCall(call(1));
+    const idle = recorder.idle();
     await store.settle();
-    await recorder.idle();
+    await idle;
     expect(store.written.at(-1)?.modelCalls).toHaveLength(1);
   });
 
@@ -82,6 +84,39 @@ describe('RunRecorder', () => {
       store.release();
       await vi.advanceTimersByTimeAsync(0);
       expect(store.written.at(-1)).toMatchObject({ outcome: 'finished', endedAt: 2000, pushes: [{ seq: 7, at: 1990, ms: 20, connections: 2, gone: 0 }] });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes the model calls of a stage in one write, within MODEL_CALLS_WRITE_MS of the first', async () => {
+    vi.useFakeTimers();
+    try {
+      const store = new SlowStore();
+      const recorder = new RunRecorder(base, store, memoryLogger().logger);
+      await vi.advanceTimersByTimeAsync(0);
+      store.release();
+      await vi.advanceTimersByTimeAsync(0);
+      recorder.modelCall(call(1));
+      await vi.advanceTimersByTimeAsync(MODEL_CALLS_WRITE_MS / 2);
+      recorder.modelCall(call(2));
+      recorder.modelCall(call(3));
+      expect(store.inFlight).toBe(0);
+      await vi.advanceTimersByTimeAsync(MODEL_CALLS_WRITE_MS / 2);
+      expect(store.inFlight).toBe(1);
+      store.release();
+      await vi.advanceTimersByTimeAsync(0);
+      // The lease at once, then the three calls together: a killed run still shows them.
+      expect(store.written.map((r) => r.modelCalls.length)).toEqual([0, 3]);
+      recorder.modelCall(call(4));
+      recorder.end('finished', 5000);
+      await vi.advanceTimersByTimeAsync(END_WRITE_DELAY_MS);
+      store.release();
+      await vi.advanceTimersByTimeAsync(MODEL_CALLS_WRITE_MS);
+      expect(store.inFlight).toBe(0);
+      // The end's write carries the last call; nothing is written after it.
+      expect(store.written.map((r) => r.modelCalls.length)).toEqual([0, 3, 4]);
+      expect(store.written.at(-1)).toMatchObject({ outcome: 'finished' });
     } finally {
       vi.useRealTimers();
     }
