@@ -27,7 +27,8 @@ export class CancelWatch {
 
   constructor(
     private readonly snapshots: Pick<SnapshotStore, 'cancelRequests'>,
-    private readonly running: () => ReadonlyMap<string, Cancellable>,
+    /** The jobs this worker runs now, by job id. */
+    private readonly running: () => ReadonlyMap<string, { run: Cancellable }>,
     private readonly logger: Logger,
     private readonly intervalMs = CANCEL_CHECK_MS,
   ) {}
@@ -49,7 +50,7 @@ export class CancelWatch {
     this.reading = true;
     try {
       const requested = await this.snapshots.cancelRequests([...runs.keys()]);
-      for (const [jobId, reason] of requested) this.running().get(jobId)?.cancel(reason);
+      for (const [jobId, reason] of requested) this.running().get(jobId)?.run.cancel(reason);
     } catch (err) {
       this.logger.warn({ err }, 'reading cancel flags failed; trying again');
     } finally {

@@ -94,6 +94,8 @@ export class JobRun {
   private readonly spent: Record<string, Spent> = {};
   private inFlight = 0;
   private heartbeat?: NodeJS.Timeout;
+  /** A renewal steps wait for when the lease is about to lapse (see leaseLive). */
+  private renewing?: Promise<void>;
   private readonly waiters = new Set<() => void>();
 
   constructor(
@@ -275,6 +277,7 @@ export class JobRun {
     // between storing and committing); a step this run scheduled is new.
     const maybeStored = this.restoring && !this.lease.first;
     await this.gate(signal);
+    await this.leaseLive();
     const stepSignal = AbortSignal.any([signal, this.calls.signal]);
     let cutOff: ModelCallError['usage'];
     // A call cut off by the cancel still cost something: keep what its error says it used.
@@ -333,6 +336,21 @@ export class JobRun {
     return { usage, costUsd: costOf(member, usage) };
   }
 
+
+  /**
+   * A run whose process stalled past its lease (CPU starvation, a long GC pause, SIGSTOP) may
+   * wake after another worker has taken the job over. Commit fencing keeps the history right,
+   * but a model call started meanwhile would be paid for twice — the chaos run caught a worker
+   * starved for 12 s between taking a lease and starting its run doing just that. So a step
+   * whose lease is within one heartbeat of lapsing renews it first (one renewal for every step
+   * waiting) and does not start if the job has been taken over.
+   */
+  private async leaseLive(): Promise<void> {
+    if (this.lease.expiresAt - this.deps.clock.now() > this.deps.heartbeatMs) return;
+    this.renewing ??= this.beat().finally(() => (this.renewing = undefined));
+    await this.renewing;
+    if (this.stopped) throw aborted();
+  }
 
   private async beat(): Promise<void> {
     if (this.stopped) return;

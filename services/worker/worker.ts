@@ -63,15 +63,18 @@ const jobSchema = z.object({
   status: z.enum(JOB_STATUSES),
 });
 
-/** The SQS delivery a run holds: replaced when SQS delivers the same message again. */
-interface Delivery {
+/**
+ * A job this worker runs, with the SQS delivery its run holds: the message is replaced when
+ * SQS delivers the same message again (its newest receipt handle is the one SQS honours).
+ */
+interface Running {
+  run: JobRun;
   message: QueueMessage;
 }
 
 export class Worker {
-  private readonly runs = new Map<string, JobRun>();
-  /** The delivery each run holds, by job id (its newest receipt handle is the one SQS honours). */
-  private readonly deliveries = new Map<string, Delivery>();
+  /** By job id. */
+  private readonly running = new Map<string, Running>();
   /** Set on shutdown: no receive starts after it (the one open is drained, not abandoned). */
   private stopping = false;
   /** Aborted on shutdown: wakes the poll loop's waits and stops the DLQ sweep. */
@@ -88,7 +91,7 @@ export class Worker {
     private readonly deps: WorkerDeps,
     private readonly settings: WorkerSettings,
   ) {
-    this.cancels = new CancelWatch(deps.snapshots, () => this.runs, deps.logger);
+    this.cancels = new CancelWatch(deps.snapshots, () => this.running, deps.logger);
   }
 
   /** Starts polling, the cancel watch (and the DLQ sweep). */
@@ -103,7 +106,7 @@ export class Worker {
 
   /** Jobs this worker is running now. */
   activeJobs(): string[] {
-    return [...this.runs.keys()];
+    return [...this.running.keys()];
   }
 
   /**
@@ -122,7 +125,7 @@ export class Worker {
     this.slotFreed();
     const grace = this.settings.shutdownGraceMs;
     // The cancel watch keeps running meanwhile: a job cancelled during the hand-over ends cancelled.
-    await Promise.all([this.loop, ...[...this.runs.values()].map((run) => run.handOver(grace))]);
+    await Promise.all([this.loop, ...[...this.running.values()].map(({ run }) => run.handOver(grace))]);
     await Promise.allSettled([...this.tasks]);
     this.cancels.stop();
   }
@@ -183,9 +186,9 @@ export class Worker {
       return;
     }
     const { jobId } = parsed;
-    const delivery = this.deliveries.get(jobId);
-    if (delivery) {
-      await this.redelivered(jobId, delivery, message);
+    const running = this.running.get(jobId);
+    if (running) {
+      await this.redelivered(jobId, running, message);
       return;
     }
     const job = await this.deps.jobs.get(jobId);
@@ -231,10 +234,10 @@ export class Worker {
    *   period, like the message of a job another worker holds; once the job has ended, the
    *   next delivery finds it terminal and deletes it.
    */
-  private async redelivered(jobId: string, delivery: Delivery, message: QueueMessage): Promise<void> {
+  private async redelivered(jobId: string, running: Running, message: QueueMessage): Promise<void> {
     const { logger, queue } = this.deps;
-    if (delivery.message.messageId === message.messageId) {
-      delivery.message = message;
+    if (running.message.messageId === message.messageId) {
+      running.message = message;
       logger.warn({ jobId, receiveCount: message.receiveCount }, 'the message of a running job was delivered again; its run keeps it');
     }
     await queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds);
@@ -274,13 +277,14 @@ export class Worker {
       await queue.changeVisibility(message.receiptHandle, backoffSeconds(lease));
       return;
     }
-    const delivery: Delivery = { message };
+    // The run extends, and its end settles, the newest delivery of its message (see redelivered).
+    let entry: Running | undefined;
     const run = new JobRun(
       {
         ...this.deps,
         leaseMs: this.settings.leaseMs,
         heartbeatMs: this.settings.heartbeatMs,
-        extendMessage: () => queue.changeVisibility(delivery.message.receiptHandle, this.settings.visibilitySeconds),
+        extendMessage: () => queue.changeVisibility((entry?.message ?? message).receiptHandle, this.settings.visibilitySeconds),
         loadHistory: (j) => loadHistory(this.deps, j),
         message,
       },
@@ -288,26 +292,25 @@ export class Worker {
       lease,
       this.inputOf(job),
     );
-    this.runs.set(job.jobId, run);
-    this.deliveries.set(job.jobId, delivery);
+    entry = { run, message };
+    this.running.set(job.jobId, entry);
     try {
       try {
         run.start();
       } catch (err) {
         if (err instanceof IncompatibleSnapshotError) {
-          await this.failIncompatible(job, lease, delivery.message, err);
+          await this.failIncompatible(job, lease, entry.message, err);
           return;
         }
         // Counted as a stalled run, like any failure before progress.
-        await this.settle(job.jobId, lease, delivery.message, { kind: 'failed', error: err });
+        await this.settle(job.jobId, lease, entry.message, { kind: 'failed', error: err });
         return;
       }
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
       const outcome = await run.outcome;
-      await this.settle(job.jobId, lease, delivery.message, outcome);
+      await this.settle(job.jobId, lease, entry.message, outcome);
     } finally {
-      this.runs.delete(job.jobId);
-      this.deliveries.delete(job.jobId);
+      this.running.delete(job.jobId);
     }
   }
 

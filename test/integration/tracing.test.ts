@@ -6,18 +6,15 @@
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AdvisoryInput } from '../../machines/advisory.types.js';
 import { createApp } from '../../services/api/app.js';
 import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
 import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import type { JobItem } from '../../services/shared/contracts/job.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import type { JobQueue, Lease, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
+import type { JobQueue, ModelClient, ModelRequest, ModelResponse, QueueMessage, SnapshotStore } from '../../services/shared/ports/index.js';
 import { createTracing, type Tracing } from '../../services/shared/adapters/aws/xray-tracing.js';
 import type { SamplingRule } from '../../services/shared/contracts/telemetry.js';
 import { JobRun } from '../../services/worker/job-run.js';
-import { NO_EVENTS } from '../../services/worker/job-events.js';
 import { BedrockControl } from '../../services/local/bedrock/control-client.js';
 import { startBedrockStandin, type BedrockStandin } from '../../services/local/bedrock/server.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../services/local/dynamodb-local.js';
@@ -27,6 +24,7 @@ import { NO_METRICS } from '../../services/shared/ports/metrics.js';
 import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
 import { fakeVerifier, memoryLogger, MemoryJobStore, MemoryResultStore, MemorySnapshotStore, serve } from '../unit/api-memory-ports.js';
 import { assembleTrace, MemoryCommitStore, MemoryRunRecordStore, type TraceDocument } from '../support/telemetry.js';
+import { startFixtureRun } from '../support/job-run.js';
 
 const circle = loadCircle();
 const TRACE_EVERY_REQUEST: SamplingRule = { name: 'all', priority: 1, service: '*', method: '*', path: '*', reservoir: 1, rate: 1, description: 'every request' };
@@ -277,22 +275,6 @@ describe('worker tracing', () => {
   });
 
   function runJob(jobId: string, advisors: string[], model: ModelClient, snapshots: SnapshotStore): JobRun {
-    const now = Date.now();
-    const job: JobItem = {
-      jobId,
-      owner: 'erin',
-      question: 'Should we move the team to a four-day week?',
-      questionPreview: 'Should we move the team to a four-day week?',
-      advisors,
-      mode: 'quick',
-      status: 'queued',
-      stage: 'queued',
-      createdAt: new Date(now).toISOString(),
-      updatedAt: new Date(now).toISOString(),
-      expiresAt: Math.floor(now / 1000) + 86_400,
-    };
-    const lease: Lease = { jobId, owner: 'worker-1', epoch: 1, expiresAt: now + 30_000, state: { jobId, version: 0, epoch: 1, expiresAt: job.expiresAt } };
-    const input: AdvisoryInput = { jobId, advisors, chair: circle.chair.id, mode: 'quick', quorum: advisors.length, seed: jobId, policies: circle.policies };
     const telemetry = new WorkerTelemetry({
       tracer: tracing.tracer,
       metrics: NO_METRICS,
@@ -302,31 +284,16 @@ describe('worker tracing', () => {
       clock: { now: () => Date.now() },
       logger: silentLogger(),
     });
-    const run = new JobRun(
-      {
-        results: new MemoryResultStore(),
-        model: telemetry.modelClient(model),
-        circle,
-        clock: { now: () => Date.now() },
-        // No jitter: a retry is due at once.
-        ids: { random: () => 0 },
-        workerId: 'worker-1',
-        tracer: tracing.tracer,
-        snapshots: telemetry.snapshotStore(snapshots),
-        telemetry,
-        events: NO_EVENTS,
-        logger: silentLogger(),
-        leaseMs: 30_000,
-        heartbeatMs: 10_000,
-        extendMessage: async () => {},
-        loadHistory: async () => [],
-      },
-      job,
-      lease,
-      input,
-    );
-    run.start();
-    return run;
+    return startFixtureRun({
+      circle,
+      job: { jobId, owner: 'erin', question: 'Should we move the team to a four-day week?', advisors },
+      quorum: advisors.length,
+      model: telemetry.modelClient(model),
+      snapshots: telemetry.snapshotStore(snapshots),
+      tracer: tracing.tracer,
+      telemetry,
+      workerId: 'worker-1',
+    });
   }
 });
 

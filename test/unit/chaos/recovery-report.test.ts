@@ -26,4 +26,18 @@ describe('chaos recovery figures', () => {
       ['SIGKILL after-return', 1, 10_000, 1],
     ]);
   });
+
+  it('separates a recovery that a second fault interrupted, and takes no sample of a job that had already ended', () => {
+    const ended: JobEvidence = { ...job('done', [10]), history: [{ ...job('done', [10]).history[0]!, status: 'succeeded' }] };
+    const faults: FaultRecord[] = [
+      { kind: 'SIGKILL', moment: 'random', pid: 7, at: 100, jobs: ['a', 'b', 'done'] },
+      // b's next holder is killed too, before b commits again.
+      { kind: 'SIGKILL', moment: 'random', pid: 8, at: 9_000, jobs: ['b'] },
+    ];
+    const [all] = recoveries(faults, [job('a', [50, 11_100]), job('b', [60, 30_100]), ended]);
+    expect(all).toMatchObject({ group: 'SIGKILL', compounded: 1, noLaterCommit: 0 });
+    // a after 11 s; b after 30 s from the first kill (interrupted) and 21.1 s from the second (alone).
+    expect([all!.summary.n, all!.summary.max]).toEqual([3, 30_000]);
+    expect([all!.alone.n, all!.alone.p50, all!.alone.max]).toEqual([2, 11_000, 21_100]);
+  });
 });

@@ -5,7 +5,6 @@
  * unusable synthesis (a repair).
  */
 import { describe, expect, it } from 'vitest';
-import type { AdvisoryInput } from '../../../machines/advisory.types.js';
 import { EmfMetrics } from '../../../services/shared/adapters/aws/emf-metrics.js';
 import { costOf, loadCircle, memberOf } from '../../../services/shared/circle/circle.js';
 import type { JobItem } from '../../../services/shared/contracts/job.js';
@@ -14,11 +13,9 @@ import { ModelCallError } from '../../../services/shared/errors.js';
 import { silentLogger } from '../../../services/shared/logging.js';
 import type { Annotations, Lease, ModelClient, ModelRequest, ModelResponse, Span, Tracer } from '../../../services/shared/ports/index.js';
 import { NOOP_SPAN } from '../../../services/shared/ports/tracer.js';
-import { JobRun } from '../../../services/worker/job-run.js';
-import { NO_EVENTS } from '../../../services/worker/job-events.js';
 import { WorkerTelemetry } from '../../../services/worker/telemetry/worker-telemetry.js';
-import { MemoryResultStore } from '../api-memory-ports.js';
 import { emfValues, MemoryCommitStore, MemoryRunRecordStore, parseEmf, sum } from '../../support/telemetry.js';
+import { startFixtureRun } from '../../support/job-run.js';
 
 const circle = loadCircle();
 const JOB_ID = '9d2c1c1e-8f0a-4c55-9d6e-2f1a7b9c0d11';
@@ -72,46 +69,17 @@ describe('worker telemetry of a fixture job', () => {
     const { tracer } = recordingTracer();
     const telemetry = new WorkerTelemetry({ tracer, metrics, runs, transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
     const now = Date.now();
-    const job: JobItem = {
-      jobId: JOB_ID,
-      owner: 'erin',
-      question: 'Should I buy a flat now or keep renting?',
-      questionPreview: 'Should I buy a flat now or keep renting?',
-      advisors: ['claude', 'mistral', 'llama'],
-      mode: 'quick',
-      status: 'queued',
-      stage: 'queued',
-      createdAt: new Date(now - 50).toISOString(),
-      updatedAt: new Date(now).toISOString(),
-      expiresAt: Math.floor(now / 1000) + 86_400,
-    };
-    const lease: Lease = { jobId: JOB_ID, owner: 'w', epoch: 1, expiresAt: now + 30_000, state: { jobId: JOB_ID, version: 0, epoch: 1, expiresAt: job.expiresAt } };
-    const input: AdvisoryInput = { jobId: JOB_ID, advisors: job.advisors, chair: circle.chair.id, mode: 'quick', quorum: 2, seed: JOB_ID, policies: circle.policies };
-    const run = new JobRun(
-      {
-        results: new MemoryResultStore(),
-        model: telemetry.modelClient(new FixtureModel()),
-        circle,
-        clock: { now: () => Date.now() },
-        // No jitter: a throttled call is retried at once.
-        ids: { random: () => 0 },
-        workerId: 'w',
-        tracer,
-        snapshots: telemetry.snapshotStore(snapshots),
-        events: NO_EVENTS,
-        logger: silentLogger(),
-        leaseMs: 30_000,
-        heartbeatMs: 10_000,
-        extendMessage: async () => {},
-        loadHistory: async () => [],
-        telemetry,
-        message: { messageId: 'm', receiptHandle: 'r', body: '', receiveCount: 1, sentAt: now - 20 },
-      },
-      job,
-      lease,
-      input,
-    );
-    run.start();
+    const run = startFixtureRun({
+      circle,
+      job: { jobId: JOB_ID, owner: 'erin', question: 'Should I buy a flat now or keep renting?', advisors: ['claude', 'mistral', 'llama'], createdAt: now - 50 },
+      quorum: 2,
+      model: telemetry.modelClient(new FixtureModel()),
+      snapshots: telemetry.snapshotStore(snapshots),
+      tracer,
+      telemetry,
+      workerId: 'w',
+      message: { messageId: 'm', receiptHandle: 'r', body: '', receiveCount: 1, sentAt: now - 20 },
+    });
     expect(await run.outcome).toEqual({ kind: 'finished', status: 'succeeded' });
     await telemetry.idle();
     await expect.poll(() => emfValues(lines.map(parseEmf), METRIC.jobOverhead).length).toBe(1);

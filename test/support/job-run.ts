@@ -1,0 +1,97 @@
+/**
+ * A job run as the worker starts one, for tests that watch what it tells the outside
+ * (telemetry, traces): a queued job, its first lease, and a JobRun wired to in-memory results,
+ * no live push, no queue (its message is never extended) and no jitter (a retry is due at once).
+ */
+import type { AdvisoryInput } from '../../machines/advisory.types.js';
+import type { Circle } from '../../services/shared/circle/circle.js';
+import type { JobItem } from '../../services/shared/contracts/job.js';
+import { silentLogger } from '../../services/shared/logging.js';
+import type { CommitRequest, Lease, ModelClient, QueueMessage, SnapshotStore, Tracer } from '../../services/shared/ports/index.js';
+import { JobRun } from '../../services/worker/job-run.js';
+import { NO_EVENTS } from '../../services/worker/job-events.js';
+import type { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
+import { MemoryResultStore } from '../unit/api-memory-ports.js';
+
+export interface FixtureRun {
+  circle: Circle;
+  job: { jobId: string; owner: string; question: string; advisors: string[]; createdAt?: number };
+  quorum: number;
+  /** The model client as the worker wraps it (telemetry.modelClient(…) and the like). */
+  model: ModelClient;
+  snapshots: SnapshotStore;
+  tracer: Tracer;
+  telemetry: WorkerTelemetry;
+  workerId: string;
+  /** The delivery that woke the run (its trace header, its age). */
+  message?: QueueMessage;
+  /** When the lease lapses by the worker's clock (default: in 30 s). */
+  leaseExpiresAt?: number;
+  /** The job's first commit, written with the lease (as `acquire` does); the caller stores it. */
+  firstCommit?: CommitRequest;
+}
+
+/** The job item startFixtureRun runs, as JobStore.create writes it. */
+export function queuedJob(f: Pick<FixtureRun, 'job'>, now = Date.now()): JobItem {
+  const { jobId, owner, question, advisors, createdAt = now } = f.job;
+  return {
+    jobId,
+    owner,
+    question,
+    questionPreview: question,
+    advisors,
+    mode: 'quick',
+    status: 'queued',
+    stage: 'queued',
+    createdAt: new Date(createdAt).toISOString(),
+    updatedAt: new Date(now).toISOString(),
+    expiresAt: Math.floor(now / 1000) + 86_400,
+  };
+}
+
+/** What the run is given as its machine's input. */
+export function inputOf(f: Pick<FixtureRun, 'job' | 'circle' | 'quorum'>): AdvisoryInput {
+  const { jobId, advisors } = f.job;
+  return { jobId, advisors, chair: f.circle.chair.id, mode: 'quick', quorum: f.quorum, seed: jobId, policies: f.circle.policies };
+}
+
+/** Starts the run of a quick job that no worker has run yet; await `run.outcome` for its end. */
+export function startFixtureRun(f: FixtureRun): JobRun {
+  const now = Date.now();
+  const { jobId } = f.job;
+  const job = queuedJob(f, now);
+  const lease: Lease = {
+    jobId,
+    owner: f.workerId,
+    epoch: 1,
+    expiresAt: f.leaseExpiresAt ?? now + 30_000,
+    state: { jobId, version: 0, epoch: 1, expiresAt: job.expiresAt },
+    first: f.firstCommit ? { request: f.firstCommit } : undefined,
+  };
+  const input = inputOf(f);
+  const run = new JobRun(
+    {
+      results: new MemoryResultStore(),
+      model: f.model,
+      circle: f.circle,
+      clock: { now: () => Date.now() },
+      ids: { random: () => 0 },
+      workerId: f.workerId,
+      tracer: f.tracer,
+      snapshots: f.snapshots,
+      telemetry: f.telemetry,
+      events: NO_EVENTS,
+      logger: silentLogger(),
+      leaseMs: 30_000,
+      heartbeatMs: 10_000,
+      extendMessage: async () => {},
+      loadHistory: async () => [],
+      message: f.message,
+    },
+    job,
+    lease,
+    input,
+  );
+  run.start();
+  return run;
+}

@@ -1,0 +1,73 @@
+/**
+ * A worker that stalls past its lease (starved of CPU, paused by a long GC or SIGSTOP) must
+ * not call a model for a job another worker may have taken over meanwhile: the commit would be
+ * fenced off, but the call would be paid for twice.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadCircle } from '../../services/shared/circle/circle.js';
+import { silentLogger } from '../../services/shared/logging.js';
+import type { ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
+import { NO_METRICS } from '../../services/shared/ports/metrics.js';
+import { NO_TRACER } from '../../services/shared/ports/tracer.js';
+import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
+import { firstCommitOf } from '../../services/worker/job-run.js';
+import { inputOf, queuedJob, startFixtureRun } from '../support/job-run.js';
+import { MemoryCommitStore, MemoryRunRecordStore } from '../support/telemetry.js';
+
+const circle = loadCircle();
+const SYNTHESIS = 'Recommendation: Keep renting.\nAgreement: All advisors.\nDissent: None.\nConfidence: high';
+
+/** Answers every call and remembers which steps were asked. */
+class CountingModel implements ModelClient {
+  readonly steps: string[] = [];
+  async converseStream(request: ModelRequest): Promise<ModelResponse> {
+    this.steps.push(request.requestMetadata.step ?? '');
+    return { text: request.requestMetadata.step === 'synthesize' ? SYNTHESIS : 'An answer.', usage: { inputTokens: 10, outputTokens: 10 }, stopReason: 'end_turn' };
+  }
+  converse(request: ModelRequest): Promise<ModelResponse> {
+    return this.converseStream(request);
+  }
+}
+
+const JOB = { jobId: 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b', owner: 'erin', question: 'Should I keep renting?', advisors: ['claude', 'mistral'] };
+
+/**
+ * Takes the lease with the job's first commit (as a worker does) and starts the run only once
+ * that lease has lapsed; meanwhile another worker has taken the job over, or nobody has.
+ */
+async function stalledRun(takenOver: boolean) {
+  const snapshots = new MemoryCommitStore();
+  const first = firstCommitOf(queuedJob({ job: JOB }), () => inputOf({ job: JOB, circle, quorum: 2 }), Date.now())!;
+  const firstCommit = { ...first, jobId: JOB.jobId, expectedVersion: 0, epoch: 1 };
+  await snapshots.commit(firstCommit);
+  snapshots.leaseGone = takenOver;
+  const model = new CountingModel();
+  const telemetry = new WorkerTelemetry({ tracer: NO_TRACER, metrics: NO_METRICS, runs: new MemoryRunRecordStore(), transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
+  const jobRun = startFixtureRun({
+    circle,
+    job: JOB,
+    quorum: 2,
+    model,
+    snapshots,
+    tracer: NO_TRACER,
+    telemetry,
+    workerId: 'w',
+    leaseExpiresAt: Date.now() - 2_000,
+    firstCommit,
+  });
+  return { model, outcome: jobRun.outcome };
+}
+
+describe('a run that wakes with its lease lapsed', () => {
+  it('calls no model once another worker has taken the job over', async () => {
+    const { model, outcome } = await stalledRun(true);
+    expect(await outcome).toEqual({ kind: 'fenced' });
+    expect(model.steps).toEqual([]);
+  });
+
+  it('renews the lease and goes on when nobody took the job', async () => {
+    const { model, outcome } = await stalledRun(false);
+    expect(await outcome).toEqual({ kind: 'finished', status: 'succeeded' });
+    expect(model.steps).toContain('synthesize');
+  });
+});
