@@ -4,6 +4,7 @@ import type { JobEvidence, Verdict } from '../../../test/support/chaos/history-c
 import { summarise, type Summary } from '../stats.js';
 import type { ModelFault } from './chaos-bedrock.js';
 import type { FaultRecord } from './worker-chaos.js';
+import type { LeaseTaken } from './strike-proxy.js';
 
 /** Recovery goals (issue 13): fault → the job's next commit, p99. */
 export const RECOVERY_GOALS_MS: Readonly<Record<string, number>> = { SIGKILL: 15_000, SIGTERM: 5_000 };
@@ -20,6 +21,11 @@ export interface Recovery {
    */
   alone: Summary;
   compounded: number;
+  /**
+   * Fault → the job resumed: its next lease taken by another worker, or its next commit,
+   * whichever came first (the recovery itself, before the model call the resumed run makes).
+   */
+  resumed: Summary;
   /** Jobs the worker held that never committed again (ended without another transition). */
   noLaterCommit: number;
 }
@@ -30,11 +36,12 @@ export interface Recovery {
  * measure: the job moved on). `SIGTERM hand-over` is the stricter part: from the process
  * gone to the job's next commit on another worker. A job that had already ended is no sample.
  */
-export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvidence[]): Recovery[] {
+export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvidence[], leases: readonly LeaseTaken[] = []): Recovery[] {
   const history = new Map<string, TransitionRecord[]>(jobs.map((j) => [j.jobId, j.history]));
-  const groups = new Map<string, { ms: number[]; alone: number[]; compounded: number; none: number }>();
-  const add = (group: string, ms: number | undefined, compounded: boolean) => {
-    const g = groups.get(group) ?? { ms: [], alone: [], compounded: 0, none: 0 };
+  const groups = new Map<string, { ms: number[]; alone: number[]; resumed: number[]; compounded: number; none: number }>();
+  const add = (group: string, ms: number | undefined, compounded: boolean, resumedMs?: number) => {
+    const g = groups.get(group) ?? { ms: [], alone: [], resumed: [], compounded: 0, none: 0 };
+    if (resumedMs !== undefined) g.resumed.push(resumedMs);
     if (ms === undefined) g.none++;
     else {
       g.ms.push(ms);
@@ -51,6 +58,13 @@ export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvi
     const last = history.get(jobId)?.at(-1);
     return last !== undefined && isTerminal(last.status) && last.at <= at;
   };
+  /** The job's next lease taken by a worker other than `pid` after `at`, or its next commit, whichever first. */
+  const resumedAfter = (jobId: string, pid: number, at: number): number | undefined => {
+    const lease = leases.find((l) => l.jobId === jobId && l.pid !== pid && l.at > at);
+    const commit = nextAfter(jobId, at);
+    const leaseMs = lease ? lease.at - at : undefined;
+    return leaseMs === undefined ? commit : commit === undefined ? leaseMs : Math.min(leaseMs, commit);
+  };
   /** Another fault struck a worker holding `jobId` after `from` and before `until`. */
   const struckAgain = (fault: FaultRecord, jobId: string, until: number): boolean =>
     faults.some((g) => g !== fault && g.at > fault.at && g.at < until && g.jobs.includes(jobId));
@@ -59,8 +73,9 @@ export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvi
       if (endedBy(jobId, f.at)) continue;
       const ms = nextAfter(jobId, f.at);
       const compounded = ms !== undefined && struckAgain(f, jobId, f.at + ms);
-      add(f.kind, ms, compounded);
-      if (f.kind === 'SIGKILL') add(`SIGKILL ${f.moment}`, ms, compounded);
+      const resumed = resumedAfter(jobId, f.pid, f.at);
+      add(f.kind, ms, compounded, resumed);
+      if (f.kind === 'SIGKILL') add(`SIGKILL ${f.moment}`, ms, compounded, resumed);
       if (f.kind === 'SIGTERM' && f.exitedAt !== undefined) {
         const handOver = nextAfter(jobId, f.exitedAt);
         add('SIGTERM hand-over', handOver, handOver !== undefined && struckAgain(f, jobId, f.exitedAt + handOver));
@@ -70,7 +85,7 @@ export function recoveries(faults: readonly FaultRecord[], jobs: readonly JobEvi
   const order = ['SIGKILL', 'SIGKILL random', 'SIGKILL after-return', 'SIGKILL during-commit', 'SIGSTOP', 'SIGTERM', 'SIGTERM hand-over'];
   return [...groups]
     .sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
-    .map(([group, g]) => ({ group, summary: summarise(g.ms), alone: summarise(g.alone), compounded: g.compounded, noLaterCommit: g.none }));
+    .map(([group, g]) => ({ group, summary: summarise(g.ms), alone: summarise(g.alone), compounded: g.compounded, resumed: summarise(g.resumed), noLaterCommit: g.none }));
 }
 
 /** POST /chat answered → the job's first commit, per job (a message lost in a dead worker's poll shows here). */
@@ -123,6 +138,7 @@ export function formatReport(r: ChaosReport): string {
     const figures = (x: Summary) => `n ${String(x.n).padStart(4)}  p50 ${s(x.p50).padStart(7)}  p99 ${s(x.p99).padStart(7)}  max ${s(x.max).padStart(7)}`;
     lines.push(`  ${rec.group.padEnd(22)} ${figures(rec.summary)}${rec.noLaterCommit ? `  (${rec.noLaterCommit} never committed again)` : ''}`);
     lines.push(`  ${''.padEnd(16)}alone  ${figures(rec.alone)}  (${rec.compounded} struck again first)${met}`);
+    if (rec.resumed.n > 0) lines.push(`  ${''.padEnd(14)}resumed  ${figures(rec.resumed)}  (next lease on another worker, or next commit)`);
   }
   lines.push(`verdict        ${r.verdict.ok ? 'every guarantee held' : `${r.verdict.violations.length} violations`}`);
   for (const v of r.verdict.violations.slice(0, 30)) lines.push(`  ${v.rule}${v.jobId ? ` [${v.jobId}]` : ''}: ${v.detail}`);

@@ -282,7 +282,7 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
       respawned: chaos.respawned,
       wasted: verdict.wasted,
       repeatsByReason,
-      recoveries: recoveries(chaos.faults, evidence.jobs),
+      recoveries: recoveries(chaos.faults, evidence.jobs, proxy.leasesTaken()),
       firstCommit: firstCommitWaits(evidence.jobs, submittedAt),
       deadLetters: evidence.deadLetters.count,
       verdict: { ok: verdict.ok, violations: verdict.violations },

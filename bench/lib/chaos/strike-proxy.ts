@@ -40,7 +40,16 @@ export interface StrikeProxy {
   url: string;
   /** The pid of the process that last took or renewed each job's lease, while it holds it. */
   holders(): ReadonlyMap<string, number>;
+  /** Every lease taken (not renewed), in order: when a job was resumed after a fault. */
+  leasesTaken(): readonly LeaseTaken[];
   close(): Promise<void>;
+}
+
+export interface LeaseTaken {
+  jobId: string;
+  pid: number;
+  /** Epoch ms: when DynamoDB's answer reached the proxy. */
+  at: number;
 }
 
 type Attr = { S?: string; N?: string };
@@ -57,6 +66,7 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
   const upstream = new URL(opts.target);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const holders = new Map<string, number>();
+  const taken: LeaseTaken[] = [];
 
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -87,6 +97,7 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
           if (lease && answer.statusCode === 200) {
             if (lease.pid === undefined) holders.delete(lease.jobId);
             else holders.set(lease.jobId, lease.pid);
+            if (lease.pid !== undefined && lease.taken) taken.push({ jobId: lease.jobId, pid: lease.pid, at: Date.now() });
           }
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
@@ -103,6 +114,7 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
   return {
     url: loopback.url,
     holders: () => holders,
+    leasesTaken: () => taken,
     close: () => loopback.close(),
   };
 }
@@ -119,7 +131,7 @@ function parse(body: Buffer): DynamoRequest | undefined {
  * An acquire or heartbeat (names its owner: the job is that pid's) or a release (nobody's),
  * also inside a transaction (an acquire with the first commit, a release with the last).
  */
-function leaseChange(operation: string, request: DynamoRequest, stateTable: string): { jobId: string; pid?: number } | undefined {
+function leaseChange(operation: string, request: DynamoRequest, stateTable: string): { jobId: string; pid?: number; taken?: boolean } | undefined {
   if (operation === 'TransactWriteItems') {
     // The lease taken with a job's first commit, or given up with its last.
     const update = request.TransactItems?.map((i) => i.Update).find((u) => u?.TableName === stateTable);
@@ -132,7 +144,8 @@ function leaseChange(operation: string, request: DynamoRequest, stateTable: stri
   if (/REMOVE\s+leaseOwner/.test(expression)) return { jobId };
   const owner = request.ExpressionAttributeValues?.[':o']?.S;
   const pid = owner ? pidOfWorker(owner) : undefined;
-  return pid && /leaseExpiresAt/.test(expression) ? { jobId, pid } : undefined;
+  // Taking a lease names its owner; a heartbeat only moves the expiry.
+  return pid && /leaseExpiresAt/.test(expression) ? { jobId, pid, taken: /leaseOwner\s*=/.test(expression) } : undefined;
 }
 
 /** A Results put (a model's answer being stored) or a commit, of a job whose holder is known. */

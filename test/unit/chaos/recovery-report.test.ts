@@ -40,4 +40,21 @@ describe('chaos recovery figures', () => {
     expect([all!.summary.n, all!.summary.max]).toEqual([3, 30_000]);
     expect([all!.alone.n, all!.alone.p50, all!.alone.max]).toEqual([2, 11_000, 21_100]);
   });
+
+  it('times the resumption apart: the next lease on another worker, or the next commit when that came first', () => {
+    const faults: FaultRecord[] = [
+      { kind: 'SIGKILL', moment: 'random', pid: 7, at: 100, jobs: ['a'] },
+      { kind: 'SIGSTOP', moment: 'random', pid: 9, at: 100, jobs: ['b'], until: 1_100 },
+    ];
+    // a: taken by worker 8 at 10,100, its call answered and committed at 11,600.
+    // b: the stopped worker itself goes on and commits at 1,300; nobody else leases it.
+    const leases = [
+      { jobId: 'a', pid: 7, at: 50 },
+      { jobId: 'a', pid: 8, at: 10_100 },
+      { jobId: 'b', pid: 9, at: 60 },
+    ];
+    const out = Object.fromEntries(recoveries(faults, [job('a', [60, 11_600]), job('b', [70, 1_300])], leases).map((r) => [r.group, r]));
+    expect([out.SIGKILL!.resumed.max, out.SIGKILL!.summary.max]).toEqual([10_000, 11_500]);
+    expect([out.SIGSTOP!.resumed.max, out.SIGSTOP!.summary.max]).toEqual([1_200, 1_200]);
+  });
 });
