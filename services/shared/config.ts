@@ -66,6 +66,12 @@ export interface WorkerConfig extends CommonConfig {
   concurrency: number;
   leaseMs: number;
   visibilitySeconds: number;
+  /**
+   * How long a received message is hidden before its job is leased: two heartbeats, then the
+   * lease's run extends it to `visibilitySeconds`. A delivery no worker acts on (it went to
+   * a poll whose worker was stopped or died) hides the job this long, not a whole visibility.
+   */
+  receiveVisibilitySeconds: number;
   heartbeatMs: number;
   shutdownGraceMs: number;
   pollWaitSeconds: number;
@@ -248,6 +254,7 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     leaseMs,
     heartbeatMs,
     pollWaitSeconds: e[ENV.pollWaitSeconds],
+    receiveVisibilitySeconds: Math.min(e[ENV.visibilitySeconds], 2 * e[ENV.heartbeatSeconds]),
     maxStalledRuns: e[ENV.maxStalledRuns],
     deadLetterQueueUrl: e[ENV.deadLetterQueueUrl],
     dlqSweepMs: e[ENV.dlqSweepSeconds] * 1000,

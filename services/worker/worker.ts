@@ -37,6 +37,8 @@ export interface WorkerSettings {
   leaseMs: number;
   heartbeatMs: number;
   visibilitySeconds: number;
+  /** Receives hide a message this long; a leased job's run extends it to visibilitySeconds. */
+  receiveVisibilitySeconds: number;
   pollWaitSeconds: number;
   shutdownGraceMs: number;
   maxStalledRuns: number;
@@ -140,7 +142,7 @@ export class Worker {
       let messages: QueueMessage[];
       try {
         // No abort signal: see shutdown().
-        messages = await this.deps.queue.receive(free, this.settings.pollWaitSeconds, this.settings.visibilitySeconds);
+        messages = await this.deps.queue.receive(free, this.settings.pollWaitSeconds, this.settings.receiveVisibilitySeconds);
       } catch (err) {
         this.deps.logger.warn({ err }, 'receive failed; retrying');
         await sleep(1000, this.polling.signal);
@@ -307,6 +309,9 @@ export class Worker {
         return;
       }
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
+      // Hidden for the lease now (it was received for two heartbeats only); the heartbeats keep it so.
+      // A failure is for the first heartbeat to make good; a message the run already deleted has nothing to extend.
+      queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds).catch((err: unknown) => logger.debug({ jobId: job.jobId, err }, 'could not extend the message at the lease'));
       const outcome = await run.outcome;
       await this.settle(job.jobId, lease, entry.message, outcome);
     } finally {

@@ -137,6 +137,34 @@ describe('recovery', () => {
     expect((await stateOf(fx.stack, jobId))!.epoch).toBe(before.epoch + 1);
   });
 
+  it('hides a job whose delivery went to a stopped worker\'s poll for two heartbeats, not a whole visibility timeout', async () => {
+    const eve = await fx.client('eve');
+    await withoutWorkers();
+    // The only worker, stopped with its poll open: the queue hands it the job's message, which it cannot act on.
+    // At the default heartbeat (3 s; the test stack's is 1 s): received for 6 s.
+    const stopped = await fx.stack.spawnWorker({ COT_POLL_WAIT_SECONDS: '20', COT_HEARTBEAT_SECONDS: '3' });
+    await new Promise((r) => setTimeout(r, 500));
+    stopped.kill('SIGSTOP');
+    try {
+      const submittedAt = Date.now();
+      const jobId = await submit(eve, { question: 'Should a village shop open on Sundays?', mode: 'quick' });
+      // Received by the test as soon as it can be (and made visible again at once).
+      await eventually(async () => {
+        const out = await fx.stack.aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: fx.stack.jobQueueUrl, WaitTimeSeconds: 1, VisibilityTimeout: 0 }));
+        return out.Messages?.length ? true : undefined;
+      }, 'the message to come back', 20_000, 0);
+      const hiddenMs = Date.now() - submittedAt;
+      // Received for two heartbeats (2 × 3 s), not the 10 s a leased job's message is kept hidden.
+      expect(hiddenMs).toBeGreaterThan(4_500);
+      expect(hiddenMs).toBeLessThan(8_500);
+      await fx.stack.spawnWorker();
+      expect((await waitForEnd(eve, jobId)).status).toBe('succeeded');
+      await expectGaplessHistory(jobId);
+    } finally {
+      stopped.kill('SIGCONT');
+    }
+  });
+
   it('keeps a running job\'s message when SQS delivers it again to the worker running it, so the job outlives that worker', async () => {
     const fay = await fx.client('fay');
     // One worker only, with a 2 s lease and visibility: stopped for longer, its job's message

@@ -10,6 +10,8 @@ describe('loadWorkerConfig', () => {
     expect(c.leaseMs).toBe(10_000);
     expect(c.visibilitySeconds * 1000).toBe(c.leaseMs);
     expect(c.heartbeatMs).toBe(3_000);
+    // A received message is hidden for two heartbeats until its job is leased.
+    expect(c.receiveVisibilitySeconds).toBe(6);
     expect(c.pollWaitSeconds).toBe(5);
     expect(c.maxStalledRuns).toBe(5);
     // The redrive is a backstop far beyond the runs that decide poison.
