@@ -4,7 +4,7 @@
  * TransactWriteItems and BatchWriteItem too) and their body bytes, and notes the size of
  * every snapshot written to the State table. It forwards everything unchanged.
  */
-import { listenOnLoopback } from './loopback-server.js';
+import { forwardTo, listenOnLoopback } from './loopback-server.js';
 import http from 'node:http';
 
 export interface OperationTally {
@@ -55,19 +55,7 @@ export async function startDynamoCounter(target: string, stateTable: string): Pr
       const body = Buffer.concat(chunks);
       const operation = count(tally, String(req.headers['x-amz-target'] ?? ''), body, stateTable);
       const sentAt = performance.now();
-      const forward = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
-        (answer) => {
-          (tally.latencyMs[operation] ??= []).push(performance.now() - sentAt);
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on('error', () => {
-        if (!res.headersSent) res.writeHead(502).end();
-        else res.destroy();
-      });
-      forward.end(body);
+      forwardTo(upstream, agent, req, body, res, () => void (tally.latencyMs[operation] ??= []).push(performance.now() - sentAt));
     });
   });
   const loopback = await listenOnLoopback(server, agent);

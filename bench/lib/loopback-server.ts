@@ -1,8 +1,9 @@
 /**
- * The lifecycle the bench's loopback proxies share: listen on 127.0.0.1 (ephemeral port),
- * remember open sockets, and on close drop them, the upstream agent and the server.
+ * What the bench's loopback proxies share: the lifecycle (listen on 127.0.0.1, ephemeral port,
+ * remember open sockets, and on close drop them, the upstream agent and the server) and the
+ * forwarding of one buffered request.
  */
-import type http from 'node:http';
+import http from 'node:http';
 import type net from 'node:net';
 
 export interface LoopbackServer {
@@ -29,4 +30,30 @@ export async function listenOnLoopback(server: http.Server, agent: http.Agent): 
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Sends a request whose body was read already to `upstream` and pipes the answer back.
+ * `onAnswer` sees the answer first; returning false means it has taken the response over.
+ * An upstream that fails answers 502, or drops the connection once headers went out.
+ */
+export function forwardTo(
+  upstream: URL,
+  agent: http.Agent,
+  req: http.IncomingMessage,
+  body: Buffer,
+  res: http.ServerResponse,
+  onAnswer?: (answer: http.IncomingMessage) => boolean | void,
+  path = req.url,
+): void {
+  const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path, headers: req.headers, agent }, (answer) => {
+    if (onAnswer?.(answer) === false) return;
+    res.writeHead(answer.statusCode ?? 502, answer.headers);
+    answer.pipe(res);
+  });
+  forward.on('error', () => {
+    if (!res.headersSent) res.writeHead(502).end();
+    else res.destroy();
+  });
+  forward.end(body);
 }

@@ -5,7 +5,7 @@
  * subscriber lookup, its post queue) and gateway → client. Its target is set once the stack
  * has started its gateway (the services are told the proxy's URL before that).
  */
-import { listenOnLoopback } from './loopback-server.js';
+import { forwardTo, listenOnLoopback } from './loopback-server.js';
 import http from 'node:http';
 import { FrameDecoder } from '../../services/shared/push/frames.js';
 import type { DeltaArrival } from './subscribers.js';
@@ -38,16 +38,7 @@ export async function startPushProbe(): Promise<PushProbe> {
       const body = Buffer.concat(chunks);
       if (req.method === 'POST') note(req.url ?? '', body, at);
       if (!upstream) return void res.writeHead(503).end();
-      const forward = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: `${upstream.pathname.replace(/\/$/, '')}${req.url ?? ''}`, headers: req.headers, agent },
-        (answer) => {
-          answerMs.push(nowMs() - at);
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on('error', () => (res.headersSent ? res.destroy() : res.writeHead(502).end()));
-      forward.end(body);
+      forwardTo(upstream, agent, req, body, res, () => void answerMs.push(nowMs() - at), `${upstream.pathname.replace(/\/$/, '')}${req.url ?? ''}`);
     });
   });
 

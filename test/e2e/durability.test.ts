@@ -50,20 +50,24 @@ async function expectGaplessHistory(jobId: string): Promise<void> {
   expect((await stateOf(fx.stack, jobId))?.version).toBe(history.length);
 }
 
+
+/** Once two of the three advisors have answered, SIGKILLs the job's holder; the job then ends succeeded on another worker. */
+async function killHolderOnceTwoAnswered(client: Awaited<ReturnType<typeof fx.client>>, jobId: string) {
+  await untilTwoOfThreeAnswered(fx.stack, jobId);
+  const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
+  victim.kill('SIGKILL');
+  await victim.exited;
+  const view = await waitForEnd(client, jobId);
+  expect(view.status).toBe('succeeded');
+  return view;
+}
 describe('durable execution', () => {
   it('resumes on another worker after a SIGKILL, without asking the finished advisors again', async () => {
     const alice = await fx.client('alice');
     // Llama's first call hangs, so the job sits with 2 of 3 advisors answered.
     await bedrockOf(fx.stack).inject({ match: { step: 'advise.llama' }, type: 'timeout', times: 1 });
     const jobId = await submit(alice, { question: 'Should we rewrite our billing system or refactor it?' });
-    await untilTwoOfThreeAnswered(fx.stack, jobId);
-
-    const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
-    victim.kill('SIGKILL');
-    await victim.exited;
-
-    const view = await waitForEnd(alice, jobId);
-    expect(view.status).toBe('succeeded');
+    const view = await killHolderOnceTwoAnswered(alice, jobId);
     expect(view.advisors.every((a) => a.answer.status === 'succeeded')).toBe(true);
     expect(await stepCalls(jobId, 'advise.claude')).toHaveLength(1);
     expect(await stepCalls(jobId, 'advise.mistral')).toHaveLength(1);
@@ -82,14 +86,7 @@ describe('durable execution', () => {
     await bedrock.inject({ match: { kind: 'review', question: 'prose circle' }, type: 'misbehave', case: 'review-prose-only', times: -1 });
     await bedrock.inject({ match: { kind: 'synthesize', question: 'prose circle' }, type: 'misbehave', case: 'synth-prose-only', times: -1 });
     const jobId = await submit(alice, { question: 'Should we hire a second designer this year? (prose circle)' });
-    await untilTwoOfThreeAnswered(fx.stack, jobId);
-
-    const victim = workerByPid((await leaseHolderPid(fx.stack, jobId))!);
-    victim.kill('SIGKILL');
-    await victim.exited;
-
-    const view = await waitForEnd(alice, jobId);
-    expect(view.status).toBe('succeeded');
+    const view = await killHolderOnceTwoAnswered(alice, jobId);
     expect(view.adviceQuality).toBe('unstructured');
     expect(view.synthesis?.text).toMatch(/staged approach/);
     expect(view.advisors.every((a) => a.answer.status === 'succeeded')).toBe(true);

@@ -12,7 +12,7 @@
  * (`host:pid:nonce`) for a job, so the proxy knows which process holds each job. That map is
  * also what the driver reads to know which jobs a signalled worker was holding.
  */
-import { listenOnLoopback } from '../loopback-server.js';
+import { forwardTo, listenOnLoopback } from '../loopback-server.js';
 import http from 'node:http';
 import { pidOfWorker } from '../../../test/support/chaos/history-checker.js';
 import type { TableNames } from '../../../services/local/bootstrap.js';
@@ -83,31 +83,22 @@ export async function startStrikeProxy(opts: StrikeProxyOptions): Promise<Strike
         res.destroy();
         return;
       }
-      const forward = http.request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
-        (answer) => {
-          if (strike && when === 'after') {
-            answer.resume();
-            answer.once('end', () => {
-              opts.kill(strike, when);
-              res.destroy();
-            });
-            return;
-          }
-          if (lease && answer.statusCode === 200) {
-            if (lease.pid === undefined) holders.delete(lease.jobId);
-            else holders.set(lease.jobId, lease.pid);
-            if (lease.pid !== undefined && lease.taken) taken.push({ jobId: lease.jobId, pid: lease.pid, at: Date.now() });
-          }
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      forward.on('error', () => {
-        if (!res.headersSent) res.writeHead(502).end();
-        else res.destroy();
+      forwardTo(upstream, agent, req, body, res, (answer) => {
+        if (strike && when === 'after') {
+          answer.resume();
+          answer.once('end', () => {
+            opts.kill(strike, when);
+            res.destroy();
+          });
+          return false;
+        }
+        if (lease && answer.statusCode === 200) {
+          if (lease.pid === undefined) holders.delete(lease.jobId);
+          else holders.set(lease.jobId, lease.pid);
+          if (lease.pid !== undefined && lease.taken) taken.push({ jobId: lease.jobId, pid: lease.pid, at: Date.now() });
+        }
+        return true;
       });
-      forward.end(body);
     });
   });
   const loopback = await listenOnLoopback(server, agent);

@@ -37,6 +37,16 @@ class SlowStore implements RunRecordStore {
   }
 }
 
+/** A recorder on fake timers whose first write (the lease) has landed. */
+async function startedOnFakeTimers(): Promise<{ store: SlowStore; recorder: RunRecorder }> {
+  const store = new SlowStore();
+  const recorder = new RunRecorder(base, store, memoryLogger().logger);
+  await vi.advanceTimersByTimeAsync(0);
+  store.release();
+  await vi.advanceTimersByTimeAsync(0);
+  return { store, recorder };
+}
+
 describe('RunRecorder', () => {
   it('writes the run at once, never two writes at a time, and the newest state last', async () => {
     const store = new SlowStore();
@@ -71,11 +81,7 @@ describe('RunRecorder', () => {
   it('writes the end after a short delay so the last pushes are in it', async () => {
     vi.useFakeTimers();
     try {
-      const store = new SlowStore();
-      const recorder = new RunRecorder(base, store, memoryLogger().logger);
-      await vi.advanceTimersByTimeAsync(0);
-      store.release();
-      await vi.advanceTimersByTimeAsync(0);
+      const { store, recorder } = await startedOnFakeTimers();
       recorder.end('finished', 2000);
       recorder.push(7, 1990, 12, false);
       recorder.push(7, 1990, 20, false);
@@ -92,11 +98,7 @@ describe('RunRecorder', () => {
   it('writes the model calls of a stage in one write, within MODEL_CALLS_WRITE_MS of the first', async () => {
     vi.useFakeTimers();
     try {
-      const store = new SlowStore();
-      const recorder = new RunRecorder(base, store, memoryLogger().logger);
-      await vi.advanceTimersByTimeAsync(0);
-      store.release();
-      await vi.advanceTimersByTimeAsync(0);
+      const { store, recorder } = await startedOnFakeTimers();
       recorder.modelCall(call(1));
       await vi.advanceTimersByTimeAsync(MODEL_CALLS_WRITE_MS / 2);
       recorder.modelCall(call(2));
