@@ -1,7 +1,9 @@
 /**
  * A WebSocket client that follows one job the way a flaky phone would: it subscribes, drops
  * the connection at random moments, reconnects and resubscribes with the last seq it holds
- * without a gap (`afterSeq`), until `job.done`. It keeps every `job.transition` it received,
+ * without a gap (`afterSeq`), until `job.done`. As docs/websocket.md asks of a client, a gap
+ * still open at `job.done` (a transition whose worker died between its commit and its push)
+ * is filled by subscribing again from that seq. It keeps every `job.transition` it received,
  * duplicates included, for the history checker.
  */
 import WebSocket from 'ws';
@@ -25,6 +27,8 @@ export class Follower {
   readonly transcript: ClientTranscript;
   /** Connections dropped on purpose. */
   drops = 0;
+  /** Subscriptions made again because job.done came with a transition missing. */
+  gapFills = 0;
   private socket?: WebSocket;
   private dropTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
@@ -93,6 +97,12 @@ export class Follower {
       this.transcript.received.push(message.transition as TransitionRecord);
       this.seqs.add(message.transition.seq);
     } else if (message.type === 'job.done' && message.jobId === this.opts.jobId) {
+      if (this.afterSeq() < message.seq && this.socket) {
+        this.gapFills++;
+        // The close handler reconnects and subscribes with afterSeq: the backlog fills the gap.
+        this.socket.terminate();
+        return;
+      }
       this.transcript.done = message.status as JobStatus;
       this.stop();
     }

@@ -105,7 +105,7 @@ export interface ChaosReport {
   durationS: number;
   workerFaults: Record<string, number>;
   modelFaults: Record<ModelFault, number>;
-  clients: { followers: number; drops: number; subscriptions: number };
+  clients: { followers: number; drops: number; subscriptions: number; gapFills: number };
   respawned: number;
   wasted: Verdict['wasted'];
   repeatsByReason: Record<string, number>;
@@ -125,7 +125,7 @@ export function formatReport(r: ChaosReport): string {
   lines.push(`jobs           ${r.jobs.total} (${r.jobs.poisoned} poisoned on purpose): ${count(r.jobs.byStatus)}`);
   lines.push(`worker faults  ${count(r.workerFaults)}; ${r.respawned} workers respawned`);
   lines.push(`model faults   ${count(r.modelFaults)}`);
-  lines.push(`clients        ${r.clients.followers} followers, ${r.clients.drops} drops, ${r.clients.subscriptions} subscriptions`);
+  lines.push(`clients        ${r.clients.followers} followers, ${r.clients.drops} drops, ${r.clients.subscriptions} subscriptions, ${r.clients.gapFills} gaps filled at job.done`);
   lines.push(`wasted calls   ${r.wasted.returned + r.wasted.cutOff}: ${r.wasted.returned} answered but lost, ${r.wasted.cutOff} cut off`);
   lines.push(`repeats        ${count(r.repeatsByReason)} (a step asked again after a crash between its answer and its commit)`);
   lines.push(`dead letters   ${r.deadLetters} (goal: only the ${r.jobs.poisoned} poisoned)`);

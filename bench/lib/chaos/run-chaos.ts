@@ -277,6 +277,7 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
       clients: {
         followers: followers.size,
         drops: [...followers.values()].reduce((n, f) => n + f.drops, 0),
+        gapFills: [...followers.values()].reduce((n, f) => n + f.gapFills, 0),
         subscriptions: [...followers.values()].reduce((n, f) => n + f.transcript.subscriptions, 0),
       },
       respawned: chaos.respawned,
