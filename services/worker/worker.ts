@@ -281,12 +281,13 @@ export class Worker {
     }
     // The run extends, and its end settles, the newest delivery of its message (see redelivered).
     let entry: Running | undefined;
+    const extendMessage = () => queue.changeVisibility((entry?.message ?? message).receiptHandle, this.settings.visibilitySeconds);
     const run = new JobRun(
       {
         ...this.deps,
         leaseMs: this.settings.leaseMs,
         heartbeatMs: this.settings.heartbeatMs,
-        extendMessage: () => queue.changeVisibility((entry?.message ?? message).receiptHandle, this.settings.visibilitySeconds),
+        extendMessage,
         loadHistory: (j) => loadHistory(this.deps, j),
         message,
       },
@@ -311,7 +312,7 @@ export class Worker {
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
       // Hidden for the lease now (it was received for two heartbeats only); the heartbeats keep it so.
       // A failure is for the first heartbeat to make good; a message the run already deleted has nothing to extend.
-      queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds).catch((err: unknown) => logger.debug({ jobId: job.jobId, err }, 'could not extend the message at the lease'));
+      extendMessage().catch((err: unknown) => logger.debug({ jobId: job.jobId, err }, 'could not extend the message at the lease'));
       const outcome = await run.outcome;
       await this.settle(job.jobId, lease, entry.message, outcome);
     } finally {
