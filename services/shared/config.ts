@@ -254,7 +254,8 @@ export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
     leaseMs,
     heartbeatMs,
     pollWaitSeconds: e[ENV.pollWaitSeconds],
-    receiveVisibilitySeconds: Math.min(e[ENV.visibilitySeconds], 2 * e[ENV.heartbeatSeconds]),
+    // SQS takes whole seconds; the heartbeat may be a fraction (tests run at 0.5 s).
+    receiveVisibilitySeconds: Math.min(e[ENV.visibilitySeconds], Math.ceil(2 * e[ENV.heartbeatSeconds])),
     maxStalledRuns: e[ENV.maxStalledRuns],
     deadLetterQueueUrl: e[ENV.deadLetterQueueUrl],
     dlqSweepMs: e[ENV.dlqSweepSeconds] * 1000,

@@ -12,6 +12,8 @@ describe('loadWorkerConfig', () => {
     expect(c.heartbeatMs).toBe(3_000);
     // A received message is hidden for two heartbeats until its job is leased.
     expect(c.receiveVisibilitySeconds).toBe(6);
+    // In whole seconds, as SQS takes them, whatever fraction the heartbeat is.
+    expect(loadWorkerConfig({ ...QUEUE, COT_HEARTBEAT_SECONDS: '0.3' }).receiveVisibilitySeconds).toBe(1);
     expect(c.pollWaitSeconds).toBe(5);
     expect(c.maxStalledRuns).toBe(5);
     // The redrive is a backstop far beyond the runs that decide poison.
