@@ -25,24 +25,37 @@ export class CancelRequestedError extends NamedError {
   }
 }
 
+/**
+ * A push to one WebSocket connection failed. The connection id is a capability (with it, a
+ * caller of the management API can post to that client), so it is kept out of the message
+ * and out of what a logger serialises: `connectionId` is not enumerable.
+ */
+export class PushError extends NamedError {
+  declare readonly connectionId: string;
+  constructor(connectionId: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    Object.defineProperty(this, 'connectionId', { value: connectionId, enumerable: false });
+  }
+}
+
 /** The WebSocket connection is gone (API Gateway GoneException). */
-export class GoneError extends NamedError {
-  constructor(readonly connectionId: string, options?: ErrorOptions) {
-    super(`connection ${connectionId} is gone`, options);
+export class GoneError extends PushError {
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super(connectionId, 'the connection is gone', options);
   }
 }
 
 /** The push was throttled (API Gateway LimitExceededException, 429): back off and try again. */
-export class PushThrottledError extends NamedError {
-  constructor(readonly connectionId: string, options?: ErrorOptions) {
-    super(`push to connection ${connectionId} was throttled`, options);
+export class PushThrottledError extends PushError {
+  constructor(connectionId: string, options?: ErrorOptions) {
+    super(connectionId, 'the push was throttled', options);
   }
 }
 
 /** A push failed for another reason; `errorName` is the AWS error name (e.g. PayloadTooLargeException). */
-export class PushFailedError extends NamedError {
-  constructor(readonly connectionId: string, readonly errorName: string, options?: ErrorOptions) {
-    super(`push to connection ${connectionId} failed: ${errorName}`, options);
+export class PushFailedError extends PushError {
+  constructor(connectionId: string, readonly errorName: string, options?: ErrorOptions) {
+    super(connectionId, `the push failed: ${errorName}`, options);
   }
 }
 

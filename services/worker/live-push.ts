@@ -235,7 +235,7 @@ export class LivePush implements JobEvents {
     if (box.queue.length >= (this.options.maxQueuedPerConnection ?? 1000)) {
       box.dead = true;
       this.stats.dropped++;
-      this.logger.warn({ connectionId }, 'connection too slow; dropping it');
+      this.logger.warn({ queued: box.queue.length }, 'connection too slow; dropping it');
       void this.gateway.disconnect(connectionId).catch(() => {});
       return;
     }
@@ -305,7 +305,7 @@ export class LivePush implements JobEvents {
         if (err instanceof GoneError) {
           box.dead = true;
           this.stats.gone++;
-          await this.connections.remove(connectionId).catch((e) => this.logger.warn({ connectionId, err: e }, 'could not remove gone connection'));
+          await this.connections.remove(connectionId).catch((e) => this.logger.warn({ err: e }, 'could not remove gone connection'));
           return 'gone';
         }
         if (err instanceof PushThrottledError && attempt < maxAttempts) {
@@ -313,7 +313,8 @@ export class LivePush implements JobEvents {
           await sleep(Math.min(2000, 50 * 2 ** attempt * (0.5 + Math.random())));
           continue;
         }
-        this.logger.warn({ connectionId, err }, 'push failed; message dropped');
+        // Connection ids stay out of warn-level logs: with one, a caller of the management API could post to that client.
+        this.logger.warn({ err }, 'push failed; message dropped');
         return 'failed';
       }
     }

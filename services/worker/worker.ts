@@ -200,6 +200,8 @@ export class Worker {
       return;
     }
     if (isTerminal(job.status)) {
+      // Its worker may have died between the last commit and its push: clients still wait for job.done.
+      await this.pushLastCommit(jobId, (await this.deps.snapshots.get(jobId))?.version);
       await queue.delete(message.receiptHandle);
       return;
     }
@@ -218,6 +220,8 @@ export class Worker {
       await queue.changeVisibility(message.receiptHandle, Math.min(wait, this.settings.visibilitySeconds));
       return;
     }
+    // Taken over: the previous run may have died between a commit and its push.
+    if (!acquired.lease.first) this.track(this.pushLastCommit(jobId, acquired.lease.state.version));
     const stalled = acquired.lease.state.stalledRuns ?? 1;
     if (stalled > this.settings.maxStalledRuns) {
       await this.failPoison(job, acquired.lease, message, stalled - 1);
@@ -243,6 +247,22 @@ export class Worker {
       logger.warn({ jobId, receiveCount: message.receiveCount }, 'the message of a running job was delivered again; its run keeps it');
     }
     await queue.changeVisibility(message.receiptHandle, this.settings.visibilitySeconds);
+  }
+
+  /**
+   * Pushes the job's last committed transition (and job.done, if it ended) to its subscribers
+   * again. A worker that died after a commit and before pushing it left them a gap they only
+   * notice at the next transition, and after a job's last commit there is none. Clients drop
+   * a transition they already hold (docs/websocket.md), so pushing it twice is harmless.
+   */
+  private async pushLastCommit(jobId: string, version: number | undefined): Promise<void> {
+    if (!version) return;
+    try {
+      const [last] = await this.deps.snapshots.transitionsAfter(jobId, version - 1, 1);
+      if (last) this.deps.events.transition(last);
+    } catch (err) {
+      this.deps.logger.warn({ jobId, err }, 'could not push the last committed transition again');
+    }
   }
 
   /**

@@ -5,17 +5,16 @@
  */
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
-import WebSocket from 'ws';
 import { PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { JobFollower, type FollowResult } from '../../services/cli/job-follower.js';
-import { FrameDecoder } from '../../services/shared/push/frames.js';
 import type { JobView } from '../../services/shared/contracts/job.js';
 import type { ServerMessage } from '../../services/shared/contracts/ws.js';
 import { MAX_FRAME_BYTES } from '../../services/shared/contracts/ws.js';
 import { INDEX } from '../../services/shared/contracts/names.js';
 import { cliEnv, withLocalStack } from '../support/local-stack.js';
+import { rawClient as connectRaw } from '../support/raw-ws.js';
 import { bedrockOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd } from '../support/jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,26 +36,7 @@ function follow(user: string, jobId: string, onTransition?: (seq: number, f: Job
   return { follower, result: follower.follow() };
 }
 
-/** A raw client: every message it receives, as parsed JSON (chunks joined), plus each raw payload's size. */
-async function rawClient(token: string | undefined): Promise<{ socket: WebSocket; messages: ServerMessage[]; sizes: number[] }> {
-  const url = new URL(fx.stack.wsUrl);
-  if (token) url.searchParams.set('token', token);
-  const socket = new WebSocket(url);
-  const messages: ServerMessage[] = [];
-  const sizes: number[] = [];
-  const frames = new FrameDecoder();
-  socket.on('message', (data) => {
-    const text = String(data);
-    sizes.push(Buffer.byteLength(text));
-    messages.push(...frames.decode(text));
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('unexpected-response', (_req, res) => reject(new Error(`handshake refused: ${res.statusCode}`)));
-    socket.once('error', reject);
-  });
-  return { socket, messages, sizes };
-}
+const rawClient = (token: string | undefined) => connectRaw(fx.stack.wsUrl, token);
 
 const texts = (r: FollowResult, stepId: string) => [...r.texts.entries()].filter(([k]) => k.startsWith(`${stepId}#`)).map(([, v]) => v);
 

@@ -1,5 +1,5 @@
 /**
- * Recovery at the service's default lease (10 s), visibility (10 s) and poll (5 s): a job
+ * Recovery at the service's default lease (6 s), visibility (6 s) and poll (5 s): a job
  * whose worker dies or stops is taken over as soon as its lease and its message allow it,
  * deliveries no worker saw never make a healthy job a dead letter, and poison is decided
  * by runs counted in DynamoDB.
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { withLocalStack } from '../support/local-stack.js';
+import { rawClient } from '../support/raw-ws.js';
 import type { WorkerProcess } from '../support/index.js';
 import type { LogEntry } from '../../services/local/processes.js';
 import { bedrockOf, callsOf, eventually, leaseHolderPid, stateOf, stepsOf, submit, transitionsOf, waitForEnd, untilTwoOfThreeAnswered } from '../support/jobs.js';
@@ -141,8 +142,9 @@ describe('recovery', () => {
     const eve = await fx.client('eve');
     await withoutWorkers();
     // The only worker, stopped with its poll open: the queue hands it the job's message, which it cannot act on.
-    // At the default heartbeat (3 s; the test stack's is 1 s): received for 6 s.
-    const stopped = await fx.stack.spawnWorker({ COT_POLL_WAIT_SECONDS: '20', COT_HEARTBEAT_SECONDS: '3' });
+    // A heartbeat of 3 s (the test stack's is 1 s) receives for 6 s; a lease and visibility of
+    // 15 s tell that apart from a leased job's message.
+    const stopped = await fx.stack.spawnWorker({ COT_POLL_WAIT_SECONDS: '20', COT_HEARTBEAT_SECONDS: '3', COT_LEASE_SECONDS: '15', COT_VISIBILITY_SECONDS: '15' });
     await new Promise((r) => setTimeout(r, 500));
     stopped.kill('SIGSTOP');
     try {
@@ -154,7 +156,7 @@ describe('recovery', () => {
         return out.Messages?.length ? true : undefined;
       }, 'the message to come back', 20_000, 0);
       const hiddenMs = Date.now() - submittedAt;
-      // Received for two heartbeats (2 × 3 s), not the 10 s a leased job's message is kept hidden.
+      // Received for two heartbeats (2 × 3 s), not the 15 s a leased job's message is kept hidden.
       expect(hiddenMs).toBeGreaterThan(4_500);
       expect(hiddenMs).toBeLessThan(8_500);
       await fx.stack.spawnWorker();
@@ -232,6 +234,35 @@ describe('recovery', () => {
     const leavingId = (await callsOf(fx.stack, jobId)).find((c) => c.kind === 'advise')!.requestMetadata.worker;
     expect(reviewers.length).toBeGreaterThan(0);
     expect(reviewers).not.toContain(leavingId);
+  });
+
+  it('brings job.done to a client left waiting by a worker that died between the job\'s last commit and its push', async () => {
+    const gus = await fx.client('gus');
+    await withoutWorkers();
+    const jobId = await submit(gus, { question: 'Should our club buy its own minibus?', mode: 'quick' });
+    const client = await rawClient(fx.stack.wsUrl, await fx.tokenFor('gus'));
+    try {
+      client.socket.send(JSON.stringify({ action: 'subscribe', jobId, afterSeq: 0 }));
+      await eventually(async () => (client.messages.some((m) => m.type === 'job.view') ? true : undefined), 'the subscription', 10_000);
+      // A worker whose pushes reach nobody runs the job to its end: to the client it is a
+      // worker that died after each commit, before pushing it.
+      const mute = await fx.stack.spawnWorker({ COT_WS_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/mute' });
+      expect((await waitForEnd(gus, jobId)).status).toBe('succeeded');
+      await mute.stop();
+      expect(client.messages.filter((m) => m.type !== 'job.view' && m.type !== 'subscribed')).toEqual([]);
+      // Its failed pushes were logged without the connection id (a capability to post to that client).
+      expect(mute.logs().some((e) => e.msg === 'push failed; message dropped')).toBe(true);
+      expect(mute.output()).not.toMatch(/"connectionId"/);
+      // A worker that dies there also leaves the job's message undeleted: whoever receives it next finds the job ended.
+      await fx.stack.aws.sqs.send(new SendMessageCommand({ QueueUrl: fx.stack.jobQueueUrl, MessageBody: JSON.stringify({ jobId }) }));
+      await fx.stack.spawnWorker();
+      const done = await eventually(async () => client.messages.find((m) => m.type === 'job.done'), 'job.done', 20_000);
+      const last = (await transitionsOf(fx.stack, jobId)).at(-1)!;
+      expect(done).toMatchObject({ jobId, seq: last.seq, status: 'succeeded' });
+      expect(client.messages.find((m) => m.type === 'job.transition' && m.seq === last.seq)).toMatchObject({ transition: { event: 'job.succeeded' } });
+    } finally {
+      client.socket.close();
+    }
   });
 
   it('fails a job whose every run dies before making progress, after the runs counted in DynamoDB, with a readable reason', async () => {
