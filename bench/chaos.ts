@@ -6,7 +6,7 @@
  * Exits 1 when a guarantee was broken. See bench/README.md.
  *
  *   COT_CHAOS_JOBS=1000 (default)  COT_CHAOS_SEED=<n> (replay)  COT_CHAOS_VERBOSE=1
- *   any COT_* service setting (e.g. COT_LEASE_SECONDS=6) is passed to the services
+ *   any COT_* service setting (e.g. COT_LEASE_SECONDS=10) is passed to the services
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

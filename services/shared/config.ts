@@ -214,13 +214,13 @@ function queueSettingsOf(e: z.infer<typeof queueSchema>): QueueSettings {
   };
 }
 
-// Defaults for a Spot fleet (README, "Recovery"): a dead worker's job resumes about 10 s
-// after its last heartbeat, when both its lease and its message's visibility lapse.
+// Defaults for a Spot fleet (docs/architecture.md, "Recovery defaults"): a dead worker's job
+// resumes about 6 s after its last heartbeat, when both its lease and its message's visibility lapse.
 const workerSchema = commonSchema.extend(queueSchema.shape).extend({
   [ENV.workerConcurrency]: z.coerce.number().int().positive().max(256).default(8),
   // The lease lapses when the message's visibility does: neither waits for the other.
   [ENV.leaseSeconds]: seconds(JOB_VISIBILITY_SECONDS_DEFAULT),
-  [ENV.heartbeatSeconds]: seconds(3),
+  [ENV.heartbeatSeconds]: seconds(2),
   // A stopping worker waits for its open poll rather than abandon it (see Worker.shutdown).
   [ENV.pollWaitSeconds]: z.coerce.number().int().min(0).max(20).default(5),
   [ENV.maxStalledRuns]: z.coerce.number().int().positive().max(100).default(5),

@@ -14,6 +14,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isTerminal, type StateItem } from '../../../services/shared/contracts/job.js';
+import { JOB_VISIBILITY_SECONDS_DEFAULT } from '../../../services/shared/contracts/names.js';
 import { ENDPOINT_ENV, resourceNames } from '../../../services/local/aws-standins.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../../../services/local/dynamodb-local.js';
 import { getAccessToken } from '../../../services/local/oidc/token-client.js';
@@ -247,7 +248,7 @@ export async function runChaos(settings: ChaosSettings, log: (line: string) => v
     for (const f of followers.values()) f.stop();
 
     // Leases are released after the final commit; a killed holder's lapses by itself.
-    const leaseMs = Number(settings.serviceEnv.COT_LEASE_SECONDS ?? 30) * 1000;
+    const leaseMs = Number(settings.serviceEnv.COT_LEASE_SECONDS ?? JOB_VISIBILITY_SECONDS_DEFAULT) * 1000;
     await untilNoLiveLease(direct, tables.state, jobIds, leaseMs + 5000);
     await dlq.peek().catch(() => undefined);
     const checkedAt = Date.now();

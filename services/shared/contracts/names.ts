@@ -89,8 +89,9 @@ export const INDEX = {
 /**
  * The SQS redrive threshold: only a backstop. Poison is decided by runs counted in DynamoDB
  * (COT_MAX_STALLED_RUNS), because receive counts also grow with deliveries a worker never
- * saw (a poll abandoned by a stopping or killed worker). At ≥ 10 s a delivery, 100 receives
- * take over a quarter of an hour, far longer than any healthy job.
+ * saw (a poll abandoned by a stopping or killed worker). A delivery no worker acts on hides
+ * the message for two heartbeats (4 s), one a dead worker held for its lease (6 s): 100 of
+ * them take 7 to 10 minutes, and a healthy job loses none unless a worker stops or dies.
  */
 export const MAX_RECEIVE_COUNT_DEFAULT = 100;
 
@@ -99,7 +100,7 @@ export const MAX_RECEIVE_COUNT_DEFAULT = 100;
  * message hidden by a worker that died comes back this long after that worker's last
  * heartbeat, together with its lease (COT_LEASE_SECONDS has the same default).
  */
-export const JOB_VISIBILITY_SECONDS_DEFAULT = 10;
+export const JOB_VISIBILITY_SECONDS_DEFAULT = 6;
 
 /** Service names used for logs, traces and metrics. */
 export const SERVICE = { api: 'cot-api', worker: 'cot-worker' } as const;

@@ -43,7 +43,7 @@ describe('loadLocalConfig', () => {
 
 describe('loadStackServiceSettings', () => {
   it('takes the redrive count, visibility and shutdown grace the services will use', () => {
-    expect(loadStackServiceSettings({})).toEqual({ maxReceiveCount: 100, visibilitySeconds: 10, shutdownGraceMs: 90_000 });
+    expect(loadStackServiceSettings({})).toEqual({ maxReceiveCount: 100, visibilitySeconds: 6, shutdownGraceMs: 90_000 });
     expect(loadStackServiceSettings({ COT_MAX_RECEIVE_COUNT: '3', COT_SHUTDOWN_GRACE_SECONDS: '2' })).toMatchObject({ maxReceiveCount: 3, shutdownGraceMs: 2_000 });
   });
 
