@@ -12,17 +12,13 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApp, type ApiDeps } from '../../services/api/app.js';
 import { ApiGatewayPushGateway } from '../../services/shared/adapters/aws/apigw-push-gateway.js';
 import { DynamoConnectionStore } from '../../services/shared/adapters/aws/dynamo-connection-store.js';
-import { DynamoJobStore } from '../../services/shared/adapters/aws/dynamo-job-store.js';
-import { DynamoResultStore } from '../../services/shared/adapters/aws/dynamo-result-store.js';
-import { DynamoSnapshotStore } from '../../services/shared/adapters/aws/dynamo-snapshot-store.js';
-import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { createManagementApi } from '../../services/shared/aws-clients.js';
 import { createJwtVerifier } from '../../services/shared/auth/jwt-verifier.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import { startOidcProvider, type LocalOidcProvider } from '../../services/local/oidc/provider.js';
 import { getAccessToken } from '../../services/local/oidc/token-client.js';
 import { startWsGateway, type WsGateway, type WsGatewayOptions } from '../../services/local/ws-gateway/ws-gateway.js';
-import { startAwsLocal, type AwsLocal } from '../support/aws-local.js';
+import { apiStores, startAwsLocal, type AwsLocal } from '../support/aws-local.js';
 // Only its logger: the API here runs on the real adapters.
 import { memoryLogger } from '../unit/api-memory-ports.js';
 
@@ -78,10 +74,7 @@ export async function startApiHarness(opts: HarnessOptions = {}): Promise<ApiHar
   const { doc, tables } = aws;
   const connections = new DynamoConnectionStore(doc, tables.connections);
   const app = createApp({
-    jobs: new DynamoJobStore(doc, { jobs: tables.jobs, state: tables.state }),
-    snapshots: new DynamoSnapshotStore(doc, { state: tables.state, transitions: tables.transitions, jobs: tables.jobs }),
-    results: new DynamoResultStore(doc, tables.results),
-    queue: new SqsJobQueue(aws.sqs, aws.jobQueueUrl),
+    ...apiStores(aws),
     circle: loadCircle(),
     verifier: createJwtVerifier({ issuer: provider.issuer, audience: provider.audience, algorithms: ['RS256', 'PS256', 'ES256'] }),
     logger,

@@ -11,10 +11,6 @@ import { SignJWT, base64url, exportJWK, generateKeyPair, type CryptoKey, type JW
 import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApp } from '../../services/api/app.js';
-import { DynamoJobStore } from '../../services/shared/adapters/aws/dynamo-job-store.js';
-import { DynamoResultStore } from '../../services/shared/adapters/aws/dynamo-result-store.js';
-import { DynamoSnapshotStore } from '../../services/shared/adapters/aws/dynamo-snapshot-store.js';
-import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 import { createJwtVerifier } from '../../services/shared/auth/jwt-verifier.js';
 import { fetchOpenIdConfiguration } from '../../services/shared/auth/discovery.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
@@ -22,7 +18,7 @@ import type { JobItem, JobSummary, JobView } from '../../services/shared/contrac
 import { silentLogger } from '../../services/shared/logging.js';
 import { startOidcProvider, type LocalOidcProvider } from '../../services/local/oidc/provider.js';
 import { getAccessToken } from '../../services/local/oidc/token-client.js';
-import { startAwsLocal, type AwsLocal } from '../support/aws-local.js';
+import { apiStores, startAwsLocal, type AwsLocal } from '../support/aws-local.js';
 import { badChatRequests, expectRejected, sendChat } from '../unit/api-bad-requests.js';
 
 const MAX_QUESTION_CHARS = 500;
@@ -85,12 +81,8 @@ const subOf = (token: string): string =>
 beforeAll(async () => {
   [aws, provider] = await Promise.all([startAwsLocal(), startOidcProvider()]);
   keys = await startTestKeys((await fetchOpenIdConfiguration(provider.issuer)).jwks_uri);
-  const { doc, tables } = aws;
   const app = createApp({
-    jobs: new DynamoJobStore(doc, { jobs: tables.jobs, state: tables.state }),
-    snapshots: new DynamoSnapshotStore(doc, { state: tables.state, transitions: tables.transitions, jobs: tables.jobs }),
-    results: new DynamoResultStore(doc, tables.results),
-    queue: new SqsJobQueue(aws.sqs, aws.jobQueueUrl),
+    ...apiStores(aws),
     circle: loadCircle(),
     verifier: createJwtVerifier({ issuer: provider.issuer, audience: provider.audience, jwksUrl: keys.jwksUrl, algorithms: ['RS256', 'PS256', 'ES256'] }),
     logger: silentLogger(),

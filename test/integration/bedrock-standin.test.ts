@@ -6,8 +6,7 @@ import { loadRecordings } from '../../services/local/bedrock/recordings.js';
 import { getFreePort } from '../../services/local/free-port.js';
 import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import { withBedrockSdk } from '../support/bedrock-sdk.js';
-import { ModelCallError } from '../../services/shared/errors.js';
+import { failure, withBedrockSdk } from '../support/bedrock-sdk.js';
 import type { ModelRequest } from '../../services/shared/ports/model-client.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
 import { readReview } from '../../services/worker/review-parser.js';
@@ -39,6 +38,8 @@ interface CallOptions {
   modelId?: string;
   metadata?: Record<string, string>;
   signal?: AbortSignal;
+  /** Also told each delta as it arrives (a failed call returns none). */
+  onDelta?: (text: string) => void;
 }
 
 /** Streams a prompt through the real adapter, collecting the deltas. */
@@ -51,20 +52,13 @@ async function call(prompt: Prompt, opts: CallOptions = {}) {
     inference: { maxTokens: 1024, temperature: 0.5 },
     requestMetadata: opts.metadata ?? { jobId: 'job-1', step: 'advise.claude', attempt: '1', worker: 'test' },
     signal: opts.signal ?? new AbortController().signal,
-    onDelta: (d) => deltas.push(d),
+    onDelta: (d) => {
+      deltas.push(d);
+      opts.onDelta?.(d);
+    },
   };
   const response = await bedrock.models.converseStream(request);
   return { ...response, deltas };
-}
-
-/** The ModelCallError a call rejects with. */
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(err)}`);
-  return err;
 }
 
 const advicePrompt = (member = claude!, q = question): Prompt => buildAdvicePrompt({ persona: member.persona, question: q });
@@ -171,18 +165,7 @@ describe('Bedrock stand-in', () => {
   it('surfaces a midstream fault as ModelStreamErrorException after some deltas', async () => {
     await bedrock.control.inject({ type: 'midstream' });
     const deltas: string[] = [];
-    const prompt = advicePrompt();
-    const err = await failure(
-      bedrock.models.converseStream({
-        modelId: claude!.modelId,
-        system: prompt.system,
-        messages: prompt.messages,
-        inference: {},
-        requestMetadata: { jobId: 'job-mid', step: 'advise.claude', attempt: '1' },
-        signal: new AbortController().signal,
-        onDelta: (d) => deltas.push(d),
-      }),
-    );
+    const err = await failure(call(advicePrompt(), { metadata: { jobId: 'job-mid', step: 'advise.claude', attempt: '1' }, onDelta: (d) => deltas.push(d) }));
     expect(err.errorName).toBe('ModelStreamErrorException');
     expect(deltas.length).toBeGreaterThan(0);
     const [entry] = await bedrock.control.calls({ jobId: 'job-mid' });
@@ -245,12 +228,8 @@ describe('Bedrock stand-in', () => {
     const prompt = advicePrompt();
     let seen = 0;
     const err = await failure(
-      bedrock.models.converseStream({
-        modelId: claude!.modelId,
-        system: prompt.system,
-        messages: prompt.messages,
-        inference: {},
-        requestMetadata: { jobId: 'job-abort', step: 'advise.claude', attempt: '1' },
+      call(prompt, {
+        metadata: { jobId: 'job-abort', step: 'advise.claude', attempt: '1' },
         signal: controller.signal,
         onDelta: () => {
           if (++seen === 3) controller.abort();

@@ -7,7 +7,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { BedrockControlError } from '../../services/local/bedrock/control-client.js';
 import { BLOCKED_MESSAGE, loadMisbehaviours } from '../../services/local/bedrock/misbehaviour.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import { withBedrockSdk } from '../support/bedrock-sdk.js';
+import { failure, withBedrockSdk } from '../support/bedrock-sdk.js';
 import { ModelCallError } from '../../services/shared/errors.js';
 import type { ModelRequest, ModelResponse } from '../../services/shared/ports/model-client.js';
 import { buildAdvicePrompt, buildReviewPrompt, buildSynthesisPrompt, type Prompt } from '../../services/worker/prompts.js';
@@ -46,15 +46,6 @@ function request(prompt: Prompt, modelId: string, extra: Partial<ModelRequest> =
 
 const reviewPrompt = (choice?: 'tool' | 'any' | 'auto', persona = claude.persona): Prompt =>
   buildReviewPrompt({ persona, question, answers, ...(choice ? { toolUse: { choice } } : {}) });
-
-async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(err instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(err)}`);
-  return err;
-}
 
 describe('tool-use reviews through the real SDK client', () => {
   it('streams a forced tool call: contentBlockStart.start.toolUse, toolUse input fragments, stopReason tool_use', async () => {

@@ -8,6 +8,11 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { startAwsStandins } from '../../services/local/aws-standins.js';
 import type { TableNames } from '../../services/local/bootstrap.js';
 import { isolatedBaseEnv, uniqueSuffix } from './isolation.js';
+import type { ApiDeps } from '../../services/api/app.js';
+import { DynamoJobStore } from '../../services/shared/adapters/aws/dynamo-job-store.js';
+import { DynamoResultStore } from '../../services/shared/adapters/aws/dynamo-result-store.js';
+import { DynamoSnapshotStore } from '../../services/shared/adapters/aws/dynamo-snapshot-store.js';
+import { SqsJobQueue } from '../../services/shared/adapters/aws/sqs-job-queue.js';
 
 export interface AwsLocal {
   /** AWS_* endpoint/region/credential and COT_* table/queue variables, for a child process. */
@@ -48,5 +53,16 @@ export async function startAwsLocal(opts: AwsLocalOptions = {}): Promise<AwsLoca
     dlqArn: aws.dlqArn,
     endpoints: aws.endpoints,
     stop: () => aws.stop(),
+  };
+}
+
+/** What the API stores and queues on, as its composition root builds them: the real adapters against this DynamoDB Local and fauxqs. */
+export function apiStores(aws: AwsLocal): Pick<ApiDeps, 'jobs' | 'snapshots' | 'results' | 'queue'> {
+  const { doc, tables } = aws;
+  return {
+    jobs: new DynamoJobStore(doc, { jobs: tables.jobs, state: tables.state }),
+    snapshots: new DynamoSnapshotStore(doc, { state: tables.state, transitions: tables.transitions, jobs: tables.jobs }),
+    results: new DynamoResultStore(doc, tables.results),
+    queue: new SqsJobQueue(aws.sqs, aws.jobQueueUrl),
   };
 }

@@ -11,6 +11,7 @@ import { startBedrockStandin, type BedrockStandin } from '../../services/local/b
 import type { StandinConfig } from '../../services/local/bedrock/standin.types.js';
 import { BedrockModelClient } from '../../services/shared/adapters/aws/bedrock-model-client.js';
 import { createBedrockRuntime } from '../../services/shared/aws-clients.js';
+import { ModelCallError } from '../../services/shared/errors.js';
 
 export interface BedrockSdkFixture {
   standin: BedrockStandin;
@@ -43,4 +44,14 @@ export function withBedrockSdk(timing: Partial<Pick<StandinConfig, 'firstTokenDe
     }
   });
   return fx;
+}
+
+/** The ModelCallError a call rejects with; anything else (or no rejection) fails the test. */
+export async function failure(promise: Promise<unknown>): Promise<ModelCallError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ModelCallError)) throw new Error(`expected a ModelCallError, got ${String(err)}`);
+  return err;
 }
