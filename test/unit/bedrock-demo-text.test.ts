@@ -96,7 +96,8 @@ describe('the simulated circle’s text', () => {
         const advice = readSynthesis(job.chair);
         expect(advice.ok, job.chair).toBe(true);
       }),
-      { numRuns: 150 },
+      // Found by a CI run: "q:Q" made the topic "the q q".
+      { numRuns: 150, examples: [['q:Q 000', ['llama'], 'full']] },
     );
   });
 

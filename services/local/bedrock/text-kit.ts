@@ -92,7 +92,8 @@ export function keyPhrases(question: string): string[] {
       flush(i);
       determiner = SWAP[lower] ?? lower;
     } else if (BREAKS.has(lower) || RELATIVES.has(lower)) flush(i);
-    else run.push(/^\p{Lu}\p{Ll}/u.test(word) && i > 0 ? word : lower);
+    // "q:Q" is two words of the question but one of a phrase: "the q q" reads as a slip.
+    else if (run.at(-1)?.toLowerCase() !== lower) run.push(/^\p{Lu}\p{Ll}/u.test(word) && i > 0 ? word : lower);
   });
   flush(words.length);
   // Noun phrases that open with a determiner read best in templates; then the longest.
