@@ -201,7 +201,7 @@ export class Worker {
     }
     if (isTerminal(job.status)) {
       // Its worker may have died between the last commit and its push: clients still wait for job.done.
-      await this.pushLastCommit(jobId, (await this.deps.snapshots.get(jobId))?.version);
+      await this.pushLastCommit(jobId);
       await queue.delete(message.receiptHandle);
       return;
     }
@@ -253,11 +253,13 @@ export class Worker {
    * Pushes the job's last committed transition (and job.done, if it ended) to its subscribers
    * again. A worker that died after a commit and before pushing it left them a gap they only
    * notice at the next transition, and after a job's last commit there is none. Clients drop
-   * a transition they already hold (docs/websocket.md), so pushing it twice is harmless.
+   * a transition they already hold (docs/websocket.md), so pushing it twice is harmless. Best
+   * effort: a failed read only loses this push, never the job's message.
    */
-  private async pushLastCommit(jobId: string, version: number | undefined): Promise<void> {
-    if (!version) return;
+  private async pushLastCommit(jobId: string, knownVersion?: number): Promise<void> {
     try {
+      const version = knownVersion ?? (await this.deps.snapshots.get(jobId))?.version;
+      if (!version) return;
       const [last] = await this.deps.snapshots.transitionsAfter(jobId, version - 1, 1);
       if (last) this.deps.events.transition(last);
     } catch (err) {
