@@ -274,11 +274,15 @@ describe('durable execution', () => {
     const view = await waitForEnd(gus, jobId, 90_000);
     expect(view.status).toBe('failed');
     expect(view.reason).toMatch(/could not be processed.*dead-letter queue/);
-    const dlq = await fx.stack.aws.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: fx.stack.dlqUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-    );
-    const inDlq = Number(dlq.Attributes?.ApproximateNumberOfMessages) + Number(dlq.Attributes?.ApproximateNumberOfMessagesNotVisible);
-    expect(inDlq).toBe(2);
+    // The job is marked failed before its message moves, and the unparseable one may go later: wait for both.
+    const inDlq = async () => {
+      const dlq = await fx.stack.aws.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: fx.stack.dlqUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return Number(dlq.Attributes?.ApproximateNumberOfMessages) + Number(dlq.Attributes?.ApproximateNumberOfMessagesNotVisible);
+    };
+    await eventually(async () => ((await inDlq()) >= 2 ? true : undefined), 'both messages in the DLQ', 10_000);
+    expect(await inDlq()).toBe(2);
     expect(await callsOf(fx.stack, jobId)).toEqual([]);
   });
 
