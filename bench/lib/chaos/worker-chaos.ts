@@ -113,9 +113,10 @@ export class WorkerChaos {
   }
 
   private inject(): void {
-    // Every kind once first (in random order), so even a short run strikes with each; then by weight.
+    // Every kind first (in random order), so even a short run strikes with each; then by weight.
+    // A kind counts as done only once it struck (signal): an armed strike whose moment did not
+    // come, or a signal with no worker to take it, is drawn again.
     const choice = this.notYet.size > 0 ? this.opts.rng.pick([...this.notYet]) : this.opts.rng.weighted(this.opts.weights);
-    this.notYet.delete(choice);
     if (choice === 'strike-after-return' || choice === 'strike-during-commit') {
       this.armed = choice === 'strike-after-return' ? 'after-return' : 'during-commit';
       return;
@@ -130,6 +131,7 @@ export class WorkerChaos {
     const at = Date.now();
     const jobs = [...this.opts.holders()].filter(([, pid]) => pid === worker.pid).map(([jobId]) => jobId);
     worker.kill(kind);
+    this.notYet.delete(moment === 'random' ? (kind as FaultChoice) : moment === 'after-return' ? 'strike-after-return' : 'strike-during-commit');
     const fault: FaultRecord = { kind, moment, pid: worker.pid, at, jobs, ...(strike ? { strike } : {}) };
     this.faults.push(fault);
     this.opts.log(`${kind} ${moment} worker ${worker.pid} (${jobs.length} jobs)${strike ? ` on ${strike.jobId} ${strike.when} its request landed` : ''}`);
