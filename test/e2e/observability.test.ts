@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { rawClient } from '../support/raw-ws.js';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobTimeline, TimelineEntry } from '../../services/shared/contracts/timeline.js';
 import { METRIC } from '../../services/shared/contracts/telemetry.js';
@@ -289,20 +290,12 @@ async function subscribedBeforeAnyWorker(user: string, body: Record<string, unkn
   for (const w of workers) w.kill('SIGSTOP');
   try {
     const { jobId } = await ask(user, body);
-    const url = new URL(fx.stack.wsUrl);
-    url.searchParams.set('token', await fx.tokenFor(user));
-    const socket = new WebSocket(url);
-    const seen: string[] = [];
-    socket.on('message', (data) => seen.push(String(data)));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
+    const { socket, messages } = await rawClient(fx.stack.wsUrl, await fx.tokenFor(user));
     socket.send(JSON.stringify({ action: 'subscribe', jobId, afterSeq: 0 }));
-    await eventually(async () => (seen.some((m) => m.includes('job.view')) ? true : undefined), 'the subscription');
+    await eventually(async () => (messages.some((m) => m.type === 'job.view') ? true : undefined), 'the subscription');
     // The job's end reaches the socket after GET /jobs/{id} shows it; close only then, or the last push finds it gone.
     const done = async (): Promise<void> => {
-      await eventually(async () => (seen.some((m) => m.includes('"job.done"')) ? true : undefined), 'job.done on the socket');
+      await eventually(async () => (messages.some((m) => m.type === 'job.done') ? true : undefined), 'job.done on the socket');
     };
     return { jobId, socket, done };
   } finally {
