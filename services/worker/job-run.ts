@@ -222,6 +222,9 @@ export class JobRun {
     const record = describeTransition(this.job.jobId, seq, this.deps.clock.now(), prev, next);
     record.expiresAt = this.job.expiresAt;
     const statusChanged = !prev || statusOfStage(prev.stage) !== record.status || jobStageOf(prev.stage) !== record.stage;
+    // Every output not written yet goes with this commit (some may belong to a later snapshot: written early is fine).
+    const results = this.results.takeUncommitted();
+    const renewLeaseUntil = terminal ? undefined : this.deps.clock.now() + this.deps.leaseMs;
     try {
       await this.deps.snapshots.commit({
         jobId: this.job.jobId,
@@ -233,8 +236,11 @@ export class JobRun {
         jobStatus: statusChanged ? { status: record.status, stage: record.stage, reason: record.reason } : undefined,
         // The job's last commit gives the lease up too: nothing is left to run.
         release: terminal,
+        renewLeaseUntil,
+        ...(results.length ? { results } : {}),
       });
     } catch (err) {
+      this.results.notCommitted(results);
       // The cancel flag was set before this commit: nothing it schedules may start; the job ends cancelled.
       if (err instanceof CancelRequestedError) {
         await this.endCancelled(err.reason, next);
@@ -250,6 +256,7 @@ export class JobRun {
       return;
     }
     this.version = seq;
+    if (renewLeaseUntil !== undefined) this.lease.expiresAt = renewLeaseUntil;
     this.committedJson = json;
     this.committedView = next;
     if (terminal) this.lease.released = true;
@@ -347,14 +354,24 @@ export class JobRun {
    */
   private async leaseLive(): Promise<void> {
     if (this.lease.expiresAt - this.deps.clock.now() > this.deps.heartbeatMs) return;
-    this.renewing ??= this.beat().finally(() => (this.renewing = undefined));
+    this.renewing ??= this.beat(true).finally(() => (this.renewing = undefined));
     await this.renewing;
     if (this.stopped) throw aborted();
   }
 
-  private async beat(): Promise<void> {
+  /**
+   * Renews the lease and the message's visibility, and hears of a cancel. A commit renews the
+   * lease too and proves no cancel was flagged when it landed, so a beat within one interval
+   * of a commit only extends the message (unless `force`d): most beats of a busy job cost no
+   * DynamoDB write. The cancel watch still reads the flag every second.
+   */
+  private async beat(force = false): Promise<void> {
     if (this.stopped) return;
     try {
+      if (!force && this.lease.expiresAt - this.deps.clock.now() > this.deps.leaseMs - this.deps.heartbeatMs) {
+        await this.deps.extendMessage();
+        return;
+      }
       const { cancelRequested, cancelReason } = await this.deps.snapshots.heartbeat(this.lease, this.deps.leaseMs, this.deps.clock.now());
       // The run may have ended (and its message been deleted) while the lease was renewed.
       if (this.stopped) return;
@@ -425,7 +442,21 @@ export class JobRun {
     clearInterval(this.heartbeat);
     this.actor?.stop();
     this.notify();
-    this.resolveOutcome(outcome);
+    void this.storeUncommitted().then(() => this.resolveOutcome(outcome));
+  }
+
+  /**
+   * Outputs no commit took (fenced off, failed, or handed over between an answer and its
+   * commit) were paid for: stored on their own, the run that takes the job over finds them
+   * instead of asking the model again. Once the commit in flight, if any, has settled.
+   */
+  private async storeUncommitted(): Promise<void> {
+    try {
+      await this.commits;
+      await this.results.storeUncommitted();
+    } catch (err) {
+      this.deps.logger.warn({ jobId: this.job.jobId, err }, 'could not store an answer no commit took; the next run asks again');
+    }
   }
 }
 

@@ -1,26 +1,51 @@
 /**
- * The Results table as one job run sees it. A step's output is stored (a write-once put)
- * before the commit that records it: if this run loses its lease before that commit, the run
- * that takes over finds the answer and does not ask the model again (save, then act). The
- * chaos run found the cost of skipping that put: with the output only inside the commit, a
- * run fenced off between answer and commit lost it and the model was asked twice. Outputs
- * this run produced or read are kept, so the next stage's prompts are built without reading
- * them back.
+ * The Results table as one job run sees it. A step's output is kept here until the next
+ * commit, which writes it in its own transaction (`CommitRequest.results`): the snapshot
+ * that refers to an output and the output are stored together, so a committed snapshot
+ * never refers to an output that is not stored (save, then act), and an output costs no
+ * write and no round trip of its own.
+ *
+ * An output no commit took (the run was fenced off, failed, or handed over between answer
+ * and commit) is stored on its own, write-once, when the run stops: the chaos run found the
+ * cost of losing it — the run that takes over would ask the model again. Outputs this run
+ * produced or read are kept, so the next stage's prompts are built without reading them back.
  */
 import type { ResultItem } from '../shared/contracts/job.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
 
 export class RunResults implements ResultStore {
   private readonly held = new Map<string, ResultItem>();
+  /** Held outputs no commit has written yet, by step key. */
+  private readonly uncommitted = new Map<string, ResultItem>();
 
   constructor(private readonly stored: ResultStore) {}
 
-  /** Stores the output once (false if it is stored already: this run or a fenced one got there first). */
+  /**
+   * Keeps the output for the next commit (false if this run holds one for that attempt
+   * already). Another worker's output of the same attempt, if any, is written over by that
+   * commit only if the commit's fencing lets it land: then this run's is the job's.
+   */
   async putOnce(item: ResultItem): Promise<boolean> {
     if (this.held.has(item.stepKey)) return false;
-    if (!(await this.stored.putOnce(item))) return false;
     this.held.set(item.stepKey, item);
+    this.uncommitted.set(item.stepKey, item);
     return true;
+  }
+
+  /** The outputs the next commit must write; give them back with `notCommitted` if it fails. */
+  takeUncommitted(): ResultItem[] {
+    const items = [...this.uncommitted.values()];
+    this.uncommitted.clear();
+    return items;
+  }
+
+  notCommitted(items: ResultItem[]): void {
+    for (const item of items) if (!this.uncommitted.has(item.stepKey)) this.uncommitted.set(item.stepKey, item);
+  }
+
+  /** Stores, write-once, every output no commit took, for the run that takes the job over. */
+  async storeUncommitted(): Promise<void> {
+    for (const item of this.takeUncommitted()) await this.stored.putOnce(item);
   }
 
   async get(jobId: string, stepKey: string): Promise<ResultItem | undefined> {

@@ -1,7 +1,7 @@
 /**
  * The real implementation of the machine's `runStep` actor: build the prompt from stored
  * results, call the model (streamed; a tool-use review of a model that cannot stream tool
- * calls goes through Converse), store the output once, and report what the machine needs,
+ * calls goes through Converse), store the output once (the run's next commit writes it), and report what the machine needs,
  * including output it cannot use (the machine then asks for one repair). Failed calls
  * become StepFailure {error, cause, at, jitter} for the Retry/Catch policy.
  */
@@ -89,7 +89,7 @@ export async function runStep(deps: StepRunnerDeps, ctx: StepContext, input: Ste
       expiresAt: Math.floor(now / 1000) + RETENTION_DAYS * 86_400,
     };
     if (await deps.results.putOnce(item)) return outputOf(item, now);
-    // Another worker stored this attempt first; theirs is the one result of this attempt.
+    // An output of this attempt is held or stored already; that one is the attempt's result.
     const winner = await deps.results.get(input.jobId, resultRef);
     return outputOf(winner ?? item, now);
   } catch (err) {

@@ -5,9 +5,9 @@
  */
 import type { AdvisoryInput } from '../../machines/advisory.types.js';
 import type { Circle } from '../../services/shared/circle/circle.js';
-import type { JobItem } from '../../services/shared/contracts/job.js';
+import type { JobItem, StateItem } from '../../services/shared/contracts/job.js';
 import { silentLogger } from '../../services/shared/logging.js';
-import type { CommitRequest, Lease, ModelClient, QueueMessage, SnapshotStore, Tracer } from '../../services/shared/ports/index.js';
+import type { CommitRequest, Lease, ModelClient, QueueMessage, ResultStore, SnapshotStore, Tracer } from '../../services/shared/ports/index.js';
 import { JobRun } from '../../services/worker/job-run.js';
 import { NO_EVENTS } from '../../services/worker/job-events.js';
 import type { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
@@ -29,6 +29,10 @@ export interface FixtureRun {
   leaseExpiresAt?: number;
   /** The job's first commit, written with the lease (as `acquire` does); the caller stores it. */
   firstCommit?: CommitRequest;
+  /** Instead, the State item of a job an earlier run committed to: this run resumes it (the caller stores it). */
+  resumes?: StateItem;
+  /** The Results table as the run sees it (default: an empty one in memory). */
+  results?: ResultStore;
 }
 
 /** The job item startFixtureRun runs, as JobStore.create writes it. */
@@ -55,7 +59,7 @@ export function inputOf(f: Pick<FixtureRun, 'job' | 'circle' | 'quorum'>): Advis
   return { jobId, advisors, chair: f.circle.chair.id, mode: 'quick', quorum: f.quorum, seed: jobId, policies: f.circle.policies };
 }
 
-/** Starts the run of a quick job that no worker has run yet; await `run.outcome` for its end. */
+/** Starts the run of a quick job that no worker has run yet (or resumes `resumes`); await `run.outcome` for its end. */
 export function startFixtureRun(f: FixtureRun): JobRun {
   const now = Date.now();
   const { jobId } = f.job;
@@ -63,15 +67,15 @@ export function startFixtureRun(f: FixtureRun): JobRun {
   const lease: Lease = {
     jobId,
     owner: f.workerId,
-    epoch: 1,
+    epoch: f.resumes?.epoch ?? 1,
     expiresAt: f.leaseExpiresAt ?? now + 30_000,
-    state: { jobId, version: 0, epoch: 1, expiresAt: job.expiresAt },
+    state: f.resumes ?? { jobId, version: 0, epoch: 1, expiresAt: job.expiresAt },
     first: f.firstCommit ? { request: f.firstCommit } : undefined,
   };
   const input = inputOf(f);
   const run = new JobRun(
     {
-      results: new MemoryResultStore(),
+      results: f.results ?? new MemoryResultStore(),
       model: f.model,
       circle: f.circle,
       clock: { now: () => Date.now() },

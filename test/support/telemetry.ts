@@ -4,7 +4,7 @@
  * their finished version), EMF lines parsed and checked against the format, and in-memory
  * stores for pure tests.
  */
-import type { TransitionRecord } from '../../services/shared/contracts/job.js';
+import type { ResultItem, TransitionRecord } from '../../services/shared/contracts/job.js';
 import type { RunRecord } from '../../services/shared/contracts/timeline.js';
 import { FencedError } from '../../services/shared/errors.js';
 import type { CommitRequest, Metrics, MetricValue, RunRecordStore, SnapshotStore } from '../../services/shared/ports/index.js';
@@ -108,9 +108,14 @@ export class MemoryMetrics implements Metrics {
   async flush(): Promise<void> {}
 }
 
-/** Just enough of the State table for a JobRun: fenced commits by version, transitions kept, a heartbeat that can be told the lease is gone. */
+/**
+ * Just enough of the State table for a JobRun: fenced commits by version, transitions and
+ * the step outputs written with them kept, a heartbeat that can be told the lease is gone.
+ */
 export class MemoryCommitStore implements SnapshotStore {
   readonly transitions: TransitionRecord[] = [];
+  /** Step outputs written with commits, by step key. */
+  readonly results = new Map<string, ResultItem>();
   private readonly versions = new Map<string, number>();
   leaseGone = false;
 
@@ -118,6 +123,7 @@ export class MemoryCommitStore implements SnapshotStore {
     if (this.leaseGone || (this.versions.get(request.jobId) ?? 0) !== request.expectedVersion) throw new FencedError(request.jobId);
     this.versions.set(request.jobId, request.expectedVersion + 1);
     this.transitions.push(request.transition);
+    for (const item of request.results ?? []) this.results.set(item.stepKey, item);
   }
   async heartbeat(): Promise<{ cancelRequested: boolean }> {
     if (this.leaseGone) throw new FencedError('lease');

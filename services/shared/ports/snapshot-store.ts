@@ -1,4 +1,4 @@
-import type { StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
+import type { ResultItem, StateItem, TransitionRecord, JobStatus, JobStage } from '../contracts/job.js';
 
 export interface Lease {
   jobId: string;
@@ -15,7 +15,7 @@ export interface Lease {
 }
 
 /** The first commit of a job no worker has started yet: version 1, by the worker taking the lease. */
-export type FirstCommit = Omit<CommitRequest, 'jobId' | 'expectedVersion' | 'epoch' | 'release'>;
+export type FirstCommit = Omit<CommitRequest, 'jobId' | 'expectedVersion' | 'epoch' | 'release' | 'renewLeaseUntil' | 'results'>;
 
 export type AcquireResult =
   | { kind: 'acquired'; lease: Lease }
@@ -35,6 +35,15 @@ export interface CommitRequest {
   jobStatus?: { status: JobStatus; stage: JobStage; reason?: string };
   /** Give the lease up in the same write (the job's last commit). */
   release?: boolean;
+  /** Otherwise, renew the lease to this time (epoch ms) in the same write: a commit is as good as a heartbeat. */
+  renewLeaseUntil?: number;
+  /**
+   * Step outputs not stored yet, written to the Results table in the same transaction, so a
+   * committed snapshot never refers to an output that is not stored (save, then act) and an
+   * output costs no write of its own. Written over any output stored under the same key: the
+   * commit's fencing decides whose output of an attempt is the job's.
+   */
+  results?: ResultItem[];
 }
 
 /** What a cancel request did: flagged a job still running, or found it already finished. */

@@ -8,8 +8,8 @@ import { sleep } from '../../sleep.js';
 /** Text above this many UTF-8 bytes is split across part items, keeping every item far below 400 KB. */
 export const RESULT_PART_BYTES = 300 * 1024;
 
-type StoredResult = Omit<ResultItem, 'text'> & { text: string; parts?: number };
-interface PartItem {
+export type StoredResult = Omit<ResultItem, 'text'> & { text: string; parts?: number };
+export interface PartItem {
   jobId: string;
   stepKey: string;
   text: string;
@@ -28,18 +28,9 @@ export class DynamoResultStore implements ResultStore {
   ) {}
 
   async putOnce(item: ResultItem): Promise<boolean> {
-    const pieces = splitByBytes(item.text, RESULT_PART_BYTES);
-    if (pieces.length > 1) {
-      const parts: PartItem[] = pieces.slice(1).map((text, i) => ({
-        jobId: item.jobId,
-        stepKey: partKey(item.stepKey, i + 1),
-        text,
-        expiresAt: item.expiresAt,
-      }));
-      // Parts are idempotent overwrites; only the main item below is write-once.
-      for (const part of parts) await this.doc.send(new PutCommand({ TableName: this.table, Item: part }));
-    }
-    const main: StoredResult = { ...item, text: pieces[0] ?? '', parts: pieces.length };
+    const { main, parts } = storedPiecesOf(item);
+    // Parts are idempotent overwrites; only the main item below is write-once.
+    await putParts(this.doc, this.table, parts);
     try {
       await this.doc.send(new PutCommand({ TableName: this.table, Item: main, ConditionExpression: 'attribute_not_exists(stepKey)' }));
       return true;
@@ -88,3 +79,23 @@ export class DynamoResultStore implements ResultStore {
 }
 
 const partKey = (stepKey: string, n: number): string => `${stepKey}~part${n}`;
+
+/**
+ * A result as the Results table holds it: the main item (the text's first piece and how
+ * many pieces there are), and the part items with the rest, which must be written first.
+ */
+export function storedPiecesOf(item: ResultItem): { main: StoredResult; parts: PartItem[] } {
+  const pieces = splitByBytes(item.text, RESULT_PART_BYTES);
+  const parts: PartItem[] = pieces.slice(1).map((text, i) => ({
+    jobId: item.jobId,
+    stepKey: partKey(item.stepKey, i + 1),
+    text,
+    expiresAt: item.expiresAt,
+  }));
+  return { main: { ...item, text: pieces[0] ?? '', parts: pieces.length }, parts };
+}
+
+/** Writes part items (idempotent overwrites: a part means nothing until its main item exists). */
+export async function putParts(doc: DynamoDBDocumentClient, table: string, parts: PartItem[]): Promise<void> {
+  for (const part of parts) await doc.send(new PutCommand({ TableName: table, Item: part }));
+}

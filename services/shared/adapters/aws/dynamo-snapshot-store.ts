@@ -1,17 +1,19 @@
 import {
   BatchGetCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
-import type { JobItem, StateItem, TransitionRecord } from '../../contracts/job.js';
+import type { JobItem, ResultItem, StateItem, TransitionRecord } from '../../contracts/job.js';
 import { isTerminal } from '../../contracts/job.js';
 import type { AcquireResult, CancelRequestResult, CommitRequest, FirstCommit, Lease, RedriveRequest, RedriveRequestResult, SnapshotStore } from '../../ports/snapshot-store.js';
 import { CancelRequestedError, FencedError } from '../../errors.js';
 import { NOT_FINISHED } from './dynamo-conditions.js';
 import { failedTransactionItems, isConditionalFailure } from './dynamo-errors.js';
+import { putParts, storedPiecesOf } from './dynamo-result-store.js';
 
 /** A redrive that lost a race against another write to the State item reads and tries again this often. */
 const REDRIVE_TRIES = 3;
@@ -19,11 +21,20 @@ const REDRIVE_TRIES = 3;
 /** BatchGetItem reads at most this many keys per request. */
 const BATCH_GET_MAX_KEYS = 100;
 
+/**
+ * Step outputs a commit writes inside its transaction, at most (TransactWriteItems takes 100
+ * items and 4 MB): any beyond are written just before it, which keeps save-then-act.
+ */
+const INLINE_RESULTS_MAX = 25;
+const INLINE_RESULT_BYTES_MAX = 2 * 1024 * 1024;
+
 
 export interface SnapshotTables {
   state: string;
   transitions: string;
   jobs: string;
+  /** The Results table, for step outputs written with a commit (only the worker commits). */
+  results?: string;
 }
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>;
@@ -107,11 +118,17 @@ export class DynamoSnapshotStore implements SnapshotStore {
     // Every commit but the one that ends the job cancelled requires the cancel flag absent: a
     // cancelled job schedules no further step, and cannot end otherwise.
     const refusesCancelled = transition.status !== 'cancelled';
+    const lease = request.release
+      ? { set: ', leaseExpiresAt = :zero REMOVE leaseOwner', values: { ':zero': 0 } }
+      : request.renewLeaseUntil !== undefined
+        ? { set: ', leaseExpiresAt = :x', values: { ':x': request.renewLeaseUntil } }
+        : { set: '', values: {} };
     const items = this.commitItems(request, {
-      UpdateExpression: `SET #snapshot = :s, machineVersion = :m, version = :next${request.release ? ', leaseExpiresAt = :zero REMOVE leaseOwner' : ''}`,
+      UpdateExpression: `SET #snapshot = :s, machineVersion = :m, version = :next${lease.set}`,
       ConditionExpression: `version = :v AND epoch = :e${refusesCancelled ? ' AND attribute_not_exists(cancelRequested)' : ''}`,
-      ExpressionAttributeValues: request.release ? { ':zero': 0 } : {},
+      ExpressionAttributeValues: lease.values,
     });
+    items.push(...(await this.resultItems(request.results ?? [])));
     try {
       await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (err) {
@@ -178,6 +195,27 @@ export class DynamoSnapshotStore implements SnapshotStore {
           },
         },
       });
+    }
+    return items;
+  }
+
+  /**
+   * The Put items of a commit's step outputs. Parts of a long output, and outputs past the
+   * transaction's budget, are written first (a part, or an output no snapshot refers to yet,
+   * is harmless if the commit then fails).
+   */
+  private async resultItems(results: ResultItem[]): Promise<TransactItems> {
+    if (!results.length) return [];
+    const table = this.tables.results;
+    if (!table) throw new Error('this snapshot store has no Results table to write step outputs to');
+    const items: TransactItems = [];
+    let bytes = 0;
+    for (const result of results) {
+      const { main, parts } = storedPiecesOf(result);
+      await putParts(this.doc, table, parts);
+      bytes += Buffer.byteLength(main.text);
+      if (items.length < INLINE_RESULTS_MAX && bytes <= INLINE_RESULT_BYTES_MAX) items.push({ Put: { TableName: table, Item: main } });
+      else await this.doc.send(new PutCommand({ TableName: table, Item: main }));
     }
     return items;
   }
