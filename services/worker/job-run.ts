@@ -105,7 +105,7 @@ export class JobRun {
     private readonly input: AdvisoryInput,
   ) {
     this.version = lease.first ? lease.first.request.expectedVersion + 1 : lease.state.version;
-    this.results = new RunResults(deps.results);
+    this.results = new RunResults(deps.results, () => this.committing || this.stopped);
     this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
   }
 
@@ -292,9 +292,19 @@ export class JobRun {
       if (err instanceof ModelCallError) cutOff = err.usage;
       throw err;
     };
+    // The lease is checked again right before the call: building the prompt reads results and
+    // history, and a worker stopped in between must not wake and call for a step another
+    // worker has taken over meanwhile (the chaos run caught one calling 2 s after the step's
+    // outcome was committed elsewhere). Local unless the lease is within a heartbeat of lapsing.
     const model: ModelClient = {
-      converseStream: (request) => this.deps.model.converseStream(request).catch(noteCutOff),
-      converse: (request) => this.deps.model.converse(request).catch(noteCutOff),
+      converseStream: async (request) => {
+        await this.leaseLive();
+        return this.deps.model.converseStream(request).catch(noteCutOff);
+      },
+      converse: async (request) => {
+        await this.leaseLive();
+        return this.deps.model.converse(request).catch(noteCutOff);
+      },
     };
     let output: StepOutput | undefined;
     this.inFlight++;

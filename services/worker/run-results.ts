@@ -3,7 +3,11 @@
  * commit, which writes it in its own transaction (`CommitRequest.results`): the snapshot
  * that refers to an output and the output are stored together, so a committed snapshot
  * never refers to an output that is not stored (save, then act), and an output costs no
- * write and no round trip of its own.
+ * write and no round trip of its own. That commit starts at once unless another is in
+ * flight; then the output is stored on its own right away instead (write-once, beside that
+ * commit), so a paid answer never waits unsaved longer than one write — a crash in that wait
+ * loses it, and the chaos run showed answers of the advisors who finish a moment after the
+ * first lost that way when they waited for two commits.
  *
  * An output no commit took (the run was fenced off, failed, or handed over between answer
  * and commit) is stored on its own, write-once, when the run stops: the chaos run found the
@@ -18,17 +22,27 @@ export class RunResults implements ResultStore {
   /** Held outputs no commit has written yet, by step key. */
   private readonly uncommitted = new Map<string, ResultItem>();
 
-  constructor(private readonly stored: ResultStore) {}
+  constructor(
+    private readonly stored: ResultStore,
+    /** True while a commit of this run is in flight (or the run has stopped): outputs are then stored at once. */
+    private readonly storeNow: () => boolean,
+  ) {}
 
   /**
-   * Keeps the output for the next commit (false if this run holds one for that attempt
-   * already). Another worker's output of the same attempt, if any, is written over by that
-   * commit only if the commit's fencing lets it land: then this run's is the job's.
+   * Keeps the output for the next commit, or stores it now if a commit is in flight or the
+   * run has stopped (no commit will come); false
+   * if an output of that attempt is held or stored already. Another worker's output of the
+   * same attempt is written over by the next commit only if its fencing lets it land: then
+   * this run's is the job's.
    */
   async putOnce(item: ResultItem): Promise<boolean> {
     if (this.held.has(item.stepKey)) return false;
+    if (this.storeNow()) {
+      if (!(await this.stored.putOnce(item))) return false;
+    } else {
+      this.uncommitted.set(item.stepKey, item);
+    }
     this.held.set(item.stepKey, item);
-    this.uncommitted.set(item.stepKey, item);
     return true;
   }
 

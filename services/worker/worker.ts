@@ -164,8 +164,15 @@ export class Worker {
 
   /** A message received while stopping: visible again at once, for a worker that stays. */
   private async giveBack(message: QueueMessage): Promise<void> {
-    await this.deps.queue.changeVisibility(message.receiptHandle, 0);
-    this.deps.logger.info({ jobId: parseMessage(message.body)?.jobId, messageId: message.messageId }, 'message received while stopping given back');
+    const jobId = parseMessage(message.body)?.jobId;
+    try {
+      await this.deps.queue.changeVisibility(message.receiptHandle, 0);
+    } catch (err) {
+      // E.g. its receive visibility lapsed while this worker stopped (SQS: MessageNotInflight): it is visible already, or soon.
+      this.deps.logger.warn({ jobId, messageId: message.messageId, err }, 'could not give back a message received while stopping; it is visible again once its receive visibility lapses');
+      return;
+    }
+    this.deps.logger.info({ jobId, messageId: message.messageId }, 'message received while stopping given back');
   }
 
   private freeSlot(): void {

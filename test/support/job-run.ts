@@ -10,6 +10,7 @@ import { silentLogger } from '../../services/shared/logging.js';
 import type { CommitRequest, Lease, ModelClient, QueueMessage, ResultStore, SnapshotStore, Tracer } from '../../services/shared/ports/index.js';
 import { JobRun } from '../../services/worker/job-run.js';
 import { NO_EVENTS } from '../../services/worker/job-events.js';
+import type { Turn } from '../../services/worker/history.js';
 import type { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
 import { MemoryResultStore } from '../unit/api-memory-ports.js';
 
@@ -33,6 +34,8 @@ export interface FixtureRun {
   resumes?: StateItem;
   /** The Results table as the run sees it (default: an empty one in memory). */
   results?: ResultStore;
+  /** The job's earlier turns (default: none, at once). */
+  loadHistory?: () => Promise<Turn[]>;
 }
 
 /** The job item startFixtureRun runs, as JobStore.create writes it. */
@@ -89,7 +92,7 @@ export function startFixtureRun(f: FixtureRun): JobRun {
       leaseMs: 30_000,
       heartbeatMs: 10_000,
       extendMessage: async () => {},
-      loadHistory: async () => [],
+      loadHistory: f.loadHistory ?? (async () => []),
       message: f.message,
     },
     job,

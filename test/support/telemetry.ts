@@ -118,8 +118,11 @@ export class MemoryCommitStore implements SnapshotStore {
   readonly results = new Map<string, ResultItem>();
   private readonly versions = new Map<string, number>();
   leaseGone = false;
+  /** Runs before each commit is decided, e.g. to hold one in flight. */
+  beforeCommit?: (request: CommitRequest) => Promise<void>;
 
   async commit(request: CommitRequest): Promise<void> {
+    await this.beforeCommit?.(request);
     if (this.leaseGone || (this.versions.get(request.jobId) ?? 0) !== request.expectedVersion) throw new FencedError(request.jobId);
     this.versions.set(request.jobId, request.expectedVersion + 1);
     this.transitions.push(request.transition);

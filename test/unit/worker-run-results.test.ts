@@ -34,6 +34,11 @@ class ScriptedModel implements ModelClient {
   }
 }
 
+/** Resolves once `done()` holds (checked every millisecond; the test's timeout bounds it). */
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 1));
+}
+
 /** Never settles until the call is aborted (the run stopped). */
 const untilAborted = (request: ModelRequest) =>
   new Promise<void>((_, reject) => request.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
@@ -52,14 +57,34 @@ async function firstCommit(snapshots: MemoryCommitStore) {
 }
 
 describe('step outputs and commits', () => {
-  it('writes every answer of a quick job (no reviews) in the commit that records it, not on its own', async () => {
+  it('writes an answer in the commit that records it when no other commit is in flight', async () => {
     const snapshots = new MemoryCommitStore();
     const results = new MemoryResultStore();
-    const outcome = await run(snapshots, new ScriptedModel(), { firstCommit: await firstCommit(snapshots), results }).outcome;
+    // Mistral answers once Claude's answer is committed, the chair after both.
+    const model = new ScriptedModel({ 'advise.mistral': () => until(() => snapshots.results.has('advise.claude#1')) });
+    const outcome = await run(snapshots, model, { firstCommit: await firstCommit(snapshots), results }).outcome;
     expect(outcome).toEqual({ kind: 'finished', status: 'succeeded' });
     expect([...snapshots.results.keys()].sort()).toEqual(['advise.claude#1', 'advise.mistral#1', 'synthesize#1']);
     expect(snapshots.results.get('advise.claude#1')?.text).toBe('The answer of advise.claude.');
     expect(results.items.size).toBe(0);
+  });
+
+  it('stores an answer that comes while a commit is in flight at once, not after that commit', async () => {
+    const snapshots = new MemoryCommitStore();
+    const results = new MemoryResultStore();
+    const first = await firstCommit(snapshots);
+    // The commit carrying Claude's answer stays in flight until Mistral's answer is stored; Mistral answers meanwhile.
+    let claudeInFlight = false;
+    snapshots.beforeCommit = async (request) => {
+      if (!request.results?.some((r) => r.stepKey === 'advise.claude#1')) return;
+      claudeInFlight = true;
+      await until(() => results.items.size > 0);
+    };
+    const model = new ScriptedModel({ 'advise.mistral': () => until(() => claudeInFlight) });
+    const outcome = await run(snapshots, model, { firstCommit: first, results }).outcome;
+    expect(outcome).toEqual({ kind: 'finished', status: 'succeeded' });
+    expect([...results.items.keys()]).toEqual([`${JOB.jobId}/advise.mistral#1`]);
+    expect([...snapshots.results.keys()].sort()).toEqual(['advise.claude#1', 'synthesize#1']);
   });
 
   it('stores an answer its run was fenced off before committing, and the run that takes over reuses it', async () => {

@@ -11,7 +11,7 @@ import { NO_METRICS } from '../../services/shared/ports/metrics.js';
 import { NO_TRACER } from '../../services/shared/ports/tracer.js';
 import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
 import { firstCommitOf } from '../../services/worker/job-run.js';
-import { inputOf, queuedJob, startFixtureRun } from '../support/job-run.js';
+import { inputOf, queuedJob, startFixtureRun, type FixtureRun } from '../support/job-run.js';
 import { MemoryCommitStore, MemoryRunRecordStore } from '../support/telemetry.js';
 
 const circle = loadCircle();
@@ -35,7 +35,7 @@ const JOB = { jobId: 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b', owner: 'erin', ques
  * Takes the lease with the job's first commit (as a worker does) and starts the run only once
  * that lease has lapsed; meanwhile another worker has taken the job over, or nobody has.
  */
-async function stalledRun(takenOver: boolean) {
+async function stalledRun(takenOver: boolean, extra: (snapshots: MemoryCommitStore) => Partial<FixtureRun> = () => ({})) {
   const snapshots = new MemoryCommitStore();
   const first = firstCommitOf(queuedJob({ job: JOB }), () => inputOf({ job: JOB, circle, quorum: 2 }), Date.now())!;
   const firstCommit = { ...first, jobId: JOB.jobId, expectedVersion: 0, epoch: 1 };
@@ -54,6 +54,7 @@ async function stalledRun(takenOver: boolean) {
     workerId: 'w',
     leaseExpiresAt: Date.now() - 2_000,
     firstCommit,
+    ...extra(snapshots),
   });
   return { model, outcome: jobRun.outcome };
 }
@@ -61,6 +62,21 @@ async function stalledRun(takenOver: boolean) {
 describe('a run that wakes with its lease lapsed', () => {
   it('calls no model once another worker has taken the job over', async () => {
     const { model, outcome } = await stalledRun(true);
+    expect(await outcome).toEqual({ kind: 'fenced' });
+    expect(model.steps).toEqual([]);
+  });
+
+  it('calls no model when it stalls while building the prompt and the job is taken over meanwhile', async () => {
+    // The lease looks live when the step starts (a little over one heartbeat, 10 s, left); the
+    // history read stalls past that margin, and meanwhile another worker takes the job.
+    const { model, outcome } = await stalledRun(false, (snapshots) => ({
+      leaseExpiresAt: Date.now() + 10_000 + 300,
+      loadHistory: async () => {
+        await new Promise((r) => setTimeout(r, 600));
+        snapshots.leaseGone = true;
+        return [];
+      },
+    }));
     expect(await outcome).toEqual({ kind: 'fenced' });
     expect(model.steps).toEqual([]);
   });

@@ -2,11 +2,14 @@
  * An HTTP proxy between the workers and DynamoDB Local that lets the chaos driver kill a
  * worker at the two moments a random signal almost never hits:
  *
- * - `after-return`: the worker got a model's answer and is storing it (its PutItem to the
- *   Results table, which comes before the commit): killed before the item lands, or after it
- *   landed but before the worker hears so;
- * - `during-commit`: the worker's commit (the TransactWriteItems that appends to the
- *   Transitions table): killed before it lands, or after it landed but before the answer.
+ * - `after-return`: the worker got a model's answer and is storing it — the commit that
+ *   carries the answer (a TransactWriteItems with a Results put), or the answer stored on its
+ *   own by a run that stopped before committing it (a PutItem to Results): killed before it
+ *   lands (the answer is lost: a repeat, explained by this kill), or after it landed but
+ *   before the worker hears so;
+ * - `during-commit`: any other commit (a TransactWriteItems that appends to the Transitions
+ *   table: a stage change, a retry scheduled, the job's end): killed before it lands, or after
+ *   it landed but before the answer.
  *
  * Who sent a request is read from the leases: every acquire and heartbeat names its owner
  * (`host:pid:nonce`) for a job, so the proxy knows which process holds each job. That map is
@@ -139,7 +142,7 @@ function leaseChange(operation: string, request: DynamoRequest, stateTable: stri
   return pid && /leaseExpiresAt/.test(expression) ? { jobId, pid, taken: /leaseOwner\s*=/.test(expression) } : undefined;
 }
 
-/** A Results put (a model's answer being stored) or a commit, of a job whose holder is known. */
+/** A model's answer being stored (with its commit or on its own) or another commit, of a job whose holder is known. */
 function strikeOf(operation: string, request: DynamoRequest, opts: StrikeProxyOptions, holders: ReadonlyMap<string, number>): StrikeRequest | undefined {
   let moment: StrikeMoment | undefined;
   let jobId: string | undefined;
@@ -147,8 +150,10 @@ function strikeOf(operation: string, request: DynamoRequest, opts: StrikeProxyOp
     moment = 'after-return';
     jobId = request.Item?.jobId?.S;
   } else if (operation === 'TransactWriteItems') {
-    const put = request.TransactItems?.map((t) => t.Put).find((p) => p?.TableName === opts.tables.transitions);
-    moment = put ? 'during-commit' : undefined;
+    const puts = request.TransactItems?.map((t) => t.Put) ?? [];
+    const put = puts.find((p) => p?.TableName === opts.tables.transitions);
+    const withAnswer = puts.some((p) => p?.TableName === opts.tables.results);
+    moment = put ? (withAnswer ? 'after-return' : 'during-commit') : undefined;
     jobId = put?.Item?.jobId?.S;
   }
   const pid = jobId ? holders.get(jobId) : undefined;
