@@ -364,24 +364,20 @@ export class JobRun {
    */
   private async leaseLive(): Promise<void> {
     if (this.lease.expiresAt - this.deps.clock.now() > this.deps.heartbeatMs) return;
-    this.renewing ??= this.beat(true).finally(() => (this.renewing = undefined));
+    this.renewing ??= this.beat().finally(() => (this.renewing = undefined));
     await this.renewing;
     if (this.stopped) throw aborted();
   }
 
   /**
-   * Renews the lease and the message's visibility, and hears of a cancel. A commit renews the
-   * lease too and proves no cancel was flagged when it landed, so a beat within one interval
-   * of a commit only extends the message (unless `force`d): most beats of a busy job cost no
-   * DynamoDB write. The cancel watch still reads the flag every second.
+   * Renews the lease and the message's visibility, and hears of a cancel. Every beat writes,
+   * even one just after a commit (which renews the lease too): skipping those was tried and
+   * left a lease renewed only every other interval, which a loaded machine's late timers let
+   * lapse — other workers took running jobs over and asked their models again.
    */
-  private async beat(force = false): Promise<void> {
+  private async beat(): Promise<void> {
     if (this.stopped) return;
     try {
-      if (!force && this.lease.expiresAt - this.deps.clock.now() > this.deps.leaseMs - this.deps.heartbeatMs) {
-        await this.deps.extendMessage();
-        return;
-      }
       const { cancelRequested, cancelReason } = await this.deps.snapshots.heartbeat(this.lease, this.deps.leaseMs, this.deps.clock.now());
       // The run may have ended (and its message been deleted) while the lease was renewed.
       if (this.stopped) return;
