@@ -22,7 +22,7 @@ import type { FirstCommit, Lease, SnapshotStore } from '../shared/ports/snapshot
 import type { QueueMessage } from '../shared/ports/job-queue.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Logger } from '../shared/logging.js';
-import type { ModelClient } from '../shared/ports/model-client.js';
+import type { ModelClient, ModelResponse } from '../shared/ports/model-client.js';
 import { costOf, memberOf } from '../shared/circle/circle.js';
 import { CancelRequestedError, FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
@@ -296,15 +296,13 @@ export class JobRun {
     // history, and a worker stopped in between must not wake and call for a step another
     // worker has taken over meanwhile (the chaos run caught one calling 2 s after the step's
     // outcome was committed elsewhere). Local unless the lease is within a heartbeat of lapsing.
+    const call = async (send: () => Promise<ModelResponse>): Promise<ModelResponse> => {
+      await this.leaseLive();
+      return send().catch(noteCutOff);
+    };
     const model: ModelClient = {
-      converseStream: async (request) => {
-        await this.leaseLive();
-        return this.deps.model.converseStream(request).catch(noteCutOff);
-      },
-      converse: async (request) => {
-        await this.leaseLive();
-        return this.deps.model.converse(request).catch(noteCutOff);
-      },
+      converseStream: (request) => call(() => this.deps.model.converseStream(request)),
+      converse: (request) => call(() => this.deps.model.converse(request)),
     };
     let output: StepOutput | undefined;
     this.inFlight++;

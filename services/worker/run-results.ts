@@ -30,10 +30,9 @@ export class RunResults implements ResultStore {
 
   /**
    * Keeps the output for the next commit, or stores it now if a commit is in flight or the
-   * run has stopped (no commit will come); false
-   * if an output of that attempt is held or stored already. Another worker's output of the
-   * same attempt is written over by the next commit only if its fencing lets it land: then
-   * this run's is the job's.
+   * run has stopped (no commit will come); false if an output of that attempt is held or
+   * stored already. Another worker's output of the same attempt is written over by the next
+   * commit only if its fencing lets it land: then this run's is the job's.
    */
   async putOnce(item: ResultItem): Promise<boolean> {
     if (this.held.has(item.stepKey)) return false;
