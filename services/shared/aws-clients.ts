@@ -44,7 +44,11 @@ export function createBedrockRuntime(instrument: InstrumentClient = untraced): B
   return instrument(new BedrockRuntimeClient({ maxAttempts: 1 }));
 }
 
-/** `endpoint` is the WebSocket API's https://{api}.execute-api.{region}.amazonaws.com/{stage}. */
+/**
+ * `endpoint` is the WebSocket API's https://{api}.execute-api.{region}.amazonaws.com/{stage}.
+ * A post that hangs is given up after 10 s (a post takes tens of milliseconds): one stuck
+ * request must not hold its connection's queue of messages, or a finished job's message.
+ */
 export function createManagementApi(endpoint: string, instrument: InstrumentClient = untraced): ApiGatewayManagementApiClient {
-  return instrument(new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1 }));
+  return instrument(new ApiGatewayManagementApiClient({ endpoint, maxAttempts: 1, requestHandler: { requestTimeout: 10_000 } }));
 }

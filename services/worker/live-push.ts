@@ -101,6 +101,8 @@ export class LivePush implements JobEvents {
   private readonly jobChains = new Map<string, Promise<void>>();
   private readonly subscriberCache = new Map<string, { at: number; list: Promise<Subscriber[]> }>();
   private readonly outboxes = new Map<string, Outbox>();
+  /** Per job, the posts that carry its last transition pushed so far (removed once they end). */
+  private readonly lastPosts = new Map<string, Promise<unknown>>();
   /** When each queued message was ready (for the observer). */
   private readonly readyAt = new WeakMap<ServerMessage, number>();
   private timer?: NodeJS.Timeout;
@@ -126,6 +128,30 @@ export class LivePush implements JobEvents {
         this.broadcast(subs, doneMessage(record.jobId, record), readyAt);
         this.forget(record.jobId);
       }
+      this.trackPosts(record.jobId, subs);
+    });
+  }
+
+  async delivered(jobId: string): Promise<void> {
+    // The job's chain never rejects; once it has run, the posts of its last transition are tracked.
+    await this.jobChains.get(jobId);
+    await this.lastPosts.get(jobId);
+  }
+
+  /** Each outbox's drain runs until its queue is empty, so it ends after what was just queued. */
+  private trackPosts(jobId: string, subs: Subscriber[]): void {
+    const sending = subs.flatMap((s) => {
+      const box = this.outboxes.get(s.connectionId);
+      return box?.sending ? [box.sending] : [];
+    });
+    if (sending.length === 0) {
+      this.lastPosts.delete(jobId);
+      return;
+    }
+    const posts = Promise.allSettled(sending);
+    this.lastPosts.set(jobId, posts);
+    void posts.then(() => {
+      if (this.lastPosts.get(jobId) === posts) this.lastPosts.delete(jobId);
     });
   }
 

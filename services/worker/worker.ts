@@ -209,6 +209,7 @@ export class Worker {
     if (isTerminal(job.status)) {
       // Its worker may have died between the last commit and its push: clients still wait for job.done.
       await this.pushLastCommit(jobId);
+      await this.delivered(jobId);
       await queue.delete(message.receiptHandle);
       return;
     }
@@ -275,6 +276,21 @@ export class Worker {
   }
 
   /**
+   * Waits until the job's pushes so far have been handed to the gateway, for at most
+   * `deliveryWaitMs`: a gateway that hangs delays a finished job's message delete, never
+   * holds the worker's slot for long.
+   */
+  private async delivered(jobId: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), DELIVERY_WAIT_MS);
+    });
+    const result = await Promise.race([this.deps.events.delivered(jobId), waited]);
+    clearTimeout(timer);
+    if (result === 'timeout') this.deps.logger.warn({ jobId, ms: DELIVERY_WAIT_MS }, 'the job\'s last push is still in flight; deleting its message anyway');
+  }
+
+  /**
    * Moves a message to the dead-letter queue on purpose (its alarm tells an operator); with
    * no DLQ configured, makes it visible again for the queue's redrive to do so.
    */
@@ -335,7 +351,7 @@ export class Worker {
           return;
         }
         // Counted as a stalled run, like any failure before progress.
-        await this.settle(job.jobId, lease, entry.message, { kind: 'failed', error: err });
+        await this.settle(job.jobId, lease, () => entry.message, { kind: 'failed', error: err });
         return;
       }
       logger.info({ jobId: job.jobId, epoch: lease.epoch, version: lease.state.version, receiveCount: message.receiveCount }, 'job leased');
@@ -343,18 +359,22 @@ export class Worker {
       // A failure is for the first heartbeat to make good; a message the run already deleted has nothing to extend.
       extendMessage().catch((err: unknown) => logger.debug({ jobId: job.jobId, err }, 'could not extend the message at the lease'));
       const outcome = await run.outcome;
-      await this.settle(job.jobId, lease, entry.message, outcome);
+      await this.settle(job.jobId, lease, () => entry.message, outcome);
     } finally {
       this.running.delete(job.jobId);
     }
   }
 
-  private async settle(jobId: string, lease: Lease, message: QueueMessage, outcome: RunOutcome): Promise<void> {
+  /** `newest` gives the newest delivery of the run's message: it can arrive while the run settles. */
+  private async settle(jobId: string, lease: Lease, newest: () => QueueMessage, outcome: RunOutcome): Promise<void> {
     const { logger, queue, snapshots } = this.deps;
+    const message = newest();
     switch (outcome.kind) {
       case 'finished':
         logger.info({ jobId, status: outcome.status }, 'job finished');
-        await queue.delete(message.receiptHandle);
+        // The message goes only once job.done has left: if this worker dies first, the next one pushes it again.
+        await this.delivered(jobId);
+        await queue.delete(newest().receiptHandle);
         await snapshots.release(lease);
         return;
       case 'fenced':
@@ -402,6 +422,12 @@ export class Worker {
     };
   }
 }
+
+/**
+ * How long a finished job's message waits for its last push. A post takes tens of
+ * milliseconds; this covers the throttle back-off (live-push.ts) with room to spare.
+ */
+const DELIVERY_WAIT_MS = 5_000;
 
 /** Seconds before a failed run is tried again: 2, 4, 6 … up to 60, by the stalled runs counted in DynamoDB. */
 const backoffSeconds = (lease: Lease): number => Math.min(60, 2 * (lease.state.stalledRuns ?? 1));

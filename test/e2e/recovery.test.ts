@@ -4,6 +4,8 @@
  * deliveries no worker saw never make a healthy job a dead letter, and poison is decided
  * by runs counted in DynamoDB.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -253,7 +255,7 @@ describe('recovery', () => {
       // Its failed pushes were logged without the connection id (a capability to post to that client).
       expect(mute.logs().some((e) => e.msg === 'push failed; message dropped')).toBe(true);
       expect(mute.output()).not.toMatch(/"connectionId"/);
-      // A worker that dies there also leaves the job's message undeleted: whoever receives it next finds the job ended.
+      // A message for the ended job (one a worker that died there leaves, as the next test shows) brings job.done.
       await fx.stack.aws.sqs.send(new SendMessageCommand({ QueueUrl: fx.stack.jobQueueUrl, MessageBody: JSON.stringify({ jobId }) }));
       await fx.stack.spawnWorker();
       const done = await eventually(async () => client.messages.find((m) => m.type === 'job.done'), 'job.done', 20_000);
@@ -262,6 +264,43 @@ describe('recovery', () => {
       expect(client.messages.find((m) => m.type === 'job.transition' && m.seq === last.seq)).toMatchObject({ transition: { event: 'job.succeeded' } });
     } finally {
       client.socket.close();
+    }
+  });
+
+  it('keeps a finished job\'s message until its last push has left, so a worker killed with job.done in flight leaves it to the next', async () => {
+    const hal = await fx.client('hal');
+    await withoutWorkers();
+    // A management endpoint that takes every post at once, except job.done, which it never answers.
+    let doneArrived!: () => void;
+    const donePosted = new Promise<void>((resolve) => (doneArrived = resolve));
+    const gateway = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (body.includes('"job.done"')) doneArrived();
+        else res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const jobId = await submit(hal, { question: 'Should our orchestra tour abroad?', mode: 'quick' });
+    const client = await rawClient(fx.stack.wsUrl, await fx.tokenFor('hal'));
+    try {
+      client.socket.send(JSON.stringify({ action: 'subscribe', jobId, afterSeq: 0 }));
+      await eventually(async () => (client.messages.some((m) => m.type === 'job.view') ? true : undefined), 'the subscription', 10_000);
+      const stuck = await fx.stack.spawnWorker({ COT_WS_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/stuck` });
+      await donePosted;
+      stuck.kill('SIGKILL');
+      expect((await waitForEnd(hal, jobId, 5_000)).status).toBe('succeeded');
+      expect(client.messages.some((m) => m.type === 'job.done')).toBe(false);
+      // The message outlived its worker: once it is visible again, a worker finds the job ended and pushes its end.
+      await fx.stack.spawnWorker();
+      const done = await eventually(async () => client.messages.find((m) => m.type === 'job.done'), 'job.done', 30_000);
+      const last = (await transitionsOf(fx.stack, jobId)).at(-1)!;
+      expect(done).toMatchObject({ jobId, seq: last.seq, status: 'succeeded' });
+    } finally {
+      client.socket.close();
+      gateway.closeAllConnections();
+      gateway.close();
     }
   });
 

@@ -95,6 +95,23 @@ describe('LivePush', () => {
     }
   });
 
+  it('says a job is delivered only once its job.done has reached every subscriber', async () => {
+    const { gateway, push } = await setup();
+    const release = gateway.hold();
+    push.transition(transition(1));
+    push.transition(transition(2, 'succeeded'));
+    let delivered = false;
+    const waiting = push.delivered('job-1').then(() => (delivered = true));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The worker keeps the job's message while this is pending.
+    expect(delivered).toBe(false);
+    release();
+    await waiting;
+    for (const conn of ['c1', 'c2']) expect(gateway.received.get(conn)!.at(-1)).toMatchObject({ type: 'job.done', seq: 2 });
+    // A job with nothing in flight is delivered at once.
+    await push.delivered('job-2');
+  });
+
   it('gives each delta batch the offset of its text within the step output', async () => {
     const { gateway, push } = await setup();
     push.delta('job-1', 'advise.claude', 1, 'Hello ');
