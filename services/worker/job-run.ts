@@ -22,7 +22,7 @@ import type { FirstCommit, Lease, SnapshotStore } from '../shared/ports/snapshot
 import type { QueueMessage } from '../shared/ports/job-queue.js';
 import type { WorkerTelemetry } from './telemetry/worker-telemetry.js';
 import type { Logger } from '../shared/logging.js';
-import type { ModelClient, ModelResponse } from '../shared/ports/model-client.js';
+import type { ModelClient, ModelRequest } from '../shared/ports/model-client.js';
 import { costOf, memberOf } from '../shared/circle/circle.js';
 import { CancelRequestedError, FencedError, ModelCallError } from '../shared/errors.js';
 import { runStep, type StepRunnerDeps } from './step-runner.js';
@@ -292,17 +292,16 @@ export class JobRun {
       if (err instanceof ModelCallError) cutOff = err.usage;
       throw err;
     };
-    // The lease is checked again right before the call: building the prompt reads results and
-    // history, and a worker stopped in between must not wake and call for a step another
-    // worker has taken over meanwhile (the chaos run caught one calling 2 s after the step's
-    // outcome was committed elsewhere). Local unless the lease is within a heartbeat of lapsing.
-    const call = async (send: () => Promise<ModelResponse>): Promise<ModelResponse> => {
-      await this.leaseLive();
-      return send().catch(noteCutOff);
-    };
+    // The lease is checked again at the last moment before the request leaves (the adapter
+    // awaits beforeSend after signing): building the prompt reads results and history, and a
+    // worker stopped in between must not wake and call for a step another worker has taken
+    // over meanwhile (the chaos runs caught one calling 2 s after the step's outcome was
+    // committed elsewhere, and one stopped inside the SDK's send). Local unless the lease is
+    // within a heartbeat of lapsing.
+    const leased = (request: ModelRequest): ModelRequest => ({ ...request, beforeSend: () => this.leaseLive() });
     const model: ModelClient = {
-      converseStream: (request) => call(() => this.deps.model.converseStream(request)),
-      converse: (request) => call(() => this.deps.model.converse(request)),
+      converseStream: (request) => this.deps.model.converseStream(leased(request)).catch(noteCutOff),
+      converse: (request) => this.deps.model.converse(leased(request)).catch(noteCutOff),
     };
     let output: StepOutput | undefined;
     this.inFlight++;

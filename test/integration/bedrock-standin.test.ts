@@ -40,6 +40,7 @@ interface CallOptions {
   signal?: AbortSignal;
   /** Also told each delta as it arrives (a failed call returns none). */
   onDelta?: (text: string) => void;
+  beforeSend?: () => Promise<void>;
 }
 
 /** Streams a prompt through the real adapter, collecting the deltas. */
@@ -56,6 +57,7 @@ async function call(prompt: Prompt, opts: CallOptions = {}) {
       deltas.push(d);
       opts.onDelta?.(d);
     },
+    ...(opts.beforeSend ? { beforeSend: opts.beforeSend } : {}),
   };
   const response = await bedrock.models.converseStream(request);
   return { ...response, deltas };
@@ -170,6 +172,24 @@ describe('Bedrock stand-in', () => {
     expect(deltas.length).toBeGreaterThan(0);
     const [entry] = await bedrock.control.calls({ jobId: 'job-mid' });
     expect(entry).toMatchObject({ outcome: 'midstream-error', error: 'ModelStreamErrorException', outputTokens: deltas.length });
+  });
+
+  it('sends a call only once its beforeSend has passed, and never one whose beforeSend refuses', async () => {
+    const refused = await failure(
+      call(advicePrompt(), { metadata: { jobId: 'job-fenced', step: 'advise.claude', attempt: '1' }, beforeSend: () => Promise.reject(new Error('the lease is lost')) }),
+    );
+    expect(refused.message).toMatch(/the lease is lost/);
+    expect(await bedrock.control.calls({ jobId: 'job-fenced' })).toEqual([]);
+    let seenBeforeSend = -1;
+    const answered = await call(advicePrompt(), {
+      metadata: { jobId: 'job-sent', step: 'advise.claude', attempt: '1' },
+      beforeSend: async () => {
+        seenBeforeSend = (await bedrock.control.calls({ jobId: 'job-sent' })).length;
+      },
+    });
+    expect(answered.text.length).toBeGreaterThan(0);
+    expect(seenBeforeSend).toBe(0);
+    expect(await bedrock.control.calls({ jobId: 'job-sent' })).toHaveLength(1);
   });
 
   it('fails only the matching calls, as many times as asked', async () => {

@@ -25,6 +25,8 @@ class ScriptedModel implements ModelClient {
   constructor(private readonly hold: Record<string, (request: ModelRequest) => Promise<void>> = {}) {}
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     const step = request.requestMetadata.step ?? '';
+    // As the Bedrock adapter does: the request leaves only once beforeSend has passed.
+    await request.beforeSend?.();
     this.steps.push(step);
     await this.hold[step]?.(request);
     return { text: step === 'synthesize' ? SYNTHESIS : `The answer of ${step}.`, usage: { inputTokens: 10, outputTokens: 10 }, stopReason: 'end_turn' };

@@ -21,6 +21,8 @@ const SYNTHESIS = 'Recommendation: Keep renting.\nAgreement: All advisors.\nDiss
 class CountingModel implements ModelClient {
   readonly steps: string[] = [];
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
+    // As the Bedrock adapter does: the request leaves only once beforeSend has passed.
+    await request.beforeSend?.();
     this.steps.push(request.requestMetadata.step ?? '');
     return { text: request.requestMetadata.step === 'synthesize' ? SYNTHESIS : 'An answer.', usage: { inputTokens: 10, outputTokens: 10 }, stopReason: 'end_turn' };
   }

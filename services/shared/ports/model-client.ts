@@ -33,6 +33,13 @@ export interface ModelRequest {
   /** Converse requestMetadata: {jobId, step, attempt, …} for attribution. */
   requestMetadata: Record<string, string>;
   signal: AbortSignal;
+  /**
+   * Awaited as late as the adapter can before the request leaves (after signing, just
+   * before the HTTP handler); a rejection stops the call unsent. The worker checks its lease
+   * here: a process stopped between deciding to call and sending must not wake and call for
+   * a step another worker has finished meanwhile.
+   */
+  beforeSend?: () => Promise<void>;
   /** Called with each streamed fragment, in order: text, and the input of a tool call as it arrives. */
   onDelta?: (text: string) => void;
   tool?: ModelTool;

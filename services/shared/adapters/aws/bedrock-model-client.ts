@@ -57,7 +57,7 @@ export class BedrockModelClient implements ModelClient {
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
-    const command = new ConverseStreamCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
+    const command = beforeSending(new ConverseStreamCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) }), request);
     // Characters received (text and tool input) before a failure: the usage estimate of a cut-off call.
     const received = { chars: 0 };
     try {
@@ -75,7 +75,7 @@ export class BedrockModelClient implements ModelClient {
   async converse(request: ModelRequest): Promise<ModelResponse> {
     const { signal } = request;
     if (signal.aborted) throw abortError(signal, request.modelId);
-    const command = new ConverseCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) });
+    const command = beforeSending(new ConverseCommand({ ...commandInput(request), guardrailConfig: guardrailConfigOf(request) }), request);
     try {
       const output = await this.client.send(command, { abortSignal: signal });
       const blocks: ContentBlock[] = output.output?.message?.content ?? [];
@@ -192,6 +192,25 @@ function toolUseOf(name: string, inputText: string, input?: unknown): ModelToolU
 /** The local stand-in marks its answers `{"simulated": true}` in additionalModelResponseFields. */
 function isSimulated(fields: unknown): boolean {
   return typeof fields === 'object' && fields !== null && (fields as { simulated?: unknown }).simulated === true;
+}
+
+/** Where `beforeSend` runs: the deserialize step wraps the HTTP handler, so its last middleware runs right before the send. */
+const BEFORE_SEND = { step: 'deserialize', priority: 'low', name: 'cotBeforeSend' } as const;
+type Next = (args: unknown) => Promise<unknown>;
+/** What of a command's middleware stack this needs (each command's own stack type differs only in input and output). */
+interface MiddlewareStackLike {
+  add(middleware: (next: Next) => Next, options: typeof BEFORE_SEND): void;
+}
+
+/** Runs the request's `beforeSend` after serializing and signing, right before the HTTP handler sends it. */
+function beforeSending<C extends { middlewareStack: unknown }>(command: C, request: ModelRequest): C {
+  const { beforeSend } = request;
+  if (!beforeSend) return command;
+  (command.middlewareStack as MiddlewareStackLike).add((next) => async (args) => {
+    await beforeSend();
+    return next(args);
+  }, BEFORE_SEND);
+  return command;
 }
 
 function abortError(signal: AbortSignal, modelId: string): ModelCallError {
