@@ -277,7 +277,7 @@ export class Worker {
 
   /**
    * Waits until the job's pushes so far have been handed to the gateway, for at most
-   * `deliveryWaitMs`: a gateway that hangs delays a finished job's message delete, never
+   * `DELIVERY_WAIT_MS`: a gateway that hangs delays a finished job's message delete, never
    * holds the worker's slot for long.
    */
   private async delivered(jobId: string): Promise<void> {
