@@ -292,16 +292,22 @@ export class JobRun {
       if (err instanceof ModelCallError) cutOff = err.usage;
       throw err;
     };
-    // The lease is checked again at the last moment before the request leaves (the adapter
-    // awaits beforeSend after signing): building the prompt reads results and history, and a
-    // worker stopped in between must not wake and call for a step another worker has taken
-    // over meanwhile (the chaos runs caught one calling 2 s after the step's outcome was
-    // committed elsewhere, and one stopped inside the SDK's send). Local unless the lease is
-    // within a heartbeat of lapsing.
-    const leased = (request: ModelRequest): ModelRequest => ({ ...request, beforeSend: () => this.leaseLive() });
+    // The lease is checked again when the step calls its model and at the last moment before
+    // the request leaves (the adapter awaits beforeSend after signing): building the prompt
+    // reads results and history, and a worker stopped meanwhile must not wake and call for a
+    // step another worker has taken over (the chaos runs caught one calling 2 s after the
+    // step's outcome was committed elsewhere, and one stopped inside the SDK's send). Local
+    // unless the lease is within a heartbeat of lapsing. The request carries when the lease
+    // was found live (requestMetadata, in Bedrock's invocation logs too): no check and send
+    // can be one step, so a request that arrives late was decided then.
+    const leased = async (request: ModelRequest): Promise<ModelRequest> => {
+      await this.leaseLive();
+      const leaseCheckedAt = String(this.deps.clock.now());
+      return { ...request, requestMetadata: { ...request.requestMetadata, leaseCheckedAt }, beforeSend: () => this.leaseLive() };
+    };
     const model: ModelClient = {
-      converseStream: (request) => this.deps.model.converseStream(leased(request)).catch(noteCutOff),
-      converse: (request) => this.deps.model.converse(leased(request)).catch(noteCutOff),
+      converseStream: (request) => leased(request).then((r) => this.deps.model.converseStream(r)).catch(noteCutOff),
+      converse: (request) => leased(request).then((r) => this.deps.model.converse(r)).catch(noteCutOff),
     };
     let output: StepOutput | undefined;
     this.inFlight++;

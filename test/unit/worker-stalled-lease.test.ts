@@ -20,7 +20,10 @@ const SYNTHESIS = 'Recommendation: Keep renting.\nAgreement: All advisors.\nDiss
 /** Answers every call and remembers which steps were asked. */
 class CountingModel implements ModelClient {
   readonly steps: string[] = [];
+  /** Runs while the SDK would be serializing and signing, before beforeSend. */
+  stall?: (request: ModelRequest) => Promise<void>;
   async converseStream(request: ModelRequest): Promise<ModelResponse> {
+    await this.stall?.(request);
     // As the Bedrock adapter does: the request leaves only once beforeSend has passed.
     await request.beforeSend?.();
     this.steps.push(request.requestMetadata.step ?? '');
@@ -37,13 +40,18 @@ const JOB = { jobId: 'a3f1c2d4-5b6e-4f70-8a9b-0c1d2e3f4a5b', owner: 'erin', ques
  * Takes the lease with the job's first commit (as a worker does) and starts the run only once
  * that lease has lapsed; meanwhile another worker has taken the job over, or nobody has.
  */
-async function stalledRun(takenOver: boolean, extra: (snapshots: MemoryCommitStore) => Partial<FixtureRun> = () => ({})) {
+async function stalledRun(
+  takenOver: boolean,
+  extra: (snapshots: MemoryCommitStore) => Partial<FixtureRun> = () => ({}),
+  stall?: (snapshots: MemoryCommitStore) => CountingModel['stall'],
+) {
   const snapshots = new MemoryCommitStore();
   const first = firstCommitOf(queuedJob({ job: JOB }), () => inputOf({ job: JOB, circle, quorum: 2 }), Date.now())!;
   const firstCommit = { ...first, jobId: JOB.jobId, expectedVersion: 0, epoch: 1 };
   await snapshots.commit(firstCommit);
   snapshots.leaseGone = takenOver;
   const model = new CountingModel();
+  model.stall = stall?.(snapshots);
   const telemetry = new WorkerTelemetry({ tracer: NO_TRACER, metrics: NO_METRICS, runs: new MemoryRunRecordStore(), transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
   const jobRun = startFixtureRun({
     circle,
@@ -58,7 +66,7 @@ async function stalledRun(takenOver: boolean, extra: (snapshots: MemoryCommitSto
     firstCommit,
     ...extra(snapshots),
   });
-  return { model, outcome: jobRun.outcome };
+  return { model, snapshots, outcome: jobRun.outcome };
 }
 
 describe('a run that wakes with its lease lapsed', () => {
@@ -81,6 +89,28 @@ describe('a run that wakes with its lease lapsed', () => {
     }));
     expect(await outcome).toEqual({ kind: 'fenced' });
     expect(model.steps).toEqual([]);
+  });
+
+  it('sends no request when it stalls after its lease check, before the request leaves, and the job is taken over meanwhile', async () => {
+    const started = Date.now();
+    const checked: { leaseCheckedAt: number; stalledAt: number }[] = [];
+    const { model, outcome } = await stalledRun(
+      false,
+      () => ({ leaseExpiresAt: Date.now() + 10_000 + 300 }),
+      (snapshots) => async (request) => {
+        checked.push({ leaseCheckedAt: Number(request.requestMetadata.leaseCheckedAt), stalledAt: Date.now() });
+        await new Promise((r) => setTimeout(r, 600));
+        snapshots.leaseGone = true;
+      },
+    );
+    expect(await outcome).toEqual({ kind: 'fenced' });
+    expect(model.steps).toEqual([]);
+    // Each request said when its lease was found live: before it stalled.
+    expect(checked.length).toBeGreaterThan(0);
+    for (const c of checked) {
+      expect(c.leaseCheckedAt).toBeGreaterThanOrEqual(started);
+      expect(c.leaseCheckedAt).toBeLessThanOrEqual(c.stalledAt);
+    }
   });
 
   it('renews the lease and goes on when nobody took the job', async () => {

@@ -58,6 +58,7 @@ export async function jobEvidence(doc: DynamoDBDocumentClient, tables: TableName
       at: c.at,
       endedAt: c.endedAt,
       outcome: c.outcome,
+      ...(c.requestMetadata.leaseCheckedAt ? { leaseCheckedAt: Number(c.requestMetadata.leaseCheckedAt) } : {}),
     };
     callsByJob.set(jobId, [...(callsByJob.get(jobId) ?? []), call]);
   }

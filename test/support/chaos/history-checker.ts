@@ -15,6 +15,8 @@
  *   killed (SIGKILL, SIGTERM) before the next call or stopped (SIGSTOP) at some moment between
  *   the first call's arrival and the next call — those are allowed, and counted with their
  *   reason (`at` is the call's arrival at the Bedrock front, before any slow first token);
+ *   so is a call that arrives after the outcome was committed when its worker had found its
+ *   lease live before that commit and was stopped between that check and the arrival;
  * - `dead-letter`: the DLQ holds only jobs poisoned on purpose;
  * - `lease`: no lease is still live when the run is over;
  * - `transcript`: every client's transitions (duplicates dropped by seq, each duplicate equal
@@ -50,6 +52,8 @@ export interface ModelCall {
   endedAt?: number;
   /** The stand-in's outcome: ok, throttled, error, timeout, midstream-error, aborted, pending. */
   outcome: string;
+  /** Epoch ms the calling worker last found its lease live before sending (its requestMetadata). */
+  leaseCheckedAt?: number;
 }
 
 export interface JobEvidence {
@@ -244,7 +248,9 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
     const committed = committedAt.get(key);
     calls.forEach((call, i) => {
       if (committed && call.at > committed.at) {
-        flag('repeat', `${key} called by ${call.worker} at ${call.at}, after its outcome was committed at seq ${committed.seq} (${committed.at})`);
+        const frozen = frozenInFlight(call, committed.at, faults);
+        if (frozen) repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${frozen.kind} ${frozen.moment}` });
+        else flag('repeat', `${key} called by ${call.worker} at ${call.at}, after its outcome was committed at seq ${committed.seq} (${committed.at})`);
         return;
       }
       const returned = calls.slice(0, i).find((p) => p.outcome === 'ok' && (p.endedAt ?? Infinity) <= call.at);
@@ -253,8 +259,9 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
       if (crash) repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${crash.kind} ${crash.moment}` });
       else flag('repeat', `${key} called again by ${call.worker} at ${call.at} after ${returned.worker} got its answer at ${returned.endedAt}, with no crash in between (${faultsOf(returned.worker, faults)})`);
     });
-    // The last call's outcome is the committed one; the others were wasted.
-    const unused = committed ? calls.slice(0, -1) : calls;
+    // The last call before the commit gave the committed outcome; the others were wasted.
+    const used = committed ? calls.filter((c) => c.at <= committed.at).at(-1) : undefined;
+    const unused = calls.filter((c) => c !== used);
     for (const call of unused) {
       if (call.outcome === 'ok') wasted.returned++;
       else wasted.cutOff++;
@@ -272,6 +279,20 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
 function crashOf(returned: ModelCall, again: ModelCall, faults: readonly WorkerFault[]): WorkerFault | undefined {
   const pid = pidOfWorker(returned.worker);
   return faults.find((f) => f.pid === pid && f.at <= again.at && (f.kind !== 'SIGSTOP' || (f.until ?? Infinity) >= returned.at));
+}
+
+/**
+ * A call that reached the model after its outcome was committed elsewhere, sent by a worker
+ * that had found its lease live before that commit and was stopped (SIGSTOP) between that
+ * check and the call's arrival: the worker decided in time and froze with the request on its
+ * way (a check and a send can never be one step). On waking, a worker checks its lapsed
+ * lease with DynamoDB before any new call, so a call it decides after waking is flagged.
+ */
+function frozenInFlight(call: ModelCall, committedAt: number, faults: readonly WorkerFault[]): WorkerFault | undefined {
+  const checkedAt = call.leaseCheckedAt;
+  if (checkedAt === undefined || checkedAt >= committedAt) return undefined;
+  const pid = pidOfWorker(call.worker);
+  return faults.find((f) => f.pid === pid && f.kind === 'SIGSTOP' && f.at >= checkedAt && f.at <= call.at);
 }
 
 /** The faults of a worker, for a violation's detail. */

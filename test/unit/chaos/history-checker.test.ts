@@ -107,6 +107,30 @@ describe('checkHistories', () => {
     expect(v).toEqual([expect.objectContaining({ rule: 'repeat', detail: expect.stringMatching(/^advise\.claude#1 called by host:202:bb at 30, after its outcome was committed at seq 2/) })]);
   });
 
+  /** Worker 2 found its lease live at 9 and asked for Claude's step; its request arrived at 30, after worker 1 committed the step at 21. */
+  function lateArrival(leaseCheckedAt: number): JobEvidence {
+    const job = healthyJob();
+    job.calls.push({ step: 'advise.claude', attempt: 1, worker: W2, at: 30, endedAt: 31, outcome: 'throttled', leaseCheckedAt });
+    return job;
+  }
+
+  it('allows a call that arrives after its outcome was committed when its worker checked its lease in time and was stopped before sending', () => {
+    const verdict = checkHistories(evidenceOf([lateArrival(9)], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 202, at: 10, until: 29 }] }));
+    expect(verdict.violations).toEqual([]);
+    expect(verdict.repeats).toEqual([{ jobId: 'job-1', step: 'advise.claude', attempt: 1, reason: 'SIGSTOP random' }]);
+    // The late call is the wasted one, not the call whose answer was committed.
+    expect(verdict.wasted).toEqual({ returned: 0, cutOff: 1 });
+  });
+
+  it('flags that late call when its worker was not stopped in between, checked its lease only after the commit, or said nothing of its check', () => {
+    expect(rulesOf(evidenceOf([lateArrival(9)]))).toEqual(['repeat']);
+    expect(rulesOf(evidenceOf([lateArrival(9)], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 101, at: 10, until: 29 }] }))).toEqual(['repeat']);
+    expect(rulesOf(evidenceOf([lateArrival(22)], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 202, at: 23, until: 29 }] }))).toEqual(['repeat']);
+    const silent = lateArrival(9);
+    delete silent.calls.at(-1)!.leaseCheckedAt;
+    expect(rulesOf(evidenceOf([silent], { faults: [{ kind: 'SIGSTOP', moment: 'random', pid: 202, at: 10, until: 29 }] }))).toEqual(['repeat']);
+  });
+
   /** Worker 1 got Claude's answer at 20 but never committed it; worker 2 asked again at 22 and committed at 30. */
   function lostAnswer(): JobEvidence {
     const job = healthyJob();
