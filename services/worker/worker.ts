@@ -281,12 +281,12 @@ export class Worker {
    * holds the worker's slot for long.
    */
   private async delivered(jobId: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), DELIVERY_WAIT_MS);
-    });
-    const result = await Promise.race([this.deps.events.delivered(jobId), waited]);
-    clearTimeout(timer);
+    const done = new AbortController();
+    const result = await Promise.race([
+      this.deps.events.delivered(jobId).then(() => 'delivered' as const),
+      sleep(DELIVERY_WAIT_MS, done.signal).then(() => 'timeout' as const),
+    ]);
+    done.abort();
     if (result === 'timeout') this.deps.logger.warn({ jobId, ms: DELIVERY_WAIT_MS }, 'the job\'s last push is still in flight; deleting its message anyway');
   }
 
