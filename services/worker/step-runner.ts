@@ -3,8 +3,8 @@
  * results, call the model (streamed; a tool-use review of a model that cannot stream tool
  * calls goes through Converse), store the output once (the run's next commit writes it),
  * and report what the machine needs, including output it cannot use (the machine then asks
- * for one repair). Failed calls
- * become StepFailure {error, cause, at, jitter} for the Retry/Catch policy.
+ * for one repair). Failed calls become StepFailure {error, cause, at, jitter} for the
+ * Retry/Catch policy.
  */
 import type { StepFailure, StepInput, StepOutput } from '../../machines/advisory.types.js';
 import { resultRefOf } from '../../machines/advisory.types.js';

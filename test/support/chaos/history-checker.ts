@@ -247,16 +247,17 @@ function checkCalls(job: JobEvidence, faults: readonly WorkerFault[], flag: Flag
   for (const [key, calls] of byAttempt) {
     const committed = committedAt.get(key);
     calls.forEach((call, i) => {
+      const allow = (fault: WorkerFault) => repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${fault.kind} ${fault.moment}` });
       if (committed && call.at > committed.at) {
         const frozen = frozenInFlight(call, committed.at, faults);
-        if (frozen) repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${frozen.kind} ${frozen.moment}` });
+        if (frozen) allow(frozen);
         else flag('repeat', `${key} called by ${call.worker} at ${call.at}, after its outcome was committed at seq ${committed.seq} (${committed.at})`);
         return;
       }
       const returned = calls.slice(0, i).find((p) => p.outcome === 'ok' && (p.endedAt ?? Infinity) <= call.at);
       if (!returned) return;
       const crash = crashOf(returned, call, faults);
-      if (crash) repeats.push({ jobId: job.jobId, step: call.step, attempt: call.attempt, reason: `${crash.kind} ${crash.moment}` });
+      if (crash) allow(crash);
       else flag('repeat', `${key} called again by ${call.worker} at ${call.at} after ${returned.worker} got its answer at ${returned.endedAt}, with no crash in between (${faultsOf(returned.worker, faults)})`);
     });
     // The last call before the commit gave the committed outcome; the others were wasted.
