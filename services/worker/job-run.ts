@@ -46,8 +46,11 @@ export interface JobRunDeps extends StepRunnerDeps {
   logger: Logger;
   leaseMs: number;
   heartbeatMs: number;
-  /** Extends the SQS message's visibility together with the lease. */
-  extendMessage(): Promise<void>;
+  /**
+   * Extends the SQS message's visibility together with the lease; false when the run's
+   * delivery no longer holds the message (JobQueue.changeVisibility).
+   */
+  extendMessage(): Promise<boolean>;
   /** The earlier turns of the job's conversation. */
   loadHistory(job: JobItem): Promise<Turn[]>;
   /** Traces (in the job's trace), measures and records the run: telemetry/worker-telemetry.ts. */
@@ -303,7 +306,9 @@ export class JobRun {
     const leased = async (request: ModelRequest): Promise<ModelRequest> => {
       await this.leaseLive();
       const leaseCheckedAt = String(this.deps.clock.now());
-      return { ...request, requestMetadata: { ...request.requestMetadata, leaseCheckedAt }, beforeSend: () => this.leaseLive() };
+      // The lease's epoch tells a call repeated by a worker that took the job over from one repeated by the same lease.
+      const epoch = String(this.lease.epoch);
+      return { ...request, requestMetadata: { ...request.requestMetadata, leaseCheckedAt, epoch }, beforeSend: () => this.leaseLive() };
     };
     const model: ModelClient = {
       converseStream: (request) => leased(request).then((r) => this.deps.model.converseStream(r)).catch(noteCutOff),
@@ -384,10 +389,17 @@ export class JobRun {
       const { cancelRequested, cancelReason } = await this.deps.snapshots.heartbeat(this.lease, this.deps.leaseMs, this.deps.clock.now());
       // The run may have ended (and its message been deleted) while the lease was renewed.
       if (this.stopped) return;
-      await this.deps.extendMessage();
       if (cancelRequested) this.cancel(cancelReason ?? DEFAULT_CANCEL_REASON);
+      // False when the run's delivery lapsed before the lease was taken (a burst of messages on
+      // a busy machine) and the message was received again: the worker that received it finds
+      // the lease held and hides it, or this worker does and the run takes the new receipt
+      // handle (Worker.redelivered). Nothing is lost; the lease is what keeps the job.
+      if (!(await this.deps.extendMessage())) this.deps.logger.debug({ jobId: this.job.jobId }, 'the run\'s delivery of its message lapsed; a newer one holds it');
     } catch (err) {
       if (this.stopped) return;
+      // The job's last commit gives the lease up: a beat that lands just after it is refused,
+      // and that commit, still on its way back, decides how the run ends.
+      if (err instanceof FencedError && this.committingBatch?.terminal) return;
       if (err instanceof FencedError) {
         this.deps.logger.warn({ jobId: this.job.jobId }, 'lease lost: another worker owns the job');
         this.finish({ kind: 'fenced' });

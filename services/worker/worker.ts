@@ -166,13 +166,12 @@ export class Worker {
   private async giveBack(message: QueueMessage): Promise<void> {
     const jobId = parseMessage(message.body)?.jobId;
     try {
-      await this.deps.queue.changeVisibility(message.receiptHandle, 0);
+      // False: its receive visibility lapsed while this worker stopped and it was received again.
+      const given = await this.deps.queue.changeVisibility(message.receiptHandle, 0);
+      this.deps.logger.info({ jobId, messageId: message.messageId }, given ? 'message received while stopping given back' : 'message received while stopping was received again meanwhile');
     } catch (err) {
-      // E.g. its receive visibility lapsed while this worker stopped (SQS: MessageNotInflight): it is visible already, or soon.
       this.deps.logger.warn({ jobId, messageId: message.messageId, err }, 'could not give back a message received while stopping; it is visible again once its receive visibility lapses');
-      return;
     }
-    this.deps.logger.info({ jobId, messageId: message.messageId }, 'message received while stopping given back');
   }
 
   private freeSlot(): void {
@@ -224,6 +223,7 @@ export class Worker {
     }
     if (acquired.kind === 'held') {
       // Not mine now. Come back when that lease would have lapsed, in case its holder died.
+      // (False: received again meanwhile, by whoever holds it now: theirs to hide.)
       const wait = Math.ceil(Math.max(0, acquired.expiresAt - now) / 1000) + 1;
       await queue.changeVisibility(message.receiptHandle, Math.min(wait, this.settings.visibilitySeconds));
       return;

@@ -313,7 +313,7 @@ class MeetingQueue implements JobQueue {
   delete(receiptHandle: string): Promise<void> {
     return this.queue.delete(receiptHandle);
   }
-  changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  changeVisibility(receiptHandle: string, seconds: number): Promise<boolean> {
     return this.queue.changeVisibility(receiptHandle, seconds);
   }
 }

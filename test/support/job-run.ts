@@ -36,6 +36,10 @@ export interface FixtureRun {
   results?: ResultStore;
   /** The job's earlier turns (default: none, at once). */
   loadHistory?: () => Promise<Turn[]>;
+  /** How often the run beats (default: 10 s, so a short test sees none). */
+  heartbeatMs?: number;
+  /** Extends the run's message (default: it always can). */
+  extendMessage?: () => Promise<boolean>;
 }
 
 /** The job item startFixtureRun runs, as JobStore.create writes it. */
@@ -90,8 +94,8 @@ export function startFixtureRun(f: FixtureRun): JobRun {
       events: NO_EVENTS,
       logger: silentLogger(),
       leaseMs: 30_000,
-      heartbeatMs: 10_000,
-      extendMessage: async () => {},
+      heartbeatMs: f.heartbeatMs ?? 10_000,
+      extendMessage: f.extendMessage ?? (async () => true),
       loadHistory: f.loadHistory ?? (async () => []),
       message: f.message,
     },

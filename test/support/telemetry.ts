@@ -118,8 +118,14 @@ export class MemoryCommitStore implements SnapshotStore {
   readonly results = new Map<string, ResultItem>();
   private readonly versions = new Map<string, number>();
   leaseGone = false;
+  /** Set once a commit has given the lease up (the job's last): heartbeats are refused then. */
+  released = false;
+  /** A cancel the API accepted: heartbeats report it. */
+  cancelReason?: string;
   /** Runs before each commit is decided, e.g. to hold one in flight. */
   beforeCommit?: (request: CommitRequest) => Promise<void>;
+  /** Runs once a commit is stored, before it returns: its answer is still on its way. */
+  afterCommit?: (request: CommitRequest) => Promise<void>;
 
   async commit(request: CommitRequest): Promise<void> {
     await this.beforeCommit?.(request);
@@ -127,10 +133,12 @@ export class MemoryCommitStore implements SnapshotStore {
     this.versions.set(request.jobId, request.expectedVersion + 1);
     this.transitions.push(request.transition);
     for (const item of request.results ?? []) this.results.set(item.stepKey, item);
+    if (request.release) this.released = true;
+    await this.afterCommit?.(request);
   }
-  async heartbeat(): Promise<{ cancelRequested: boolean }> {
-    if (this.leaseGone) throw new FencedError('lease');
-    return { cancelRequested: false };
+  async heartbeat(): Promise<{ cancelRequested: boolean; cancelReason?: string }> {
+    if (this.leaseGone || this.released) throw new FencedError('lease');
+    return { cancelRequested: this.cancelReason !== undefined, cancelReason: this.cancelReason };
   }
   async release(): Promise<void> {}
   async transitionsAfter(jobId: string, afterSeq: number): Promise<TransitionRecord[]> {

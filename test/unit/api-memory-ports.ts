@@ -145,7 +145,9 @@ export class MemoryJobQueue implements JobQueue {
     return [];
   }
   async delete(): Promise<void> {}
-  async changeVisibility(): Promise<void> {}
+  async changeVisibility(): Promise<boolean> {
+    return true;
+  }
 }
 
 /**

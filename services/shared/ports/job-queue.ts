@@ -19,5 +19,11 @@ export interface JobQueue {
   /** Long-polls; resolves with [] on abort. */
   receive(max: number, waitSeconds: number, visibilitySeconds: number, signal?: AbortSignal): Promise<QueueMessage[]>;
   delete(receiptHandle: string): Promise<void>;
-  changeVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Hides the message for `seconds` from now (0: visible at once). False when this delivery no
+   * longer holds the message: its visibility lapsed and it was received again (a newer receipt
+   * handle is the one that counts), or it is gone. Nothing changed then; the newest delivery,
+   * whoever received it, decides. Other failures throw.
+   */
+  changeVisibility(receiptHandle: string, seconds: number): Promise<boolean>;
 }

@@ -23,7 +23,7 @@ export class ObservedJobQueue implements JobQueue {
     return this.inner.delete(receiptHandle);
   }
 
-  changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
+  changeVisibility(receiptHandle: string, seconds: number): Promise<boolean> {
     return this.inner.changeVisibility(receiptHandle, seconds);
   }
 }

@@ -65,9 +65,28 @@ export class SqsJobQueue implements JobQueue {
     await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle }));
   }
 
-  async changeVisibility(receiptHandle: string, seconds: number): Promise<void> {
-    await this.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.round(seconds) }),
-    );
+  async changeVisibility(receiptHandle: string, seconds: number): Promise<boolean> {
+    try {
+      await this.sqs.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.round(seconds) }),
+      );
+      return true;
+    } catch (err) {
+      if (isDeliveryGone(err)) return false;
+      throw err;
+    }
   }
+}
+
+/**
+ * How SQS says a receipt handle no longer holds its message: `MessageNotInflight` and
+ * `ReceiptHandleIsInvalid` as modelled, and, for a message received again since, the
+ * `InvalidParameterValue` "… Reason: Message does not exist or is not available for
+ * visibility timeout change." that SQS has long answered instead. (A handle whose visibility
+ * merely lapsed is answered OK by SQS, and changes nothing.)
+ */
+export function isDeliveryGone(err: unknown): boolean {
+  const e = err as { name?: string; message?: string } | null;
+  if (e?.name === 'MessageNotInflight' || e?.name === 'ReceiptHandleIsInvalid') return true;
+  return e?.name === 'InvalidParameterValue' && /ReceiptHandle|not available for visibility timeout change/i.test(e.message ?? '');
 }
