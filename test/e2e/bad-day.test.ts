@@ -55,22 +55,23 @@ function stepView(view: JobView, stepId: string): StepView | undefined {
  */
 function expectCallBudget(view: JobView, calls: CallLogEntry[], unusableSteps: number, label = view.jobId): void {
   const counted = view.modelCalls!;
+  const attemptOf = (call: CallLogEntry) => `${call.requestMetadata.step}#${call.requestMetadata.attempt}`;
   const leasesOf = new Map<string, Set<string>>();
   let repeats = 0;
   for (const call of calls) {
-    const { step, attempt, epoch = '?' } = call.requestMetadata;
-    const key = `${step}#${attempt}`;
+    const { epoch = '?' } = call.requestMetadata;
+    const key = attemptOf(call);
     const leases = leasesOf.get(key) ?? new Set<string>();
     expect(leases.has(epoch), `${label}: ${key} called twice under lease ${epoch}`).toBe(false);
     if (leases.size) repeats++;
     leasesOf.set(key, leases.add(epoch));
   }
   if (repeats) console.log(`${label}: ${repeats} call(s) repeated after a takeover (leases ${[...new Set(calls.map((c) => c.requestMetadata.epoch))].join(', ')})`);
-  const steps = calls.map((c) => `${c.requestMetadata.step}#${c.requestMetadata.attempt}`).join(', ');
+  const steps = calls.map(attemptOf).join(', ');
   expect(counted.repairs, `${label}: repairs`).toBeLessThanOrEqual(unusableSteps);
   expect(calls.length - repeats, `${label}: calls (${steps}) within the budget`).toBeLessThanOrEqual(BASE_CALLS + counted.repairs + counted.retries);
   expect(counted.total, `${label}: the job counts every call but a takeover's repeats`).toBe(calls.length - repeats);
-  expect(new Set(calls.filter((c) => c.repair).map((c) => c.requestMetadata.step)).size, `${label}: repairs counted`).toBe(counted.repairs);
+  expect(new Set(calls.filter((c) => c.repair).map(attemptOf)).size, `${label}: repairs counted`).toBe(counted.repairs);
 }
 
 describe('a circle on a bad day', () => {

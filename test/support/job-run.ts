@@ -8,11 +8,14 @@ import type { Circle } from '../../services/shared/circle/circle.js';
 import type { JobItem, StateItem } from '../../services/shared/contracts/job.js';
 import { silentLogger } from '../../services/shared/logging.js';
 import type { CommitRequest, Lease, ModelClient, QueueMessage, ResultStore, SnapshotStore, Tracer } from '../../services/shared/ports/index.js';
-import { JobRun } from '../../services/worker/job-run.js';
 import { NO_EVENTS } from '../../services/worker/job-events.js';
 import type { Turn } from '../../services/worker/history.js';
-import type { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
+import { firstCommitOf, JobRun } from '../../services/worker/job-run.js';
+import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
+import { NO_METRICS } from '../../services/shared/ports/metrics.js';
+import { NO_TRACER } from '../../services/shared/ports/tracer.js';
 import { MemoryResultStore } from '../unit/api-memory-ports.js';
+import { MemoryRunRecordStore } from './telemetry.js';
 
 export interface FixtureRun {
   circle: Circle;
@@ -64,6 +67,19 @@ export function queuedJob(f: Pick<FixtureRun, 'job'>, now = Date.now()): JobItem
 export function inputOf(f: Pick<FixtureRun, 'job' | 'circle' | 'quorum'>): AdvisoryInput {
   const { jobId, advisors } = f.job;
   return { jobId, advisors, chair: f.circle.chair.id, mode: 'quick', quorum: f.quorum, seed: jobId, policies: f.circle.policies };
+}
+
+/** The job's first commit, stored as a worker's lease stores it (`acquire` with `firstCommitOf`). */
+export async function commitFirst(snapshots: SnapshotStore, f: Pick<FixtureRun, 'job' | 'circle' | 'quorum'>): Promise<CommitRequest> {
+  const first = firstCommitOf(queuedJob(f), () => inputOf(f), Date.now())!;
+  const request = { ...first, jobId: f.job.jobId, expectedVersion: 0, epoch: 1 };
+  await snapshots.commit(request);
+  return request;
+}
+
+/** Telemetry that traces and measures nothing and keeps run records in memory. */
+export function quietTelemetry(snapshots: SnapshotStore, circle: Circle): WorkerTelemetry {
+  return new WorkerTelemetry({ tracer: NO_TRACER, metrics: NO_METRICS, runs: new MemoryRunRecordStore(), transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
 }
 
 /** Starts the run of a quick job that no worker has run yet (or resumes `resumes`); await `run.outcome` for its end. */

@@ -5,14 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import { silentLogger } from '../../services/shared/logging.js';
 import type { ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
-import { NO_METRICS } from '../../services/shared/ports/metrics.js';
 import { NO_TRACER } from '../../services/shared/ports/tracer.js';
-import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
-import { firstCommitOf } from '../../services/worker/job-run.js';
-import { inputOf, queuedJob, startFixtureRun, type FixtureRun } from '../support/job-run.js';
-import { MemoryCommitStore, MemoryRunRecordStore } from '../support/telemetry.js';
+import { commitFirst, quietTelemetry, startFixtureRun, type FixtureRun } from '../support/job-run.js';
+import { MemoryCommitStore } from '../support/telemetry.js';
 
 const circle = loadCircle();
 const SYNTHESIS = 'Recommendation: Keep renting.\nAgreement: All advisors.\nDissent: None.\nConfidence: high';
@@ -34,10 +30,8 @@ function model(hang = false): ModelClient & { steps: string[] } {
 
 /** The job's first run, leased with its first commit as a worker takes it, beating every BEAT_MS. */
 async function run(snapshots: MemoryCommitStore, client: ModelClient, extra: Partial<FixtureRun> = {}) {
-  const first = firstCommitOf(queuedJob({ job: JOB }), () => inputOf({ job: JOB, circle, quorum: 2 }), Date.now())!;
-  const firstCommit = { ...first, jobId: JOB.jobId, expectedVersion: 0, epoch: 1 };
-  await snapshots.commit(firstCommit);
-  const telemetry = new WorkerTelemetry({ tracer: NO_TRACER, metrics: NO_METRICS, runs: new MemoryRunRecordStore(), transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
+  const firstCommit = await commitFirst(snapshots, { job: JOB, circle, quorum: 2 });
+  const telemetry = quietTelemetry(snapshots, circle);
   return startFixtureRun({ circle, job: JOB, quorum: 2, model: client, snapshots, tracer: NO_TRACER, telemetry, workerId: 'w', firstCommit, heartbeatMs: BEAT_MS, ...extra }).outcome;
 }
 

@@ -5,14 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import { silentLogger } from '../../services/shared/logging.js';
 import type { ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
-import { NO_METRICS } from '../../services/shared/ports/metrics.js';
 import { NO_TRACER } from '../../services/shared/ports/tracer.js';
-import { WorkerTelemetry } from '../../services/worker/telemetry/worker-telemetry.js';
-import { firstCommitOf } from '../../services/worker/job-run.js';
-import { inputOf, queuedJob, startFixtureRun, type FixtureRun } from '../support/job-run.js';
-import { MemoryCommitStore, MemoryRunRecordStore } from '../support/telemetry.js';
+import { commitFirst, quietTelemetry, startFixtureRun, type FixtureRun } from '../support/job-run.js';
+import { MemoryCommitStore } from '../support/telemetry.js';
 import { MemoryResultStore } from './api-memory-ports.js';
 
 const circle = loadCircle();
@@ -46,17 +42,11 @@ const untilAborted = (request: ModelRequest) =>
   new Promise<void>((_, reject) => request.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
 
 function run(snapshots: MemoryCommitStore, model: ModelClient, extra: Partial<FixtureRun>) {
-  const telemetry = new WorkerTelemetry({ tracer: NO_TRACER, metrics: NO_METRICS, runs: new MemoryRunRecordStore(), transitions: snapshots, circle, clock: { now: () => Date.now() }, logger: silentLogger() });
-  return startFixtureRun({ circle, job: JOB, quorum: 2, model, snapshots, tracer: NO_TRACER, telemetry, workerId: 'w', ...extra });
+  return startFixtureRun({ circle, job: JOB, quorum: 2, model, snapshots, tracer: NO_TRACER, telemetry: quietTelemetry(snapshots, circle), workerId: 'w', ...extra });
 }
 
 /** The job's first commit, stored as a worker's lease stores it. */
-async function firstCommit(snapshots: MemoryCommitStore) {
-  const first = firstCommitOf(queuedJob({ job: JOB }), () => inputOf({ job: JOB, circle, quorum: 2 }), Date.now())!;
-  const request = { ...first, jobId: JOB.jobId, expectedVersion: 0, epoch: 1 };
-  await snapshots.commit(request);
-  return request;
-}
+const firstCommit = (snapshots: MemoryCommitStore) => commitFirst(snapshots, { job: JOB, circle, quorum: 2 });
 
 describe('step outputs and commits', () => {
   it('writes an answer in the commit that records it when no other commit is in flight', async () => {
