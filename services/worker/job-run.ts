@@ -108,7 +108,7 @@ export class JobRun {
     private readonly input: AdvisoryInput,
   ) {
     this.version = lease.first ? lease.first.request.expectedVersion + 1 : lease.state.version;
-    this.results = new RunResults(deps.results, () => this.committing || this.stopped);
+    this.results = new RunResults(deps.results, () => (this.stopped ? 'now' : this.committing ? 'beside' : 'hold'));
     this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
   }
 
@@ -229,6 +229,8 @@ export class JobRun {
     const results = this.results.takeUncommitted();
     const renewLeaseUntil = terminal ? undefined : this.deps.clock.now() + this.deps.leaseMs;
     try {
+      // Outputs written beside the commit before this one land first: this snapshot may refer to them.
+      await this.results.written();
       await this.deps.snapshots.commit({
         jobId: this.job.jobId,
         expectedVersion: this.version,

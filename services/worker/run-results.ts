@@ -3,11 +3,15 @@
  * commit, which writes it in its own transaction (`CommitRequest.results`): the snapshot
  * that refers to an output and the output are stored together, so a committed snapshot
  * never refers to an output that is not stored (save, then act), and an output costs no
- * write and no round trip of its own. That commit starts at once unless another is in
- * flight; then the output is stored on its own right away instead (write-once, beside that
- * commit), so a paid answer never waits unsaved longer than one write — a crash in that wait
- * loses it, and the chaos run showed answers of the advisors who finish a moment after the
- * first lost that way when they waited for two commits.
+ * write and no round trip of its own.
+ *
+ * An output that comes while another commit of the job is in flight is stored on its own
+ * right away instead (write-once, beside that commit), so a paid answer never waits unsaved
+ * longer than one write — a crash in that wait loses it, and the chaos run showed answers of
+ * the advisors who finish a moment after the first lost that way when they waited for two
+ * commits. The step does not wait for that write: the machine moves on, and the next commit
+ * (the one whose snapshot refers to the output) waits for it instead (`written`), so the
+ * write overlaps the commit in flight rather than adding to the stage's path.
  *
  * An output no commit took (the run was fenced off, failed, or handed over between answer
  * and commit) is stored on its own, write-once, when the run stops: the chaos run found the
@@ -16,16 +20,26 @@
  */
 import type { ResultItem } from '../shared/contracts/job.js';
 import type { ResultStore } from '../shared/ports/result-store.js';
+import { FencedError } from '../shared/errors.js';
+
+/**
+ * Where an output goes when its step ends: kept for the next commit (`hold`), written now
+ * beside the commit in flight, the next commit waiting for it (`beside`), or written now and
+ * waited for, the run having stopped (`now`).
+ */
+export type OutputWrite = 'hold' | 'beside' | 'now';
 
 export class RunResults implements ResultStore {
   private readonly held = new Map<string, ResultItem>();
   /** Held outputs no commit has written yet, by step key. */
   private readonly uncommitted = new Map<string, ResultItem>();
+  /** Writes started beside a commit that no commit has waited for yet, by step key. */
+  private readonly writing = new Map<string, { item: ResultItem; write: Promise<boolean> }>();
 
   constructor(
     private readonly stored: ResultStore,
-    /** True while a commit of this run is in flight (or the run has stopped): outputs are then stored at once. */
-    private readonly storeNow: () => boolean,
+    /** How an output that comes now is written (see OutputWrite). */
+    private readonly writeMode: () => OutputWrite,
   ) {}
 
   /**
@@ -36,13 +50,44 @@ export class RunResults implements ResultStore {
    */
   async putOnce(item: ResultItem): Promise<boolean> {
     if (this.held.has(item.stepKey)) return false;
-    if (this.storeNow()) {
+    const mode = this.writeMode();
+    if (mode === 'now') {
       if (!(await this.stored.putOnce(item))) return false;
+    } else if (mode === 'beside') {
+      const write = this.stored.putOnce(item);
+      // Settled by `written`; never an unhandled rejection meanwhile.
+      write.catch(() => {});
+      this.writing.set(item.stepKey, { item, write });
     } else {
       this.uncommitted.set(item.stepKey, item);
     }
     this.held.set(item.stepKey, item);
     return true;
+  }
+
+  /**
+   * Resolves once every output written beside a commit is stored; the next commit, whose
+   * snapshot may refer to them, waits for this before it is sent. Rejects if one could not
+   * be written: with FencedError if another run had stored an output of the same attempt
+   * (only a run that took the job over runs the same attempt), else with the write's error;
+   * an output that failed to be written is held for the commit after, or for the run's end.
+   */
+  async written(): Promise<void> {
+    if (this.writing.size === 0) return;
+    const writes = [...this.writing.values()];
+    this.writing.clear();
+    const settled = await Promise.allSettled(writes.map((w) => w.write));
+    let failure: Error | undefined;
+    settled.forEach((outcome, i) => {
+      const { item } = writes[i]!;
+      if (outcome.status === 'rejected') {
+        this.uncommitted.set(item.stepKey, item);
+        failure ??= outcome.reason instanceof Error ? outcome.reason : new Error(String(outcome.reason));
+      } else if (!outcome.value) {
+        failure ??= new FencedError(item.jobId, `another run stored an output of ${item.stepKey} first`);
+      }
+    });
+    if (failure !== undefined) throw failure;
   }
 
   /** The outputs the next commit must write; give them back with `notCommitted` if it fails. */
@@ -58,6 +103,8 @@ export class RunResults implements ResultStore {
 
   /** Stores, write-once, every output no commit took, for the run that takes the job over. */
   async storeUncommitted(): Promise<void> {
+    // Writes begun beside a commit land first; one that failed is held again and tried here.
+    await this.written().catch(() => {});
     for (const item of this.takeUncommitted()) await this.stored.putOnce(item);
   }
 

@@ -4,6 +4,8 @@
  * for, so it is stored on its own and the run that takes the job over does not ask again.
  */
 import { describe, expect, it } from 'vitest';
+import type { ResultItem } from '../../services/shared/contracts/job.js';
+import type { CommitRequest } from '../../services/shared/ports/index.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
 import type { ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
 import { NO_TRACER } from '../../services/shared/ports/tracer.js';
@@ -43,6 +45,57 @@ const untilAborted = (request: ModelRequest) =>
 
 function run(snapshots: MemoryCommitStore, model: ModelClient, extra: Partial<FixtureRun>) {
   return startFixtureRun({ circle, job: JOB, quorum: 2, model, snapshots, tracer: NO_TRACER, telemetry: quietTelemetry(snapshots, circle), workerId: 'w', ...extra });
+}
+
+/** A Results table whose writes of one step key wait for `release()` and then do what `outcome` says. */
+class HeldResultStore extends MemoryResultStore {
+  started = false;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.open = r));
+  constructor(private readonly stepKey: string, private readonly outcome: 'store' | 'fail-once' | 'taken' = 'store') {
+    super();
+  }
+  release(): void {
+    this.open();
+  }
+  override async putOnce(item: ResultItem): Promise<boolean> {
+    if (item.stepKey !== this.stepKey || this.started) return super.putOnce(item);
+    this.started = true;
+    await this.gate;
+    if (this.outcome === 'fail-once') throw new Error('DynamoDB is unavailable');
+    if (this.outcome === 'taken') return false;
+    return super.putOnce(item);
+  }
+}
+
+/** Whether a commit records `stepId` as succeeded (its snapshot refers to the step's output). */
+const records = (request: CommitRequest, stepId: string) => request.transition.changes.some((c) => c.stepId === stepId && c.status === 'succeeded');
+
+/**
+ * Claude's commit stays in flight until Mistral's answer is being written beside it, and the
+ * test decides when that write lands: what the commits after it are told, in order.
+ */
+async function answerBesideACommit(results: HeldResultStore) {
+  const snapshots = new MemoryCommitStore();
+  const first = await firstCommit(snapshots);
+  const sent: { mistral: boolean; writeLanded: boolean }[] = [];
+  let claudeInFlight = false;
+  let landed = false;
+  snapshots.beforeCommit = async (request) => {
+    sent.push({ mistral: records(request, 'advise.mistral'), writeLanded: landed });
+    if (!request.results?.some((r) => r.stepKey === 'advise.claude#1')) return;
+    claudeInFlight = true;
+    await until(() => results.started);
+  };
+  const model = new ScriptedModel({ 'advise.mistral': () => until(() => claudeInFlight) });
+  const running = run(snapshots, model, { firstCommit: first, results });
+  await until(() => results.started && sent.length >= 1);
+  // Give the run every chance to send a commit that refers to the answer before it is stored.
+  await new Promise((r) => setTimeout(r, 20));
+  const sentBeforeLanding = sent.filter((c) => c.mistral).length;
+  landed = true;
+  results.release();
+  return { outcome: await running.outcome, sent, sentBeforeLanding, snapshots };
 }
 
 /** The job's first commit, stored as a worker's lease stores it. */
@@ -101,5 +154,31 @@ describe('step outputs and commits', () => {
     expect(model.steps).not.toContain('advise.claude');
     expect(model.steps).toContain('advise.mistral');
     expect(fencedModel.steps.filter((s) => s === 'advise.claude')).toHaveLength(1);
+  });
+
+  it('sends the commit that refers to an answer written beside the commit before it only once that write has landed', async () => {
+    const results = new HeldResultStore('advise.mistral#1');
+    const { outcome, sent, sentBeforeLanding, snapshots } = await answerBesideACommit(results);
+    expect(outcome).toEqual({ kind: 'finished', status: 'succeeded' });
+    expect(sentBeforeLanding).toBe(0);
+    expect(sent.filter((c) => c.mistral)).toEqual([{ mistral: true, writeLanded: true }]);
+    expect((await results.get(JOB.jobId, 'advise.mistral#1'))?.text).toBe('The answer of advise.mistral.');
+    expect(snapshots.results.has('advise.mistral#1')).toBe(false);
+  });
+
+  it('commits nothing that refers to an answer whose write beside a commit failed, and stores the answer as the run ends', async () => {
+    const results = new HeldResultStore('advise.mistral#1', 'fail-once');
+    const { outcome, sent } = await answerBesideACommit(results);
+    expect(outcome.kind).toBe('failed');
+    expect(sent.filter((c) => c.mistral)).toEqual([]);
+    // Paid for, so kept for the run that takes the job over.
+    expect((await results.get(JOB.jobId, 'advise.mistral#1'))?.text).toBe('The answer of advise.mistral.');
+  });
+
+  it('stops the run as fenced off when another run had stored that attempt\'s answer first, committing nothing that refers to it', async () => {
+    const results = new HeldResultStore('advise.mistral#1', 'taken');
+    const { outcome, sent } = await answerBesideACommit(results);
+    expect(outcome).toEqual({ kind: 'fenced' });
+    expect(sent.filter((c) => c.mistral)).toEqual([]);
   });
 });
