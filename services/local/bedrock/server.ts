@@ -41,8 +41,6 @@ export interface BedrockStandin {
   controlUrl: string;
   /** TCP connections the model port has accepted so far (a client that keeps its connections warm opens few). */
   connectionsAccepted(): number;
-  /** Closes every open model connection, as a service closes idle keep-alive connections. */
-  closeConnections(): void;
   close(): Promise<void>;
 }
 
@@ -88,7 +86,6 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
     url: `http://${host}:${port}`,
     controlUrl: `http://${host}:${controlPort}`,
     connectionsAccepted: () => front.connectionsAccepted(),
-    closeConnections: () => front.destroyConnections(),
     close: () =>
       (closed ??= (async () => {
         closing.abort(new Error('the Bedrock stand-in is closing'));
