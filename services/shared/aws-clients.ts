@@ -10,9 +10,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 
 /** What instrumenting needs of an SDK v3 client: its middleware stack and config. */
 export interface InstrumentableClient {
@@ -42,24 +39,9 @@ export function createSqs(instrument: InstrumentClient = untraced): SQSClient {
   return instrument(new SQSClient({ maxAttempts: 5 }));
 }
 
-/**
- * Retries are ours (the machine's Retry policy), so the SDK makes one attempt per call.
- *
- * HTTP/1.1 with keep-alive, not the client's default: since 3.798 the SDK sends Bedrock
- * Runtime calls over HTTP/2 and opens a new session for every event-stream call (each
- * ConverseStream), so every model call paid a fresh connection (TCP and, in AWS, TLS)
- * before its request could leave — on the job's critical path at every stage. Over
- * HTTP/1.1 a call takes a warm connection from the pool (Converse and ConverseStream are
- * served over HTTP/1.1; only the bidirectional stream needs HTTP/2, and we do not use it).
- * No socket limit: the calls in flight are bounded by the worker's concurrency times the
- * circle, and a call must never queue behind another for a socket.
- */
+/** Retries are ours (the machine's Retry policy), so the SDK makes one attempt per call. */
 export function createBedrockRuntime(instrument: InstrumentClient = untraced): BedrockRuntimeClient {
-  const requestHandler = new NodeHttpHandler({
-    httpAgent: new HttpAgent({ keepAlive: true, maxSockets: Infinity }),
-    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: Infinity }),
-  });
-  return instrument(new BedrockRuntimeClient({ maxAttempts: 1, requestHandler }));
+  return instrument(new BedrockRuntimeClient({ maxAttempts: 1 }));
 }
 
 /**

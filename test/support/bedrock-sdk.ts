@@ -1,7 +1,7 @@
 /**
  * The Bedrock stand-in served in the test's process, and the real SDK client pointed at it
- * through the SDK's own endpoint variable, built as the worker builds it (`createBedrockRuntime`:
- * HTTP/1.1, connections kept warm), with the worker's adapter on top. Registers its own beforeAll/afterAll and puts
+ * through the SDK's own endpoint variable, exactly as the worker is configured (no client
+ * options), with the worker's adapter on top. Registers its own beforeAll/afterAll and puts
  * back the AWS variables it changed.
  */
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';

@@ -1,8 +1,7 @@
 /**
- * A local Amazon Bedrock Runtime: Converse and ConverseStream over HTTP/1.1 (what the
- * worker's client speaks, keeping its connections warm) and h2c (what the SDK's default
- * NodeHttp2Handler speaks to an http:// endpoint) on the same port, told apart by the
- * HTTP/2 connection preface. A separate HTTP/1.1 port serves the
+ * A local Amazon Bedrock Runtime: Converse and ConverseStream over h2c (what the SDK's
+ * default NodeHttp2Handler speaks to an http:// endpoint) and HTTP/1.1 on the same port,
+ * told apart by the HTTP/2 connection preface. A separate HTTP/1.1 port serves the
  * control plane (call log, faults, scripted replies, timing).
  */
 import type { AnyRequest, AnyResponse } from './wire.js';
@@ -39,8 +38,6 @@ export interface BedrockStandin {
   url: string;
   /** Base URL of the control plane (see BedrockControl). */
   controlUrl: string;
-  /** TCP connections the model port has accepted so far (a client that keeps its connections warm opens few). */
-  connectionsAccepted(): number;
   close(): Promise<void>;
 }
 
@@ -85,7 +82,6 @@ export async function startBedrockStandin(opts: BedrockStandinOptions = {}): Pro
   return {
     url: `http://${host}:${port}`,
     controlUrl: `http://${host}:${controlPort}`,
-    connectionsAccepted: () => front.connectionsAccepted(),
     close: () =>
       (closed ??= (async () => {
         closing.abort(new Error('the Bedrock stand-in is closing'));
@@ -102,13 +98,11 @@ type ModelHandler = (req: AnyRequest, res: AnyResponse) => void;
  * The model port: one TCP server that hands each connection to an HTTP/2 (h2c, the SDK's
  * default) or an HTTP/1.1 server by its first bytes, both serving `handler`.
  */
-export function createModelFront(handler: ModelHandler): net.Server & { destroyConnections(): void; connectionsAccepted(): number } {
+export function createModelFront(handler: ModelHandler): net.Server & { destroyConnections(): void } {
   const h2 = http2.createServer(handler as never);
   const h1 = http.createServer(handler as never);
   const sockets = new Set<net.Socket>();
-  let accepted = 0;
   const front = net.createServer((socket) => {
-    accepted++;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     // A reset before the first byte must not crash the process; the HTTP servers handle later errors.
@@ -119,7 +113,6 @@ export function createModelFront(handler: ModelHandler): net.Server & { destroyC
     destroyConnections: () => {
       for (const socket of sockets) socket.destroy();
     },
-    connectionsAccepted: () => accepted,
   });
 }
 
