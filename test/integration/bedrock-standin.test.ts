@@ -1,5 +1,6 @@
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import net from 'node:net';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { BedrockControlError } from '../../services/local/bedrock/control-client.js';
 import { loadRecordings } from '../../services/local/bedrock/recordings.js';
@@ -232,6 +233,24 @@ describe('Bedrock stand-in', () => {
     await bedrock.control.reset();
     expect(await bedrock.control.replies()).toEqual([]);
     expect((await call(advicePrompt(claude, 'Should we hire a second designer?'))).text).not.toBe('Hire them.');
+  });
+
+  it('maps the SDK\'s own TimeoutError (a connection reset mid-request) to ServiceUnavailableException, which the circle retries', async () => {
+    // A server that reads the request and resets the connection, as a load balancer closing a kept-alive connection does.
+    const resetting = net.createServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    const { port } = resetting.address() as net.AddressInfo;
+    const h1 = new BedrockRuntimeClient({ maxAttempts: 1, endpoint: `http://127.0.0.1:${port}`, requestHandler: new NodeHttpHandler() });
+    try {
+      const err = await failure(new BedrockModelClient(h1).converseStream({ modelId: claude!.modelId, ...advicePrompt(), inference: {}, requestMetadata: {}, signal: new AbortController().signal }));
+      // The SDK names ECONNRESET "TimeoutError" and adds $metadata; no Retry rule of the circle lists that name.
+      expect((err.cause as { name?: string }).name).toBe('TimeoutError');
+      expect(err.errorName).toBe('ServiceUnavailableException');
+      expect(circle.policies.advise.Retry.some((r) => r.ErrorEquals.includes(err.errorName))).toBe(true);
+    } finally {
+      h1.destroy();
+      await new Promise((resolve) => resetting.close(resolve));
+    }
   });
 
   it('maps a hanging call cut off by AbortSignal.timeout to States.Timeout', async () => {

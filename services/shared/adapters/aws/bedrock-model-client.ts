@@ -227,6 +227,11 @@ export function toModelCallError(err: unknown, signal: AbortSignal, modelId: str
   if (signal.aborted) return abortError(signal, modelId);
   const e = err as { name?: string; message?: string; code?: string; $fault?: string; $metadata?: unknown };
   const message = e?.message || String(err);
+  // The SDK's HTTP handlers name a reset connection (ECONNRESET, EPIPE) and a quiet socket
+  // "TimeoutError", and its middleware adds $metadata: a network failure, not Bedrock's answer.
+  if (e?.name === 'TimeoutError' && !e.$fault) {
+    return new ModelCallError('ServiceUnavailableException', `${modelId}: cannot reach Bedrock: ${message}`, { cause: err });
+  }
   if (e && (e.$fault || e.$metadata) && e.name && e.name !== 'Error') {
     return new ModelCallError(e.name, `${modelId}: ${e.name}: ${message}`, { cause: err });
   }
@@ -234,7 +239,7 @@ export function toModelCallError(err: unknown, signal: AbortSignal, modelId: str
     // Exceptions from inside the event stream carry their name but no HTTP metadata.
     return new ModelCallError(e.name, `${modelId}: ${e.name}: ${message}`, { cause: err });
   }
-  if ((e?.code && NETWORK_CODES.has(e.code)) || isNetworkMessage(message) || e?.name === 'TimeoutError') {
+  if ((e?.code && NETWORK_CODES.has(e.code)) || isNetworkMessage(message)) {
     return new ModelCallError('ServiceUnavailableException', `${modelId}: cannot reach Bedrock: ${message}`, { cause: err });
   }
   return new ModelCallError('States.TaskFailed', `${modelId}: ${message}`, { cause: err });
