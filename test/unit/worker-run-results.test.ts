@@ -5,9 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ResultItem } from '../../services/shared/contracts/job.js';
-import type { CommitRequest } from '../../services/shared/ports/index.js';
 import { loadCircle } from '../../services/shared/circle/circle.js';
-import type { ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
+import type { CommitRequest, ModelClient, ModelRequest, ModelResponse } from '../../services/shared/ports/index.js';
 import { NO_TRACER } from '../../services/shared/ports/tracer.js';
 import { commitFirst, quietTelemetry, startFixtureRun, type FixtureRun } from '../support/job-run.js';
 import { MemoryCommitStore } from '../support/telemetry.js';
