@@ -228,18 +228,16 @@ export function toModelCallError(err: unknown, signal: AbortSignal, modelId: str
   const e = err as { name?: string; message?: string; code?: string; $fault?: string; $metadata?: unknown };
   const message = e?.message || String(err);
   // The SDK's HTTP handlers name a reset connection (ECONNRESET, EPIPE) and a quiet socket
-  // "TimeoutError", and its middleware adds $metadata: a network failure, not Bedrock's answer.
-  if (e?.name === 'TimeoutError' && !e.$fault) {
-    return new ModelCallError('ServiceUnavailableException', `${modelId}: cannot reach Bedrock: ${message}`, { cause: err });
-  }
-  if (e && (e.$fault || e.$metadata) && e.name && e.name !== 'Error') {
+  // "TimeoutError", and its middleware adds $metadata: a network failure (below), not Bedrock's answer.
+  const clientTimeout = e?.name === 'TimeoutError' && !e.$fault;
+  if (e && (e.$fault || e.$metadata) && e.name && e.name !== 'Error' && !clientTimeout) {
     return new ModelCallError(e.name, `${modelId}: ${e.name}: ${message}`, { cause: err });
   }
   if (e?.name && /Exception$/.test(e.name)) {
     // Exceptions from inside the event stream carry their name but no HTTP metadata.
     return new ModelCallError(e.name, `${modelId}: ${e.name}: ${message}`, { cause: err });
   }
-  if ((e?.code && NETWORK_CODES.has(e.code)) || isNetworkMessage(message)) {
+  if ((e?.code && NETWORK_CODES.has(e.code)) || isNetworkMessage(message) || clientTimeout) {
     return new ModelCallError('ServiceUnavailableException', `${modelId}: cannot reach Bedrock: ${message}`, { cause: err });
   }
   return new ModelCallError('States.TaskFailed', `${modelId}: ${message}`, { cause: err });
